@@ -1,0 +1,405 @@
+//! Settings: every option is a command-line flag and an environment variable,
+//! and every limit of the spec is a setting with the spec's value as default.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+/// The development key used when no key is configured on a loopback bind.
+pub const DEV_API_KEY: &str = "dev-api-key";
+/// The development key's allowance: enough for hundreds of local viewer bots.
+pub const DEV_KEY_RATE_PER_MINUTE: u32 = 100_000;
+
+/// Which IVS backend to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[non_exhaustive]
+pub enum BackendKind {
+    /// The embedded emulator.
+    Local,
+    /// AWS IVS Real-time through the AWS SDK.
+    Aws,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[non_exhaustive]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// One accepted API key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    /// The secret.
+    pub secret: String,
+    /// Its own requests-per-minute limit, if not the default.
+    pub rate_per_minute: Option<u32>,
+}
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKey")
+            .field("secret", &"<redacted>")
+            .field("rate_per_minute", &self.rate_per_minute)
+            .finish()
+    }
+}
+
+/// Parses `IVS_API_KEYS`: comma-separated `key` or `key:limit` entries.
+pub fn parse_api_keys(s: &str) -> Result<Vec<ApiKey>, String> {
+    let mut keys = Vec::new();
+    for entry in s.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let (secret, limit) = match entry.rsplit_once(':') {
+            Some((secret, limit)) if limit.bytes().all(|b| b.is_ascii_digit()) => {
+                let n: u32 = limit
+                    .parse()
+                    .map_err(|_| "a key's rate limit must be a number".to_string())?;
+                if n == 0 {
+                    return Err("a key's rate limit must be at least 1".into());
+                }
+                (secret, Some(n))
+            }
+            _ => (entry, None),
+        };
+        if secret.len() < 8 {
+            return Err("API keys must be at least 8 characters".into());
+        }
+        keys.push(ApiKey {
+            secret: secret.to_string(),
+            rate_per_minute: limit,
+        });
+    }
+    Ok(keys)
+}
+
+/// Command-line and environment configuration.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "ivs-server",
+    version,
+    about = "AWS IVS Real-time token and viewer server"
+)]
+pub struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "IVS_BIND", default_value = "127.0.0.1:3000")]
+    pub bind: SocketAddr,
+    /// Accepted API keys, comma-separated; `key:limit` gives a key its own requests/minute.
+    #[arg(long, env = "IVS_API_KEYS", value_parser = parse_api_keys, hide_env_values = true)]
+    pub api_keys: Option<Vec<ApiKey>>,
+    /// Requests per minute per API key (keys without their own limit).
+    #[arg(long, env = "IVS_RATE_LIMIT_PER_MINUTE", default_value_t = 100)]
+    pub rate_limit_per_minute: u32,
+    /// Redis URL (`redis://`, `rediss://`, `redis+unix://`, `unix://`); unset → in-process store.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key.
+    #[arg(long, env = "IVS_REDIS_PREFIX", default_value = "ivs:")]
+    pub redis_prefix: String,
+    /// IVS backend.
+    #[arg(long, env = "IVS_BACKEND", value_enum, default_value_t = BackendKind::Local)]
+    pub ivs_backend: BackendKind,
+    /// IVS control-plane endpoint override (AWS backend; tests point it at a mock).
+    #[arg(long, env = "IVS_ENDPOINT_URL")]
+    pub ivs_endpoint_url: Option<String>,
+    /// Region of the local emulator's ARNs (the AWS backend uses the standard AWS region chain).
+    #[arg(long, env = "IVS_LOCAL_REGION", default_value = "ap-northeast-1")]
+    pub local_region: String,
+    /// Account id of the local emulator's ARNs.
+    #[arg(long, env = "IVS_LOCAL_ACCOUNT", default_value = "123456789012")]
+    pub local_account: String,
+    /// P-384 private key (PEM) for participant tokens; unset → a key generated at start.
+    #[arg(long, env = "IVS_TOKEN_KEY_FILE")]
+    pub token_key_file: Option<PathBuf>,
+    /// ARN of the public key imported into IVS (the tokens' `kid`).
+    #[arg(long, env = "IVS_PUBLIC_KEY_ARN")]
+    pub public_key_arn: Option<String>,
+    /// Use this existing stage as the master stage.
+    #[arg(long, env = "MASTER_STAGE_ARN")]
+    pub master_stage_arn: Option<String>,
+    /// Name of the master stage when the server creates it.
+    #[arg(long, env = "IVS_MASTER_STAGE_NAME", default_value = "master-stage")]
+    pub master_stage_name: String,
+    /// Value of the `Environment` tag on stages the server creates.
+    #[arg(long, env = "IVS_ENVIRONMENT", default_value = "development")]
+    pub environment: String,
+    /// Maximum managed stages (master included).
+    #[arg(long, env = "IVS_MAX_STAGES", default_value_t = 20)]
+    pub max_stages: u32,
+    /// Maximum viewers on one stage.
+    #[arg(long, env = "IVS_VIEWERS_PER_STAGE", default_value_t = 50)]
+    pub viewers_per_stage: u32,
+    /// A stage reaching this many viewers makes a new one.
+    #[arg(long, env = "IVS_SCALE_UP_THRESHOLD", default_value_t = 45)]
+    pub scale_up_threshold: u32,
+    /// An auto-scaled stage under this many viewers is drained.
+    #[arg(long, env = "IVS_SCALE_DOWN_THRESHOLD", default_value_t = 5)]
+    pub scale_down_threshold: u32,
+    /// ... once it is at least this old (seconds).
+    #[arg(long, env = "IVS_SCALE_DOWN_MIN_AGE_SECS", default_value_t = 300)]
+    pub scale_down_min_age_secs: u64,
+    /// Publisher token lifetime (seconds).
+    #[arg(long, env = "IVS_PUBLISHER_TOKEN_TTL_SECS", default_value_t = 14_400)]
+    pub publisher_token_ttl_secs: u64,
+    /// Viewer token lifetime (seconds).
+    #[arg(long, env = "IVS_VIEWER_TOKEN_TTL_SECS", default_value_t = 3_600)]
+    pub viewer_token_ttl_secs: u64,
+    /// A viewer silent this long is removed (seconds).
+    #[arg(long, env = "IVS_HEARTBEAT_TIMEOUT_SECS", default_value_t = 60)]
+    pub heartbeat_timeout_secs: u64,
+    /// How often expired viewers are swept (milliseconds).
+    #[arg(long, env = "IVS_SWEEP_INTERVAL_MS", default_value_t = 5_000)]
+    pub sweep_interval_ms: u64,
+    /// How often `/ws` subscribers get statistics (milliseconds).
+    #[arg(long, env = "IVS_STATS_INTERVAL_MS", default_value_t = 5_000)]
+    pub stats_interval_ms: u64,
+    /// How long a finished viewer's watch time stays queryable (seconds).
+    #[arg(long, env = "IVS_DURATION_RETENTION_SECS", default_value_t = 86_400)]
+    pub duration_retention_secs: u64,
+    /// Largest accepted request body (bytes).
+    #[arg(long, env = "IVS_MAX_BODY_BYTES", default_value_t = 16 * 1024)]
+    pub max_body_bytes: u64,
+    /// Log format.
+    #[arg(long, env = "IVS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// The resolved settings the server runs with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address to listen on.
+    pub bind: SocketAddr,
+    /// Accepted keys (never empty once resolved).
+    pub api_keys: Vec<ApiKey>,
+    /// Default requests per minute per key.
+    pub rate_limit_per_minute: u32,
+    /// Redis URL, if any.
+    pub redis_url: Option<String>,
+    /// Redis key prefix.
+    pub redis_prefix: String,
+    /// IVS backend.
+    pub ivs_backend: BackendKind,
+    /// IVS endpoint override.
+    pub ivs_endpoint_url: Option<String>,
+    /// Local emulator region.
+    pub local_region: String,
+    /// Local emulator account.
+    pub local_account: String,
+    /// Token key file.
+    pub token_key_file: Option<PathBuf>,
+    /// Imported public key ARN.
+    pub public_key_arn: Option<String>,
+    /// Existing master stage.
+    pub master_stage_arn: Option<String>,
+    /// Master stage name.
+    pub master_stage_name: String,
+    /// `Environment` tag value.
+    pub environment: String,
+    /// Limits and timings.
+    pub limits: Limits,
+}
+
+/// Every limit and timing of the spec, as settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Maximum managed stages.
+    pub max_stages: u32,
+    /// Maximum viewers per stage.
+    pub viewers_per_stage: u32,
+    /// Scale-up threshold.
+    pub scale_up_threshold: u32,
+    /// Scale-down threshold.
+    pub scale_down_threshold: u32,
+    /// Minimum age before scale-down.
+    pub scale_down_min_age: Duration,
+    /// Publisher token lifetime.
+    pub publisher_token_ttl: Duration,
+    /// Viewer token lifetime.
+    pub viewer_token_ttl: Duration,
+    /// Heartbeat timeout.
+    pub heartbeat_timeout: Duration,
+    /// Sweep period.
+    pub sweep_interval: Duration,
+    /// Stats broadcast period.
+    pub stats_interval: Duration,
+    /// Watch-time retention.
+    pub duration_retention: Duration,
+    /// Body size bound.
+    pub max_body_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_stages: 20,
+            viewers_per_stage: 50,
+            scale_up_threshold: 45,
+            scale_down_threshold: 5,
+            scale_down_min_age: Duration::from_secs(300),
+            publisher_token_ttl: Duration::from_secs(14_400),
+            viewer_token_ttl: Duration::from_secs(3_600),
+            heartbeat_timeout: Duration::from_secs(60),
+            sweep_interval: Duration::from_secs(5),
+            stats_interval: Duration::from_secs(5),
+            duration_retention: Duration::from_secs(86_400),
+            max_body_bytes: 16 * 1024,
+        }
+    }
+}
+
+impl Default for Settings {
+    /// The embedded defaults, with the development key.
+    fn default() -> Self {
+        Settings {
+            bind: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            api_keys: vec![ApiKey {
+                secret: DEV_API_KEY.into(),
+                rate_per_minute: Some(DEV_KEY_RATE_PER_MINUTE),
+            }],
+            rate_limit_per_minute: 100,
+            redis_url: None,
+            redis_prefix: "ivs:".into(),
+            ivs_backend: BackendKind::Local,
+            ivs_endpoint_url: None,
+            local_region: "ap-northeast-1".into(),
+            local_account: "123456789012".into(),
+            token_key_file: None,
+            public_key_arn: None,
+            master_stage_arn: None,
+            master_stage_name: "master-stage".into(),
+            environment: "development".into(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// No API key on a public bind.
+    #[error("no API key configured and {0} is not a loopback address: set IVS_API_KEYS (or --api-keys) before exposing the server")]
+    NoKeyOnPublicBind(SocketAddr),
+    /// Inconsistent limits.
+    #[error("invalid limits: {0}")]
+    Limits(String),
+}
+
+impl Args {
+    /// Resolves the arguments into settings. The second value says whether the
+    /// development key was put in place (the caller warns about it).
+    pub fn into_settings(self) -> Result<(Settings, bool), ConfigError> {
+        let (api_keys, dev_key) = match self.api_keys.filter(|k| !k.is_empty()) {
+            Some(keys) => (keys, false),
+            None if self.bind.ip().is_loopback() => (Settings::default().api_keys, true),
+            None => return Err(ConfigError::NoKeyOnPublicBind(self.bind)),
+        };
+        let limits = Limits {
+            max_stages: self.max_stages,
+            viewers_per_stage: self.viewers_per_stage,
+            scale_up_threshold: self.scale_up_threshold,
+            scale_down_threshold: self.scale_down_threshold,
+            scale_down_min_age: Duration::from_secs(self.scale_down_min_age_secs),
+            publisher_token_ttl: Duration::from_secs(self.publisher_token_ttl_secs),
+            viewer_token_ttl: Duration::from_secs(self.viewer_token_ttl_secs),
+            heartbeat_timeout: Duration::from_secs(self.heartbeat_timeout_secs),
+            sweep_interval: Duration::from_millis(self.sweep_interval_ms),
+            stats_interval: Duration::from_millis(self.stats_interval_ms),
+            duration_retention: Duration::from_secs(self.duration_retention_secs),
+            max_body_bytes: self.max_body_bytes,
+        };
+        validate_limits(&limits)?;
+        Ok((
+            Settings {
+                bind: self.bind,
+                api_keys,
+                rate_limit_per_minute: self.rate_limit_per_minute.max(1),
+                redis_url: self.redis_url,
+                redis_prefix: self.redis_prefix,
+                ivs_backend: self.ivs_backend,
+                ivs_endpoint_url: self.ivs_endpoint_url,
+                local_region: self.local_region,
+                local_account: self.local_account,
+                token_key_file: self.token_key_file,
+                public_key_arn: self.public_key_arn,
+                master_stage_arn: self.master_stage_arn,
+                master_stage_name: self.master_stage_name,
+                environment: self.environment,
+                limits,
+            },
+            dev_key,
+        ))
+    }
+}
+
+/// Checks that the limits make sense together.
+pub fn validate_limits(l: &Limits) -> Result<(), ConfigError> {
+    let bad = |s: &str| Err(ConfigError::Limits(s.into()));
+    if l.max_stages == 0 {
+        return bad("IVS_MAX_STAGES must be at least 1");
+    }
+    if l.viewers_per_stage == 0 {
+        return bad("IVS_VIEWERS_PER_STAGE must be at least 1");
+    }
+    if l.scale_up_threshold == 0 || l.scale_up_threshold > l.viewers_per_stage {
+        return bad("IVS_SCALE_UP_THRESHOLD must be between 1 and IVS_VIEWERS_PER_STAGE");
+    }
+    if l.scale_down_threshold >= l.scale_up_threshold {
+        return bad("IVS_SCALE_DOWN_THRESHOLD must be below IVS_SCALE_UP_THRESHOLD");
+    }
+    if l.viewer_token_ttl < Duration::from_secs(60)
+        || l.publisher_token_ttl < Duration::from_secs(60)
+        || l.viewer_token_ttl > Duration::from_secs(20_160 * 60)
+        || l.publisher_token_ttl > Duration::from_secs(20_160 * 60)
+    {
+        return bad("token lifetimes must be between 60 s and 14 days (IVS's range)");
+    }
+    if l.heartbeat_timeout.is_zero() || l.sweep_interval.is_zero() || l.stats_interval.is_zero() {
+        return bad("timeouts and intervals must be positive");
+    }
+    if l.max_body_bytes < 1024 {
+        return bad("IVS_MAX_BODY_BYTES must be at least 1024");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_with_and_without_limits() {
+        let keys = parse_api_keys("app-key-1:5000, bots-key-22 ,").unwrap();
+        assert_eq!(keys.len(), 2);
+        assert_eq!(keys[0].secret, "app-key-1");
+        assert_eq!(keys[0].rate_per_minute, Some(5000));
+        assert_eq!(keys[1].rate_per_minute, None);
+        assert!(parse_api_keys("short").is_err());
+        assert!(parse_api_keys("longenough:0").is_err());
+        assert!(!format!("{:?}", keys[0]).contains("app-key-1"));
+    }
+
+    #[test]
+    fn no_key_refused_on_public_bind_and_dev_key_on_loopback() {
+        let args = Args::parse_from(["ivs-server", "--bind", "0.0.0.0:3000"]);
+        assert!(matches!(
+            args.into_settings(),
+            Err(ConfigError::NoKeyOnPublicBind(_))
+        ));
+        let args = Args::parse_from(["ivs-server"]);
+        let (settings, dev) = args.into_settings().unwrap();
+        assert!(dev);
+        assert_eq!(settings.api_keys[0].secret, DEV_API_KEY);
+        assert_eq!(settings.limits, Limits::default());
+    }
+
+    #[test]
+    fn bad_limits_refused() {
+        let args = Args::parse_from(["ivs-server", "--scale-up-threshold", "60"]);
+        assert!(matches!(args.into_settings(), Err(ConfigError::Limits(_))));
+    }
+}

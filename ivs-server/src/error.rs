@@ -1,0 +1,227 @@
+//! The one error type every handler returns, and its mapping to the API's
+//! `{error, message, details}` body.
+//!
+//! Handlers never build HTTP responses for failures themselves: they return an
+//! [`ApiError`], which is both a warp rejection and a reply, so the route
+//! layer and the rejection handler write the same format.
+
+use std::time::Duration;
+
+use ivs_client::model::{ErrorBody, ErrorCode};
+use warp::http::StatusCode;
+
+use crate::ivs::IvsError;
+use crate::store::{RateDecision, StoreError};
+
+/// A failure to be reported to the API caller.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{status} {code}: {message} ({details})")]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// The API error code.
+    pub code: ErrorCode,
+    /// Human-readable message.
+    pub message: String,
+    /// More detail.
+    pub details: String,
+    /// For 429 and some 503s: when to try again.
+    pub retry_after: Option<Duration>,
+    /// For 429: the rate-limit state, reported in `RateLimit-*` headers.
+    pub rate: Option<RateDecision>,
+}
+
+impl ApiError {
+    /// A new error.
+    pub fn new(
+        status: StatusCode,
+        code: ErrorCode,
+        message: impl Into<String>,
+        details: impl Into<String>,
+    ) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            details: details.into(),
+            retry_after: None,
+            rate: None,
+        }
+    }
+
+    /// 400 `VALIDATION_ERROR`.
+    pub fn validation(message: impl Into<String>, details: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::ValidationError,
+            message,
+            details,
+        )
+    }
+
+    /// 400 `VALIDATION_ERROR` for a missing required field, worded as the spec's example.
+    pub fn missing(field: &str) -> Self {
+        Self::validation(
+            format!("缺少必填參數: {field}"),
+            format!("{field} is required"),
+        )
+    }
+
+    /// 401 `UNAUTHORIZED`.
+    pub fn unauthorized(details: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::Unauthorized,
+            "API key 無效",
+            details,
+        )
+    }
+
+    /// 403 `FORBIDDEN`.
+    pub fn forbidden(message: impl Into<String>, details: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            message,
+            details,
+        )
+    }
+
+    /// 404 `NOT_FOUND`.
+    pub fn not_found(message: impl Into<String>, details: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, message, details)
+    }
+
+    /// 503 `SERVICE_UNAVAILABLE`.
+    pub fn unavailable(details: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::ServiceUnavailable,
+            "服務暫時無法使用",
+            details,
+        )
+        .retry_after(Duration::from_secs(1))
+    }
+
+    /// 500 `INTERNAL_ERROR`. The details stay generic: the cause goes to the log.
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::InternalError,
+            "伺服器內部錯誤",
+            "internal server error",
+        )
+    }
+
+    /// Adds a `Retry-After`.
+    pub fn retry_after(mut self, after: Duration) -> Self {
+        self.retry_after = Some(after);
+        self
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: self.code.clone(),
+            message: self.message.clone(),
+            details: self.details.clone(),
+        }
+    }
+}
+
+impl warp::reject::Reject for ApiError {}
+
+impl warp::Reply for ApiError {
+    fn into_response(self) -> warp::reply::Response {
+        let mut res =
+            warp::reply::with_status(warp::reply::json(&self.body()), self.status).into_response();
+        if let Some(after) = self.retry_after {
+            // Whole seconds, rounded up: `Retry-After: 0` would invite a hot loop.
+            let secs = after.as_millis().div_ceil(1000).max(1);
+            if let Ok(v) = secs.to_string().parse() {
+                res.headers_mut().insert("retry-after", v);
+            }
+        }
+        if let Some(rate) = &self.rate {
+            rate_headers(&mut res, rate);
+        }
+        res
+    }
+}
+
+/// Adds the `RateLimit-*` headers (IETF draft names) to a response.
+pub fn rate_headers(res: &mut warp::reply::Response, rate: &RateDecision) {
+    let h = res.headers_mut();
+    let reset = rate.reset_after.as_millis().div_ceil(1000);
+    for (name, value) in [
+        ("ratelimit-limit", rate.limit.to_string()),
+        ("ratelimit-remaining", rate.remaining.to_string()),
+        ("ratelimit-reset", reset.to_string()),
+    ] {
+        if let Ok(v) = value.parse() {
+            h.insert(name, v);
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Unavailable(why) => {
+                tracing::warn!(error = %why, "viewer store unavailable");
+                ApiError::unavailable("viewer store unavailable")
+            }
+            StoreError::Corrupt(why) => {
+                tracing::error!(error = %why, "viewer store returned unexpected data");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+impl From<IvsError> for ApiError {
+    fn from(err: IvsError) -> Self {
+        match err {
+            IvsError::NotFound(what) => ApiError::not_found("Stage 不存在", what),
+            IvsError::Validation(what) => ApiError::validation("IVS 拒絕了請求參數", what),
+            IvsError::QuotaExceeded(what) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::StageLimitReached,
+                "已達 Stage 數量上限",
+                what,
+            ),
+            IvsError::Conflict(what) => ApiError::new(
+                StatusCode::CONFLICT,
+                ErrorCode::ValidationError,
+                "IVS 資源衝突",
+                what,
+            ),
+            IvsError::Unavailable(what) => {
+                tracing::warn!(error = %what, "IVS unavailable");
+                ApiError::unavailable("IVS is unavailable, try again")
+            }
+            IvsError::AccessDenied(what) => {
+                tracing::error!(error = %what, "IVS denied access: check the server's IAM policy (docs/aws.md)");
+                ApiError::internal()
+            }
+            IvsError::Token(what) => {
+                tracing::error!(error = %what, "participant token generation failed");
+                token_failed()
+            }
+            IvsError::Other(what) => {
+                tracing::error!(error = %what, "IVS call failed");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+/// 500 `TOKEN_GENERATION_FAILED`.
+pub fn token_failed() -> ApiError {
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::TokenGenerationFailed,
+        "Token 生成失敗",
+        "token generation failed",
+    )
+}

@@ -1,0 +1,123 @@
+//! API-key authentication and the per-key rate limit.
+//!
+//! Keys are compared as SHA-256 digests in constant time, against every
+//! configured key without an early exit, so neither the position of a
+//! mismatch nor the key's length shows in the timing. Keys are never logged;
+//! a key is known to the store and the logs only by a short digest.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lc_rs::digest::{digest, SHA256};
+use subtle::ConstantTimeEq;
+use warp::Filter;
+
+use crate::config::ApiKey;
+use crate::error::ApiError;
+use crate::service::{now_ms, App};
+use crate::store::RateDecision;
+
+const RATE_PERIOD: Duration = Duration::from_secs(60);
+
+struct Entry {
+    digest: [u8; 32],
+    id: String,
+    per_minute: u32,
+}
+
+/// The accepted keys.
+pub struct KeyRing {
+    entries: Vec<Entry>,
+}
+
+fn sha256(s: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest(&SHA256, s.as_bytes()).as_ref());
+    out
+}
+
+impl KeyRing {
+    /// The ring for the configured keys; `default_limit` applies to keys without their own.
+    pub fn new(keys: &[ApiKey], default_limit: u32) -> Self {
+        let entries = keys
+            .iter()
+            .map(|k| {
+                let digest = sha256(&k.secret);
+                let id = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+                Entry {
+                    digest,
+                    id,
+                    per_minute: k.rate_per_minute.unwrap_or(default_limit),
+                }
+            })
+            .collect();
+        KeyRing { entries }
+    }
+
+    /// The key id and limit of a presented key, if it is accepted.
+    fn check(&self, presented: &str) -> Option<(&str, u32)> {
+        let d = sha256(presented);
+        let mut found = None;
+        for e in &self.entries {
+            if bool::from(e.digest.ct_eq(&d)) {
+                found = Some((e.id.as_str(), e.per_minute));
+            }
+        }
+        found
+    }
+}
+
+/// An authenticated caller and its rate-limit state.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Short digest naming the key.
+    pub key_id: String,
+    /// The rate-limit decision for this request.
+    pub rate: RateDecision,
+}
+
+/// Authenticates and rate-limits one request.
+pub async fn admit(app: &App, keys: &KeyRing, presented: Option<&str>) -> Result<Caller, ApiError> {
+    let Some(presented) = presented.filter(|k| !k.is_empty()) else {
+        return Err(ApiError::unauthorized("missing x-api-key header"));
+    };
+    let Some((key_id, limit)) = keys.check(presented) else {
+        return Err(ApiError::unauthorized("invalid API key"));
+    };
+    let rate = app
+        .store()
+        .rate_limit(key_id, limit, RATE_PERIOD, now_ms())
+        .await?;
+    if !rate.allowed {
+        tracing::debug!(key = key_id, "rate limited");
+        let mut err = ApiError::new(
+            warp::http::StatusCode::TOO_MANY_REQUESTS,
+            ivs_client::model::ErrorCode::TooManyRequests,
+            "請求過於頻繁",
+            format!("rate limit of {limit} requests per minute exceeded for this API key"),
+        )
+        .retry_after(rate.retry_after);
+        err.rate = Some(rate);
+        return Err(err);
+    }
+    Ok(Caller {
+        key_id: key_id.to_string(),
+        rate,
+    })
+}
+
+/// A filter admitting requests that carry an accepted `x-api-key` header.
+pub fn api_key(
+    app: Arc<App>,
+    keys: Arc<KeyRing>,
+) -> impl Filter<Extract = (Caller,), Error = warp::Rejection> + Clone {
+    warp::header::optional::<String>("x-api-key").and_then(move |key: Option<String>| {
+        let app = app.clone();
+        let keys = keys.clone();
+        async move {
+            admit(&app, &keys, key.as_deref())
+                .await
+                .map_err(warp::reject::custom)
+        }
+    })
+}

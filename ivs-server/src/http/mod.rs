@@ -1,0 +1,279 @@
+//! The HTTP surface: one filter per route, assembled in [`routes`].
+//!
+//! Filters match the path before the method, so an unknown path is a 404 and
+//! a known path with the wrong method a 405. Handlers are one call into
+//! [`App`]; their `ApiError`s become responses right there, and everything
+//! warp rejects is mapped by [`rejection::handle`].
+
+pub mod auth;
+pub mod body;
+pub mod rejection;
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use ivs_client::model::{
+    CreateStageRequest, Envelope, TokenRequest, UpdateStageRequest, ViewerRef,
+};
+use percent_encoding::percent_decode_str;
+use serde::Serialize;
+use warp::filters::path::Tail;
+use warp::http::StatusCode;
+use warp::reply::Response;
+use warp::{Filter, Rejection, Reply};
+
+use crate::error::{rate_headers, ApiError};
+use crate::service::App;
+use crate::ws::StatsHub;
+use auth::{Caller, KeyRing};
+
+/// A success body in the envelope, or the error.
+fn reply<T: Serialize>(result: Result<T, ApiError>) -> Response {
+    match result {
+        Ok(data) => warp::reply::json(&Envelope::ok(data)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+fn with_app(app: Arc<App>) -> impl Filter<Extract = (Arc<App>,), Error = Infallible> + Clone {
+    warp::any().map(move || app.clone())
+}
+
+/// The rest of the path, percent-decoded and parsed as a stage ARN. Accepts
+/// the ARN URL-encoded (one segment) and raw (with its `/`).
+fn arn_tail() -> impl Filter<Extract = (String,), Error = Rejection> + Clone {
+    warp::path::tail().and_then(|tail: Tail| async move {
+        let decoded = percent_decode_str(tail.as_str())
+            .decode_utf8()
+            .map_err(|_| {
+                warp::reject::custom(ApiError::validation(
+                    "stageArn 格式錯誤",
+                    "stageArn is not valid UTF-8",
+                ))
+            })?;
+        crate::validate::stage_arn(&decoded).map_err(warp::reject::custom)?;
+        Ok::<_, Rejection>(decoded.into_owned())
+    })
+}
+
+fn query() -> impl Filter<Extract = (HashMap<String, String>,), Error = Rejection> + Clone {
+    warp::query::<HashMap<String, String>>()
+}
+
+fn required(q: &HashMap<String, String>, name: &str) -> Result<String, ApiError> {
+    q.get(name)
+        .filter(|v| !v.is_empty())
+        .cloned()
+        .ok_or_else(|| ApiError::missing(name))
+}
+
+fn token_routes(
+    app: Arc<App>,
+    limit: u64,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let publisher = warp::path!("publisher")
+        .and(warp::post())
+        .and(body::json::<TokenRequest>(limit))
+        .and(with_app(app.clone()))
+        .then(|req, app: Arc<App>| async move { reply(app.publisher_token(req).await) });
+    let viewer = warp::path!("viewer")
+        .and(warp::post())
+        .and(body::json::<TokenRequest>(limit))
+        .and(with_app(app))
+        .then(|req, app: Arc<App>| async move { reply(app.viewer_token(req).await) });
+    warp::path("token").and(publisher.or(viewer).unify())
+}
+
+fn stage_routes(
+    app: Arc<App>,
+    limit: u64,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let list = warp::path!("list")
+        .and(warp::get())
+        .and(query())
+        .and(with_app(app.clone()))
+        .then(|q: HashMap<String, String>, app: Arc<App>| async move {
+            let max = match q.get("maxResults").map(|v| v.parse::<u32>()) {
+                None => None,
+                Some(Ok(n)) => Some(n),
+                Some(Err(_)) => {
+                    return ApiError::validation(
+                        "maxResults 格式錯誤",
+                        "maxResults must be a positive integer",
+                    )
+                    .into_response()
+                }
+            };
+            reply(
+                app.list_stages(max, q.get("nextToken").map(String::as_str))
+                    .await,
+            )
+        });
+    let master = warp::path!("master" / "info")
+        .and(warp::get())
+        .and(with_app(app.clone()))
+        .then(|app: Arc<App>| async move { reply(app.master_info().await) });
+    let create = warp::path::end()
+        .and(warp::post())
+        .and(body::json::<CreateStageRequest>(limit))
+        .and(with_app(app.clone()))
+        .then(|req, app: Arc<App>| async move { reply(app.create_stage(req).await) });
+    let get = arn_tail()
+        .and(warp::get())
+        .and(with_app(app.clone()))
+        .then(|arn: String, app: Arc<App>| async move { reply(app.stage_info(&arn).await) });
+    let update =
+        arn_tail()
+            .and(warp::put())
+            .and(body::json::<UpdateStageRequest>(limit))
+            .and(with_app(app.clone()))
+            .then(|arn: String, req, app: Arc<App>| async move {
+                reply(app.rename_stage(&arn, req).await)
+            });
+    let delete = arn_tail().and(warp::delete()).and(with_app(app)).then(
+        |arn: String, app: Arc<App>| async move {
+            match app.delete_stage(&arn).await {
+                Ok(done) => warp::reply::json(&done).into_response(),
+                Err(e) => e.into_response(),
+            }
+        },
+    );
+    warp::path("stage").and(
+        list.or(master)
+            .unify()
+            .or(create)
+            .unify()
+            .or(get)
+            .unify()
+            .or(update)
+            .unify()
+            .or(delete)
+            .unify(),
+    )
+}
+
+fn viewer_routes(
+    app: Arc<App>,
+    limit: u64,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let heartbeat = warp::path!("heartbeat")
+        .and(warp::post())
+        .and(body::json::<ViewerRef>(limit))
+        .and(with_app(app.clone()))
+        .then(|r: ViewerRef, app: Arc<App>| async move {
+            reply(app.heartbeat(r.user_id, r.stage_arn).await)
+        });
+    let leave = warp::path!("leave")
+        .and(warp::post())
+        .and(body::json::<ViewerRef>(limit))
+        .and(with_app(app.clone()))
+        .then(|r: ViewerRef, app: Arc<App>| async move {
+            reply(app.leave(r.user_id, r.stage_arn).await)
+        });
+    let list = warp::path("list")
+        .and(arn_tail())
+        .and(warp::get())
+        .and(with_app(app.clone()))
+        .then(|arn: String, app: Arc<App>| async move { reply(app.viewer_list(&arn).await) });
+    let duration = warp::path!("duration")
+        .and(warp::get())
+        .and(query())
+        .and(with_app(app))
+        .then(|q: HashMap<String, String>, app: Arc<App>| async move {
+            let args = required(&q, "userId").and_then(|u| Ok((u, required(&q, "stageArn")?)));
+            match args {
+                Ok((user, arn)) => reply(app.watch_duration(user, arn).await),
+                Err(e) => e.into_response(),
+            }
+        });
+    warp::path("viewer").and(
+        heartbeat
+            .or(leave)
+            .unify()
+            .or(list)
+            .unify()
+            .or(duration)
+            .unify(),
+    )
+}
+
+fn stats_routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let overall = warp::path::end()
+        .and(warp::get())
+        .and(with_app(app.clone()))
+        .then(|app: Arc<App>| async move { reply(app.stats().await) });
+    let viewers = warp::path!("viewers")
+        .and(warp::get())
+        .and(with_app(app.clone()))
+        .then(|app: Arc<App>| async move { reply(app.viewer_stats().await) });
+    let stages = warp::path!("stages")
+        .and(warp::get())
+        .and(with_app(app.clone()))
+        .then(|app: Arc<App>| async move { reply(app.stage_stats().await) });
+    let stage = warp::path("stages")
+        .and(arn_tail())
+        .and(warp::get())
+        .and(with_app(app.clone()))
+        .then(|arn: String, app: Arc<App>| async move { reply(app.one_stage_stats(&arn).await) });
+    let publisher = warp::path!("publisher")
+        .and(warp::get())
+        .and(with_app(app))
+        .then(
+            |app: Arc<App>| async move { reply(Ok::<_, ApiError>(app.publisher_status().await)) },
+        );
+    warp::path("stats").and(
+        overall
+            .or(viewers)
+            .unify()
+            .or(stages)
+            .unify()
+            .or(stage)
+            .unify()
+            .or(publisher)
+            .unify(),
+    )
+}
+
+/// Every route of the API, with rejections mapped to the API's error format.
+pub fn routes(
+    app: Arc<App>,
+    keys: Arc<KeyRing>,
+    hub: StatsHub,
+) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
+    let limit = app.settings().limits.max_body_bytes;
+    let health = warp::path!("health")
+        .and(warp::get())
+        .and(with_app(app.clone()))
+        .then(|app: Arc<App>| async move {
+            let (ok, health) = app.health().await;
+            let status = if ok {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            warp::reply::with_status(warp::reply::json(&health), status).into_response()
+        });
+    let inner = token_routes(app.clone(), limit)
+        .or(stage_routes(app.clone(), limit))
+        .unify()
+        .or(viewer_routes(app.clone(), limit))
+        .unify()
+        .or(stats_routes(app.clone()))
+        .unify();
+    let api = warp::path("api")
+        .and(auth::api_key(app.clone(), keys.clone()))
+        .and(inner)
+        .map(|caller: Caller, mut res: Response| {
+            rate_headers(&mut res, &caller.rate);
+            res
+        });
+    let ws = crate::ws::route(app, keys, hub);
+    health
+        .or(api)
+        .unify()
+        .or(ws)
+        .unify()
+        .recover(rejection::handle)
+        .unify()
+}

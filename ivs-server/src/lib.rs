@@ -1,0 +1,18 @@
+//! `ivs-server`: hands out AWS IVS Real-time participant tokens, spreads
+//! viewers over stages, counts them by heartbeat, and serves statistics.
+//!
+//! The binary is a thin shell over [`server::ServerBuilder`]; see
+//! `docs/architecture.md` for how the pieces fit.
+
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod ivs;
+pub mod server;
+pub mod service;
+pub mod store;
+pub mod validate;
+pub mod ws;
+
+pub use config::Settings;
+pub use server::{RunningServer, Server, ServerBuilder};

@@ -1,0 +1,83 @@
+//! The `ivs-server` binary: parse settings, set up logging, serve until
+//! SIGTERM or Ctrl-C.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use ivs_server::config::{Args, LogFormat};
+use ivs_server::ServerBuilder;
+use tracing_subscriber::EnvFilter;
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        _ => builder.init(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    init_logging(args.log_format);
+    let (settings, dev_key) = match args.into_settings() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    if dev_key {
+        tracing::warn!(
+            "no API key configured: using the development key \"{}\" (loopback only; set IVS_API_KEYS for anything else)",
+            ivs_server::config::DEV_API_KEY
+        );
+    }
+    let bind = settings.bind;
+    let server = match ServerBuilder::new(settings).build().await {
+        Ok(server) => server,
+        Err(e) => {
+            tracing::error!("cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(bind).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("cannot listen on {bind}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(
+        addr = %bind,
+        store = server.app().store().kind(),
+        master = %server.app().master_arn(),
+        "ivs-server listening"
+    );
+    server.serve(listener, shutdown_signal()).await;
+    ExitCode::SUCCESS
+}

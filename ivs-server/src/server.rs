@@ -1,0 +1,228 @@
+//! Assembling and running the server: seams chosen from the settings, the
+//! master stage ensured, background tasks started, and graceful shutdown.
+//!
+//! `main.rs` only parses arguments and calls into here, so tests run exactly
+//! what the binary runs (`ServerBuilder::new(settings).build().await?.spawn(listener)`).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::{BackendKind, Settings};
+use crate::http::auth::KeyRing;
+use crate::ivs::local::LocalIvs;
+use crate::ivs::token::{KeyError, TokenSigner};
+use crate::ivs::IvsBackend;
+use crate::service::{App, StartError};
+use crate::store::memory::MemoryStore;
+use crate::store::ViewerStore;
+use crate::ws::StatsHub;
+
+/// Why the server could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The token key could not be loaded.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The application could not start.
+    #[error(transparent)]
+    Start(#[from] StartError),
+    /// The viewer store could not be set up.
+    #[error("viewer store: {0}")]
+    Store(String),
+    /// The IVS backend could not be set up.
+    #[error("IVS backend: {0}")]
+    Backend(String),
+}
+
+/// Builds a [`Server`], optionally with injected seams (tests share one
+/// store and one emulated IVS account between several instances this way).
+pub struct ServerBuilder {
+    settings: Settings,
+    store: Option<Arc<dyn ViewerStore>>,
+    ivs: Option<Arc<dyn IvsBackend>>,
+}
+
+impl ServerBuilder {
+    /// A builder for these settings.
+    pub fn new(settings: Settings) -> Self {
+        ServerBuilder {
+            settings,
+            store: None,
+            ivs: None,
+        }
+    }
+
+    /// Uses this store instead of the one the settings select.
+    pub fn store(mut self, store: Arc<dyn ViewerStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Uses this IVS backend instead of the one the settings select.
+    pub fn ivs(mut self, ivs: Arc<dyn IvsBackend>) -> Self {
+        self.ivs = Some(ivs);
+        self
+    }
+
+    /// Connects the seams and ensures the master stage.
+    pub async fn build(self) -> Result<Server, BuildError> {
+        let store = match self.store {
+            Some(store) => store,
+            None => make_store(&self.settings).await?,
+        };
+        let ivs = match self.ivs {
+            Some(ivs) => ivs,
+            None => make_backend(&self.settings).await?,
+        };
+        let app = App::new(self.settings, store, ivs);
+        app.ensure_master().await?;
+        let keys = Arc::new(KeyRing::new(
+            &app.settings().api_keys,
+            app.settings().rate_limit_per_minute,
+        ));
+        Ok(Server { app, keys })
+    }
+}
+
+async fn make_store(settings: &Settings) -> Result<Arc<dyn ViewerStore>, BuildError> {
+    match &settings.redis_url {
+        None => Ok(Arc::new(MemoryStore::new())),
+        Some(_) => Err(BuildError::Store(
+            "REDIS_URL is set but this build has no Redis store".into(),
+        )),
+    }
+}
+
+async fn make_backend(settings: &Settings) -> Result<Arc<dyn IvsBackend>, BuildError> {
+    match settings.ivs_backend {
+        BackendKind::Local => {
+            let kid = settings.public_key_arn.clone().unwrap_or_else(|| {
+                format!(
+                    "arn:aws:ivs:{}:{}:public-key/local",
+                    settings.local_region, settings.local_account
+                )
+            });
+            let signer = match &settings.token_key_file {
+                Some(path) => TokenSigner::from_pem_file(path, kid)?,
+                None => TokenSigner::generate(kid)?,
+            };
+            Ok(Arc::new(LocalIvs::new(
+                &settings.local_region,
+                &settings.local_account,
+                signer,
+            )))
+        }
+        BackendKind::Aws => Err(BuildError::Backend(
+            "IVS_BACKEND=aws is not available in this build".into(),
+        )),
+    }
+}
+
+/// A built server, ready to serve.
+pub struct Server {
+    app: Arc<App>,
+    keys: Arc<KeyRing>,
+}
+
+impl Server {
+    /// The application.
+    pub fn app(&self) -> &Arc<App> {
+        &self.app
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then stops accepting,
+    /// closes WebSocket subscribers with a close frame, lets in-flight
+    /// requests finish and stops the background tasks.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let (stats_tx, stats_rx) = watch::channel(None);
+        let hub = StatsHub::new(stats_rx, stop_rx.clone());
+        let routes = crate::http::routes(self.app.clone(), self.keys.clone(), hub);
+        let maintenance = tokio::spawn(self.app.clone().run_maintenance(stop_rx.clone()));
+        let broadcaster = tokio::spawn(crate::ws::run_broadcaster(
+            self.app.clone(),
+            stats_tx,
+            stop_rx.clone(),
+        ));
+        let signal = async move {
+            shutdown.await;
+            tracing::info!("shutting down");
+            let _ = stop_tx.send(true);
+        };
+        warp::serve(routes)
+            .incoming(listener)
+            .graceful(signal)
+            .run()
+            .await;
+        let _ = tokio::join!(maintenance, broadcaster);
+    }
+
+    /// Serves in a background task; the returned handle stops it.
+    pub fn spawn(self, listener: TcpListener) -> std::io::Result<RunningServer> {
+        let addr = listener.local_addr()?;
+        let app = self.app.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(self.serve(listener, async move {
+            let _ = rx.await;
+        }));
+        Ok(RunningServer {
+            addr,
+            app,
+            stop: Some(tx),
+            task: Some(task),
+        })
+    }
+}
+
+/// A server running in a background task. Dropping it stops the server.
+pub struct RunningServer {
+    addr: SocketAddr,
+    app: Arc<App>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl RunningServer {
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://<addr>`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The application (tests inspect state through it).
+    pub fn app(&self) -> &Arc<App> {
+        &self.app
+    }
+
+    /// Stops the server and waits until it has stopped.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! Stage endpoints: list, master info, get, create, rename, delete.
+
+use ivs_client::model::{
+    CreateStageRequest, CreatedStage, CreatedStageDetail, DeletedStage, MasterStageInfo,
+    StageDetail, StageInfo, StageList, StageListItem, Timestamp, UpdateStageRequest, UpdatedStage,
+    UpdatedStageDetail,
+};
+use warp::http::StatusCode;
+
+use super::{now_ms, App};
+use crate::error::ApiError;
+use crate::ivs::IvsError;
+use crate::store::{RemoveOutcome, StageLoad, StageRecord};
+use crate::validate;
+
+/// IVS's ListStages page bound, kept for ours.
+pub const MAX_PAGE: u32 = 100;
+
+fn detail(load: &StageLoad, active_session_id: Option<String>) -> StageDetail {
+    StageDetail {
+        arn: load.record.arn.clone(),
+        name: load.record.name.clone(),
+        active_session_id,
+        tags: load.record.tags.clone(),
+    }
+}
+
+impl App {
+    async fn session_of(&self, arn: &str) -> Result<Option<String>, ApiError> {
+        match self.ivs.get_stage(arn).await {
+            Ok(stage) => Ok(stage.active_session_id),
+            Err(IvsError::NotFound(_)) => Err(ApiError::not_found(
+                "Stage 不存在",
+                format!("stage {arn} no longer exists in IVS"),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// `GET /api/stage/list`: registered stages, oldest first, paginated.
+    pub async fn list_stages(
+        &self,
+        max_results: Option<u32>,
+        next_token: Option<&str>,
+    ) -> Result<StageList, ApiError> {
+        let max = max_results.unwrap_or(50);
+        if !(1..=MAX_PAGE).contains(&max) {
+            return Err(ApiError::validation(
+                "maxResults 超出範圍",
+                format!("maxResults must be between 1 and {MAX_PAGE}"),
+            ));
+        }
+        let start: usize = match next_token {
+            None | Some("") => 0,
+            Some(t) => t
+                .strip_prefix("o")
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(|| {
+                    ApiError::validation(
+                        "nextToken 無效",
+                        "nextToken is not one this server issued",
+                    )
+                })?,
+        };
+        let stages = self.store.stages().await?;
+        let total = stages.len();
+        let end = (start + max as usize).min(total);
+        let page = stages.get(start.min(total)..end).unwrap_or_default();
+        Ok(StageList {
+            stages: page
+                .iter()
+                .map(|s| StageListItem {
+                    stage_arn: s.record.arn.clone(),
+                    name: s.record.name.clone(),
+                    viewer_count: s.viewers,
+                    auto_scaled: s.record.auto_scaled,
+                    created_at: Timestamp::from_millis(s.record.created_at),
+                    tags: s.record.tags.clone(),
+                })
+                .collect(),
+            total_stages: total as u32,
+            next_token: (end < total).then(|| format!("o{end}")),
+            timestamp: Timestamp::now(),
+        })
+    }
+
+    /// `GET /api/stage/master/info`.
+    pub async fn master_info(&self) -> Result<MasterStageInfo, ApiError> {
+        let load = self.registered(&self.master_arn()).await?;
+        let session = self.session_of(&load.record.arn).await?;
+        Ok(MasterStageInfo {
+            stage: detail(&load, session),
+            viewer_count: load.viewers,
+            is_master: true,
+            timestamp: Timestamp::now(),
+        })
+    }
+
+    /// `GET /api/stage/:stageArn`.
+    pub async fn stage_info(&self, arn: &str) -> Result<StageInfo, ApiError> {
+        let load = self.registered(arn).await?;
+        let session = self.session_of(arn).await?;
+        Ok(StageInfo {
+            stage: detail(&load, session),
+            viewer_count: load.viewers,
+            timestamp: Timestamp::now(),
+        })
+    }
+
+    /// `POST /api/stage`: a managed stage that counts toward the limit but
+    /// receives no automatically assigned viewers.
+    pub async fn create_stage(&self, req: CreateStageRequest) -> Result<CreatedStage, ApiError> {
+        validate::stage_name(&req.name)?;
+        let user_tags = req.tags.unwrap_or_default();
+        validate::tags(&user_tags)?;
+        let mut tags = user_tags;
+        tags.extend(self.managed_tags());
+        // The limit is checked under the scale-up lease so that a manual create
+        // and an automatic one cannot both take the last slot.
+        let holder = self.instance_id.clone();
+        let mut acquired = false;
+        for _ in 0..40 {
+            if self
+                .store
+                .try_lease("scale-up", &holder, std::time::Duration::from_secs(30))
+                .await?
+            {
+                acquired = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        if !acquired {
+            return Err(ApiError::unavailable(
+                "another stage operation is in progress",
+            ));
+        }
+        let result = self.create_stage_locked(&req.name, &tags).await;
+        if let Err(e) = self.store.release_lease("scale-up", &holder).await {
+            tracing::warn!(error = %e, "could not release the scale-up lease");
+        }
+        result
+    }
+
+    async fn create_stage_locked(
+        &self,
+        name: &str,
+        tags: &ivs_client::model::Tags,
+    ) -> Result<CreatedStage, ApiError> {
+        let count = self.store.stages().await?.len() as u32;
+        if count >= self.settings.limits.max_stages {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ivs_client::model::ErrorCode::StageLimitReached,
+                "已達 Stage 數量上限",
+                format!(
+                    "the limit of {} stages is reached",
+                    self.settings.limits.max_stages
+                ),
+            ));
+        }
+        let stage = self.ivs.create_stage(name, tags).await?;
+        let record = StageRecord {
+            arn: stage.arn.clone(),
+            name: stage.name.clone(),
+            tags: stage.tags.clone(),
+            auto_scaled: false,
+            master: false,
+            assignable: false,
+            created_at: now_ms(),
+            draining: false,
+        };
+        self.store.register_stage(&record).await?;
+        tracing::info!(stage = %record.arn, "stage created on request");
+        Ok(CreatedStage {
+            stage: CreatedStageDetail {
+                arn: stage.arn,
+                name: stage.name,
+                tags: stage.tags,
+            },
+            timestamp: Timestamp::now(),
+        })
+    }
+
+    /// `PUT /api/stage/:stageArn`.
+    pub async fn rename_stage(
+        &self,
+        arn: &str,
+        req: UpdateStageRequest,
+    ) -> Result<UpdatedStage, ApiError> {
+        validate::stage_name(&req.name)?;
+        self.registered(arn).await?;
+        let stage = self.ivs.update_stage(arn, &req.name).await?;
+        self.store.rename_stage(arn, &stage.name).await?;
+        Ok(UpdatedStage {
+            stage: UpdatedStageDetail {
+                arn: stage.arn,
+                name: stage.name,
+            },
+            timestamp: Timestamp::now(),
+        })
+    }
+
+    async fn restore_stage(&self, record: &StageRecord) {
+        if let Err(e) = self.store.register_stage(record).await {
+            tracing::warn!(error = %e, "could not restore a stage after a failed delete");
+        }
+    }
+
+    /// `DELETE /api/stage/:stageArn`: never the master, never with viewers.
+    pub async fn delete_stage(&self, arn: &str) -> Result<DeletedStage, ApiError> {
+        let load = self.registered(arn).await?;
+        if load.record.master || arn == self.master_arn() {
+            return Err(ApiError::forbidden(
+                "無法刪除主 Stage",
+                "the master stage cannot be deleted",
+            ));
+        }
+        // Stop new viewers first, so the emptiness check below cannot be raced.
+        self.store.set_draining(arn, true).await?;
+        let current = self.registered(arn).await?;
+        if current.viewers > 0 {
+            self.restore_stage(&load.record).await;
+            return Err(ApiError::validation(
+                "Stage 仍有觀眾",
+                format!("the stage still has {} viewers", current.viewers),
+            ));
+        }
+        match self.ivs.delete_stage(arn).await {
+            Ok(()) | Err(IvsError::NotFound(_)) => {}
+            Err(e) => {
+                self.restore_stage(&load.record).await;
+                return Err(e.into());
+            }
+        }
+        match self.store.remove_stage_if_empty(arn).await? {
+            RemoveOutcome::Removed | RemoveOutcome::Unknown => {}
+            RemoveOutcome::NotEmpty(_) => self.store.purge_stage(arn, now_ms()).await?,
+        }
+        tracing::info!(stage = %arn, "stage deleted on request");
+        Ok(DeletedStage {
+            success: true,
+            message: "Stage 已刪除".into(),
+            timestamp: Timestamp::now(),
+        })
+    }
+}

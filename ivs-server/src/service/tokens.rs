@@ -1,0 +1,184 @@
+//! Participant tokens: the publisher's, and a viewer's (which is also its join).
+
+use std::time::Duration;
+
+use ivs_client::model::{Capability, PublisherToken, TokenRequest, ViewerToken};
+use warp::http::StatusCode;
+
+use super::{now_ms, random_id, App, ScaleResult};
+use crate::error::{token_failed, ApiError};
+use crate::ivs::{IvsError, ParticipantToken, TokenSpec};
+use crate::store::{JoinOutcome, JoinRequest};
+use crate::validate;
+
+/// How long a viewer waits for another instance's stage creation when every
+/// stage is full, before getting `STAGE_FULL`.
+const FULL_WAIT: Duration = Duration::from_secs(2);
+
+pub(crate) const VIEWER_PREFIX: &str = "viewer-";
+pub(crate) const PUBLISHER_PREFIX: &str = "broadcaster-";
+
+fn token_error(err: IvsError) -> ApiError {
+    match err {
+        IvsError::Unavailable(_) => ApiError::from(err),
+        IvsError::NotFound(_) => ApiError::from(err),
+        other => {
+            tracing::error!(error = %other, "participant token generation failed");
+            token_failed()
+        }
+    }
+}
+
+impl App {
+    /// `POST /api/token/publisher`.
+    pub async fn publisher_token(&self, req: TokenRequest) -> Result<PublisherToken, ApiError> {
+        validate::user_id(&req.user_id, PUBLISHER_PREFIX)?;
+        let attributes = req.attributes.unwrap_or_default();
+        validate::attributes(&attributes)?;
+        let stage_arn = match req.stage_arn {
+            Some(arn) => {
+                validate::stage_arn(&arn)?;
+                self.registered(&arn).await?.record.arn
+            }
+            None => self.master_arn(),
+        };
+        let spec = TokenSpec {
+            stage_arn: stage_arn.clone(),
+            user_id: format!("{PUBLISHER_PREFIX}{}", req.user_id),
+            participant_id: random_id(12),
+            attributes: attributes.clone(),
+            capabilities: vec![Capability::Publish],
+            duration: self.settings.limits.publisher_token_ttl,
+        };
+        let token = self.ivs.create_token(&spec).await.map_err(token_error)?;
+        tracing::info!(stage = %stage_arn, participant = %token.participant_id, "publisher token issued");
+        Ok(PublisherToken {
+            token: token.token,
+            participant_id: token.participant_id,
+            stage_arn,
+            user_id: spec.user_id,
+            expires_at: token.expires_at,
+            capabilities: spec.capabilities,
+            attributes,
+        })
+    }
+
+    /// `POST /api/token/viewer`: counts the viewer on a stage, then mints its token.
+    pub async fn viewer_token(&self, req: TokenRequest) -> Result<ViewerToken, ApiError> {
+        validate::user_id(&req.user_id, VIEWER_PREFIX)?;
+        if req.stage_arn.is_some() {
+            return Err(ApiError::validation(
+                "viewer 不可指定 stageArn",
+                "viewers are assigned to a stage by the server; stageArn is not accepted",
+            ));
+        }
+        let attributes = req.attributes.unwrap_or_default();
+        validate::attributes(&attributes)?;
+        let limits = self.settings.limits;
+        let participant_id = random_id(12);
+        let give_up_at = tokio::time::Instant::now() + FULL_WAIT;
+        loop {
+            let join = JoinRequest {
+                user_id: req.user_id.clone(),
+                participant_id: participant_id.clone(),
+                now: now_ms(),
+                capacity: limits.viewers_per_stage,
+                scale_up_at: limits.scale_up_threshold,
+            };
+            match self.store.join(&join).await? {
+                JoinOutcome::Joined {
+                    stage_arn,
+                    viewers,
+                    rejoined,
+                    needs_stage,
+                } => {
+                    if needs_stage {
+                        self.spawn_scale_up();
+                    }
+                    let token = match self
+                        .mint_viewer_token(&req.user_id, &stage_arn, &participant_id, &attributes)
+                        .await
+                    {
+                        Ok(token) => token,
+                        Err(err) => {
+                            if !rejoined {
+                                // Undo the count: a viewer without a token watches nothing.
+                                if let Err(e) = self.store.forget(&req.user_id, &stage_arn).await {
+                                    tracing::warn!(error = %e, "could not undo a failed join");
+                                }
+                            }
+                            return Err(err);
+                        }
+                    };
+                    if token.participant_id != participant_id {
+                        self.store
+                            .set_participant(&req.user_id, &stage_arn, &token.participant_id)
+                            .await?;
+                    }
+                    return Ok(ViewerToken {
+                        token: token.token,
+                        participant_id: token.participant_id,
+                        stage_arn,
+                        user_id: format!("{VIEWER_PREFIX}{}", req.user_id),
+                        expires_at: token.expires_at,
+                        capabilities: vec![Capability::Subscribe],
+                        current_viewers: viewers,
+                        attributes,
+                    });
+                }
+                JoinOutcome::Full => match self.scale_up_now().await {
+                    Ok(ScaleResult::Added | ScaleResult::Revived | ScaleResult::NotNeeded) => {}
+                    Ok(ScaleResult::AtLimit) => {
+                        return Err(ApiError::new(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            ivs_client::model::ErrorCode::StageLimitReached,
+                            "已達 Stage 數量上限",
+                            format!(
+                                "every stage is full and the limit of {} stages is reached",
+                                limits.max_stages
+                            ),
+                        )
+                        .retry_after(Duration::from_secs(30)));
+                    }
+                    Ok(ScaleResult::Busy) | Err(_) => {
+                        if tokio::time::Instant::now() >= give_up_at {
+                            return Err(stage_full());
+                        }
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+            }
+            if tokio::time::Instant::now() >= give_up_at {
+                return Err(stage_full());
+            }
+        }
+    }
+
+    async fn mint_viewer_token(
+        &self,
+        user_id: &str,
+        stage_arn: &str,
+        participant_id: &str,
+        attributes: &ivs_client::model::Attributes,
+    ) -> Result<ParticipantToken, ApiError> {
+        let spec = TokenSpec {
+            stage_arn: stage_arn.to_string(),
+            user_id: format!("{VIEWER_PREFIX}{user_id}"),
+            participant_id: participant_id.to_string(),
+            attributes: attributes.clone(),
+            capabilities: vec![Capability::Subscribe],
+            duration: self.settings.limits.viewer_token_ttl,
+        };
+        self.ivs.create_token(&spec).await.map_err(token_error)
+    }
+}
+
+fn stage_full() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        ivs_client::model::ErrorCode::StageFull,
+        "所有 Stage 已滿",
+        "every stage is full and a new one cannot be made right now; retry shortly",
+    )
+    .retry_after(Duration::from_secs(2))
+}

@@ -1,0 +1,422 @@
+//! The in-process viewer store: the embedded default.
+//!
+//! One mutex around plain maps. Every trait call takes the lock once, so each
+//! call is atomic exactly like one Redis script. Per-stage ordered sets by
+//! last heartbeat make the sweep cost follow the number of expired viewers.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::{
+    gcra, JoinOutcome, JoinRequest, LeaveOutcome, Millis, RateDecision, RemoveOutcome, StageLoad,
+    StageRecord, StoreResult, ViewerRecord, ViewerStore,
+};
+
+#[derive(Debug, Clone)]
+struct ViewerEntry {
+    stage: String,
+    participant_id: String,
+    joined_at: Millis,
+    last_heartbeat: Millis,
+}
+
+#[derive(Default)]
+struct State {
+    stages: HashMap<String, StageRecord>,
+    viewers: HashMap<String, ViewerEntry>,
+    /// Stage → (last heartbeat, user id): the stage's viewers in expiry order.
+    by_heartbeat: HashMap<String, BTreeSet<(Millis, String)>>,
+    /// (user id, stage) → (watch seconds, recorded at).
+    durations: HashMap<(String, String), (u64, Millis)>,
+    /// (recorded at, user id, stage): watch times in retention order.
+    duration_order: BTreeSet<(Millis, String, String)>,
+    /// Key id → GCRA theoretical arrival time (microseconds).
+    rate: HashMap<String, i64>,
+    leases: HashMap<String, (String, Millis)>,
+}
+
+impl State {
+    fn count(&self, stage: &str) -> u32 {
+        self.by_heartbeat.get(stage).map_or(0, |s| s.len() as u32)
+    }
+
+    fn load(&self, record: &StageRecord) -> StageLoad {
+        StageLoad {
+            record: record.clone(),
+            viewers: self.count(&record.arn),
+        }
+    }
+
+    fn assignable(&self) -> impl Iterator<Item = (&StageRecord, u32)> {
+        self.stages
+            .values()
+            .filter(|s| s.assignable && !s.draining)
+            .map(|s| (s, self.count(&s.arn)))
+    }
+
+    fn needs_stage(&self, scale_up_at: u32) -> bool {
+        self.assignable()
+            .map(|(_, n)| n)
+            .min()
+            .is_none_or(|n| n >= scale_up_at)
+    }
+
+    fn remove_viewer(&mut self, user_id: &str) -> Option<ViewerEntry> {
+        let entry = self.viewers.remove(user_id)?;
+        if let Some(set) = self.by_heartbeat.get_mut(&entry.stage) {
+            set.remove(&(entry.last_heartbeat, user_id.to_string()));
+        }
+        Some(entry)
+    }
+
+    fn record_duration(&mut self, user_id: &str, stage: &str, seconds: u64, now: Millis) {
+        let key = (user_id.to_string(), stage.to_string());
+        if let Some((_, at)) = self.durations.insert(key, (seconds, now)) {
+            self.duration_order
+                .remove(&(at, user_id.to_string(), stage.to_string()));
+        }
+        self.duration_order
+            .insert((now, user_id.to_string(), stage.to_string()));
+    }
+}
+
+fn seconds_between(from: Millis, to: Millis) -> u64 {
+    (to.saturating_sub(from).max(0) / 1000) as u64
+}
+
+/// The embedded store.
+#[derive(Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // Every mutation below completes before a panic could happen (no
+        // user code runs under the lock), so a poisoned lock is still sound.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[async_trait]
+impl ViewerStore for MemoryStore {
+    fn kind(&self) -> &'static str {
+        "embedded"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        Ok(())
+    }
+
+    async fn register_stage(&self, stage: &StageRecord) -> StoreResult<()> {
+        self.lock().stages.insert(stage.arn.clone(), stage.clone());
+        Ok(())
+    }
+
+    async fn stages(&self) -> StoreResult<Vec<StageLoad>> {
+        let state = self.lock();
+        let mut out: Vec<StageLoad> = state.stages.values().map(|s| state.load(s)).collect();
+        out.sort_by(|a, b| {
+            (a.record.created_at, &a.record.arn).cmp(&(b.record.created_at, &b.record.arn))
+        });
+        Ok(out)
+    }
+
+    async fn stage(&self, arn: &str) -> StoreResult<Option<StageLoad>> {
+        let state = self.lock();
+        Ok(state.stages.get(arn).map(|s| state.load(s)))
+    }
+
+    async fn rename_stage(&self, arn: &str, name: &str) -> StoreResult<bool> {
+        Ok(self
+            .lock()
+            .stages
+            .get_mut(arn)
+            .map(|s| s.name = name.to_string())
+            .is_some())
+    }
+
+    async fn set_draining(&self, arn: &str, draining: bool) -> StoreResult<bool> {
+        Ok(self
+            .lock()
+            .stages
+            .get_mut(arn)
+            .map(|s| s.draining = draining)
+            .is_some())
+    }
+
+    async fn remove_stage_if_empty(&self, arn: &str) -> StoreResult<RemoveOutcome> {
+        let mut state = self.lock();
+        if !state.stages.contains_key(arn) {
+            return Ok(RemoveOutcome::Unknown);
+        }
+        let n = state.count(arn);
+        if n > 0 {
+            return Ok(RemoveOutcome::NotEmpty(n));
+        }
+        state.stages.remove(arn);
+        state.by_heartbeat.remove(arn);
+        Ok(RemoveOutcome::Removed)
+    }
+
+    async fn purge_stage(&self, arn: &str, now: Millis) -> StoreResult<()> {
+        let mut state = self.lock();
+        state.stages.remove(arn);
+        let users: Vec<String> = state
+            .by_heartbeat
+            .remove(arn)
+            .into_iter()
+            .flatten()
+            .map(|(_, u)| u)
+            .collect();
+        for user in users {
+            if let Some(e) = state.viewers.remove(&user) {
+                let secs = seconds_between(e.joined_at, now);
+                state.record_duration(&user, arn, secs, now);
+            }
+        }
+        Ok(())
+    }
+
+    async fn join(&self, req: &JoinRequest) -> StoreResult<JoinOutcome> {
+        let mut state = self.lock();
+        if let Some(entry) = state.viewers.get(&req.user_id).cloned() {
+            if state.stages.contains_key(&entry.stage) {
+                // Counted once: same stage, new participant, and the token
+                // request counts as a sign of life.
+                let user = req.user_id.clone();
+                if let Some(set) = state.by_heartbeat.get_mut(&entry.stage) {
+                    set.remove(&(entry.last_heartbeat, user.clone()));
+                    set.insert((req.now.max(entry.last_heartbeat), user.clone()));
+                }
+                if let Some(e) = state.viewers.get_mut(&user) {
+                    e.participant_id = req.participant_id.clone();
+                    e.last_heartbeat = req.now.max(entry.last_heartbeat);
+                }
+                return Ok(JoinOutcome::Joined {
+                    viewers: state.count(&entry.stage),
+                    stage_arn: entry.stage,
+                    rejoined: true,
+                    needs_stage: state.needs_stage(req.scale_up_at),
+                });
+            }
+            state.remove_viewer(&req.user_id);
+        }
+        let target = state
+            .assignable()
+            .filter(|(_, n)| *n < req.capacity)
+            .min_by(|(a, na), (b, nb)| (na, a.created_at, &a.arn).cmp(&(nb, b.created_at, &b.arn)))
+            .map(|(s, _)| s.arn.clone());
+        let Some(stage) = target else {
+            return Ok(JoinOutcome::Full);
+        };
+        state.viewers.insert(
+            req.user_id.clone(),
+            ViewerEntry {
+                stage: stage.clone(),
+                participant_id: req.participant_id.clone(),
+                joined_at: req.now,
+                last_heartbeat: req.now,
+            },
+        );
+        state
+            .by_heartbeat
+            .entry(stage.clone())
+            .or_default()
+            .insert((req.now, req.user_id.clone()));
+        Ok(JoinOutcome::Joined {
+            viewers: state.count(&stage),
+            stage_arn: stage,
+            rejoined: false,
+            needs_stage: state.needs_stage(req.scale_up_at),
+        })
+    }
+
+    async fn set_participant(
+        &self,
+        user_id: &str,
+        stage_arn: &str,
+        participant_id: &str,
+    ) -> StoreResult<()> {
+        if let Some(e) = self.lock().viewers.get_mut(user_id) {
+            if e.stage == stage_arn {
+                e.participant_id = participant_id.to_string();
+            }
+        }
+        Ok(())
+    }
+
+    async fn forget(&self, user_id: &str, stage_arn: &str) -> StoreResult<()> {
+        let mut state = self.lock();
+        if state
+            .viewers
+            .get(user_id)
+            .is_some_and(|e| e.stage == stage_arn)
+        {
+            state.remove_viewer(user_id);
+        }
+        Ok(())
+    }
+
+    async fn heartbeat(
+        &self,
+        user_id: &str,
+        stage_arn: &str,
+        now: Millis,
+    ) -> StoreResult<Option<Millis>> {
+        let mut state = self.lock();
+        let Some(entry) = state.viewers.get_mut(user_id) else {
+            return Ok(None);
+        };
+        if entry.stage != stage_arn {
+            return Ok(None);
+        }
+        let old = entry.last_heartbeat;
+        let new = now.max(old);
+        entry.last_heartbeat = new;
+        if let Some(set) = state.by_heartbeat.get_mut(stage_arn) {
+            set.remove(&(old, user_id.to_string()));
+            set.insert((new, user_id.to_string()));
+        }
+        Ok(Some(new))
+    }
+
+    async fn leave(
+        &self,
+        user_id: &str,
+        stage_arn: &str,
+        now: Millis,
+        _retention: Duration,
+    ) -> StoreResult<LeaveOutcome> {
+        let mut state = self.lock();
+        if state
+            .viewers
+            .get(user_id)
+            .is_some_and(|e| e.stage == stage_arn)
+        {
+            if let Some(e) = state.remove_viewer(user_id) {
+                let secs = seconds_between(e.joined_at, now);
+                state.record_duration(user_id, stage_arn, secs, now);
+                return Ok(LeaveOutcome::Left(secs));
+            }
+        }
+        let key = (user_id.to_string(), stage_arn.to_string());
+        Ok(match state.durations.get(&key) {
+            Some((secs, _)) => LeaveOutcome::AlreadyGone(*secs),
+            None => LeaveOutcome::Unknown,
+        })
+    }
+
+    async fn viewers(&self, stage_arn: &str) -> StoreResult<Vec<ViewerRecord>> {
+        let state = self.lock();
+        let mut out: Vec<ViewerRecord> = state
+            .by_heartbeat
+            .get(stage_arn)
+            .into_iter()
+            .flatten()
+            .filter_map(|(_, user)| {
+                state.viewers.get(user).map(|e| ViewerRecord {
+                    user_id: user.clone(),
+                    participant_id: e.participant_id.clone(),
+                    joined_at: e.joined_at,
+                    last_heartbeat: e.last_heartbeat,
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| (a.joined_at, &a.user_id).cmp(&(b.joined_at, &b.user_id)));
+        Ok(out)
+    }
+
+    async fn watch_duration(
+        &self,
+        user_id: &str,
+        stage_arn: &str,
+        now: Millis,
+    ) -> StoreResult<Option<u64>> {
+        let state = self.lock();
+        if let Some(e) = state.viewers.get(user_id).filter(|e| e.stage == stage_arn) {
+            return Ok(Some(seconds_between(e.joined_at, now)));
+        }
+        Ok(state
+            .durations
+            .get(&(user_id.to_string(), stage_arn.to_string()))
+            .map(|(secs, _)| *secs))
+    }
+
+    async fn sweep(&self, now: Millis, timeout: Duration, retention: Duration) -> StoreResult<u64> {
+        let mut state = self.lock();
+        let cutoff = now - timeout.as_millis() as i64;
+        let mut expired = Vec::new();
+        for (stage, set) in &state.by_heartbeat {
+            for (hb, user) in set.iter() {
+                if *hb >= cutoff {
+                    break;
+                }
+                expired.push((stage.clone(), user.clone()));
+            }
+        }
+        for (stage, user) in &expired {
+            if let Some(e) = state.remove_viewer(user) {
+                let secs = seconds_between(e.joined_at, e.last_heartbeat);
+                state.record_duration(user, stage, secs, now);
+            }
+        }
+        let forget_before = now - retention.as_millis() as i64;
+        while let Some(first) = state.duration_order.first().cloned() {
+            if first.0 >= forget_before {
+                break;
+            }
+            state.duration_order.remove(&first);
+            state.durations.remove(&(first.1, first.2));
+        }
+        Ok(expired.len() as u64)
+    }
+
+    async fn rate_limit(
+        &self,
+        key_id: &str,
+        limit: u32,
+        period: Duration,
+        now: Millis,
+    ) -> StoreResult<RateDecision> {
+        let mut state = self.lock();
+        let tat = state.rate.get(key_id).copied();
+        let (decision, new_tat) = gcra(tat, limit, period, now);
+        if decision.allowed {
+            state.rate.insert(key_id.to_string(), new_tat);
+        }
+        Ok(decision)
+    }
+
+    async fn try_lease(&self, name: &str, holder: &str, ttl: Duration) -> StoreResult<bool> {
+        let now = chrono::Utc::now().timestamp_millis();
+        let mut state = self.lock();
+        let free = match state.leases.get(name) {
+            None => true,
+            Some((h, until)) => h == holder || *until <= now,
+        };
+        if free {
+            state.leases.insert(
+                name.to_string(),
+                (holder.to_string(), now + ttl.as_millis() as i64),
+            );
+        }
+        Ok(free)
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()> {
+        let mut state = self.lock();
+        if state.leases.get(name).is_some_and(|(h, _)| h == holder) {
+            state.leases.remove(name);
+        }
+        Ok(())
+    }
+}
