@@ -1,1 +1,6 @@
-//! Test support shared by the workspace integration tests.
+//! Test support shared by the workspace integration tests (`tests/`) and the
+//! example smoke tests: a server on `127.0.0.1:0`, an HTTP helper, the
+//! spec's JSON examples, and a shape comparison against them.
+
+pub mod harness;
+pub mod shape;

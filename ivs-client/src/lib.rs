@@ -1,4 +1,90 @@
-//! Rust client SDK for ivs-server.
+//! Async Rust client SDK for [ivs-server](https://github.com/ivs-realtime-rs/ivs-realtime):
+//! viewer and publisher tokens for AWS IVS Real-time stages, viewer
+//! heartbeats, stage management and live statistics.
+//!
+//! # Quick start
+//!
+//! ```no_run
+//! use ivs_client::{Client, SessionEvent};
+//!
+//! # async fn demo() -> Result<(), ivs_client::Error> {
+//! let client = Client::new("http://localhost:3000", "your-api-key")?;
+//!
+//! // A viewer: token + heartbeats + rejoin + token refresh, in one task.
+//! let mut session = client.join("viewer-001").await?;
+//! let token = session.token();
+//! println!("play stage {} with token {}…", token.stage_arn, &token.token[..8]);
+//!
+//! while let Some(event) = session.next_event().await {
+//!     if let SessionEvent::Rejoined { token } | SessionEvent::TokenRefreshed { token } = event {
+//!         // Give the IVS player the new token (and stage).
+//!         # let _ = token;
+//!     }
+//!     # break;
+//! }
+//! let watched = session.stop().await?; // sends leave
+//! # let _ = watched;
+//!
+//! // Plain calls, one module per API area.
+//! let stats = client.stats().overall().await?;
+//! println!("{} viewers", stats.total_viewers);
+//! # Ok(()) }
+//! ```
+//!
+//! # Layout
+//!
+//! - [`Client`] / [`ClientBuilder`]: configuration, one per server; cheap to clone.
+//! - [`api`]: `client.tokens()`, `client.stages()`, `client.viewers()`,
+//!   `client.stats()` — one typed async method per endpoint; plus
+//!   [`Client::health`].
+//! - [`model`]: the wire types, shared with the server.
+//! - [`heartbeat`]: [`Client::start_heartbeat`], a task that keeps a viewer counted.
+//! - [`session`]: [`Client::join`], a viewer that rejoins and refreshes its token by itself.
+//! - [`stream`]: [`Client::stats_stream`], live statistics over WebSocket with reconnects.
+//! - [`Error`]: typed errors with the API's [`ErrorCode`](model::ErrorCode).
+//!
+//! # Retries
+//!
+//! Requests are retried per [`RetryPolicy`]: exponential backoff with
+//! jitter, 3 attempts and 30 s in all by default, `Retry-After` honoured.
+//! Idempotent calls retry on transport failures, timeouts, 429 and
+//! 502/503/504; token requests and stage creation only where the server
+//! cannot have acted. The [`retry`] module has the full table and the reasons
+//! (including why `backon` and not `backoff`).
+//!
+//! # Authentication and logging
+//!
+//! The API key goes in `x-api-key` on every request except `GET /health`
+//! (public; a secret not sent cannot leak) and on the WebSocket upgrade.
+//! Every request runs in a `tracing` span `ivs_client.request` with method
+//! and path; the API key and tokens are never logged, and `Debug` output
+//! redacts the key.
+//!
+//! # Features
+//!
+//! - `rustls` (default): TLS through rustls for HTTP and WebSocket; no OpenSSL.
+//! - `native-tls`: the platform's TLS (OpenSSL on Linux) for both.
 #![deny(missing_docs)]
 
+pub mod api;
+mod client;
+mod error;
+mod events;
+pub mod heartbeat;
 pub mod model;
+pub mod retry;
+pub mod session;
+pub mod stream;
+
+pub use client::{Client, ClientBuilder};
+pub use error::{Error, WebSocketError};
+pub use events::EventStream;
+pub use heartbeat::{HeartbeatBuilder, HeartbeatEvent, HeartbeatHandle};
+pub use retry::RetryPolicy;
+pub use session::{SessionEvent, ViewerSession, ViewerSessionBuilder};
+pub use stream::StatsStream;
+
+// Compiles the README's examples as doc tests, so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

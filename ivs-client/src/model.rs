@@ -254,7 +254,9 @@ impl TokenRequest {
 }
 
 /// Response data of `POST /api/token/publisher`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Its `Debug` output leaves the token out: tokens must not reach logs.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PublisherToken {
     /// The IVS participant token (a JWT); hand it to the IVS broadcast SDK.
@@ -274,7 +276,9 @@ pub struct PublisherToken {
 }
 
 /// Response data of `POST /api/token/viewer`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Its `Debug` output leaves the token out: tokens must not reach logs.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ViewerToken {
     /// The IVS participant token (a JWT); hand it to the IVS player.
@@ -293,6 +297,35 @@ pub struct ViewerToken {
     pub current_viewers: u32,
     /// The attributes carried in the token.
     pub attributes: Attributes,
+}
+
+impl fmt::Debug for PublisherToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PublisherToken")
+            .field("token", &"<redacted>")
+            .field("participant_id", &self.participant_id)
+            .field("stage_arn", &self.stage_arn)
+            .field("user_id", &self.user_id)
+            .field("expires_at", &self.expires_at)
+            .field("capabilities", &self.capabilities)
+            .field("attributes", &self.attributes)
+            .finish()
+    }
+}
+
+impl fmt::Debug for ViewerToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ViewerToken")
+            .field("token", &"<redacted>")
+            .field("participant_id", &self.participant_id)
+            .field("stage_arn", &self.stage_arn)
+            .field("user_id", &self.user_id)
+            .field("expires_at", &self.expires_at)
+            .field("capabilities", &self.capabilities)
+            .field("current_viewers", &self.current_viewers)
+            .field("attributes", &self.attributes)
+            .finish()
+    }
 }
 
 // ---------------------------------------------------------------- stages

@@ -1,0 +1,55 @@
+use reqwest::Method;
+
+use crate::client::Call;
+use crate::model::{PublisherToken, TokenRequest, ViewerToken};
+use crate::retry::Idempotency;
+use crate::{Client, Error};
+
+/// Token endpoints; get it with [`Client::tokens`].
+///
+/// Token requests are not idempotent (each one mints a participant and
+/// counts a viewer), so they are retried only when the server cannot have
+/// acted: a connection that could not be made, or 429.
+#[derive(Debug, Clone, Copy)]
+pub struct TokensApi<'a> {
+    client: &'a Client,
+}
+
+impl<'a> TokensApi<'a> {
+    pub(crate) fn new(client: &'a Client) -> Self {
+        TokensApi { client }
+    }
+
+    /// `POST /api/token/publisher`: a token to broadcast to the master stage.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: ivs_client::Client) -> Result<(), ivs_client::Error> {
+    /// use ivs_client::model::TokenRequest;
+    /// let token = client.tokens().publisher(&TokenRequest::new("broadcaster-001")).await?;
+    /// assert_eq!(token.user_id, "broadcaster-broadcaster-001");
+    /// # Ok(()) }
+    /// ```
+    pub async fn publisher(self, request: &TokenRequest) -> Result<PublisherToken, Error> {
+        let call =
+            Call::new(Method::POST, "/api/token/publisher", Idempotency::Unsafe).json(request)?;
+        self.client.send_data(call).await
+    }
+
+    /// `POST /api/token/viewer`: a token to watch, on the stage the server
+    /// assigns. The viewer counts from now on; keep it counted with
+    /// heartbeats ([`Client::start_heartbeat`]) or use [`Client::join`],
+    /// which does both.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: ivs_client::Client) -> Result<(), ivs_client::Error> {
+    /// use ivs_client::model::TokenRequest;
+    /// let token = client.tokens().viewer(&TokenRequest::new("viewer-001")).await?;
+    /// println!("{} viewers on {}", token.current_viewers, token.stage_arn);
+    /// # Ok(()) }
+    /// ```
+    pub async fn viewer(self, request: &TokenRequest) -> Result<ViewerToken, Error> {
+        let call =
+            Call::new(Method::POST, "/api/token/viewer", Idempotency::Unsafe).json(request)?;
+        self.client.send_data(call).await
+    }
+}

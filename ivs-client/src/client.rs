@@ -1,0 +1,515 @@
+//! [`Client`] and its builder.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE, USER_AGENT};
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use tracing::Instrument;
+use url::Url;
+
+use crate::api::{StagesApi, StatsApi, TokensApi, ViewersApi};
+use crate::error::code_for_status;
+use crate::model::{Envelope, ErrorBody, Health};
+use crate::retry::{self, Idempotency, RetryPolicy};
+use crate::Error;
+
+/// The header that carries the API key.
+pub(crate) const API_KEY_HEADER: &str = "x-api-key";
+
+const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const DEFAULT_USER_AGENT: &str = concat!("ivs-client/", env!("CARGO_PKG_VERSION"));
+/// How much of a non-JSON error body is kept as the message.
+const MAX_ERROR_TEXT: usize = 512;
+
+/// A client for one ivs-server deployment.
+///
+/// Cloning is cheap (one `Arc`), and clones share the connection pool: make
+/// one client and hand clones to as many tasks as you like.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), ivs_client::Error> {
+/// use ivs_client::{Client, model::TokenRequest};
+///
+/// let client = Client::new("http://localhost:3000", "your-api-key")?;
+/// let token = client.tokens().viewer(&TokenRequest::new("viewer-001")).await?;
+/// println!("watch {} with {}", token.stage_arn, token.participant_id);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    http: reqwest::Client,
+    /// The base URL without a trailing slash, so paths can be appended.
+    base: String,
+    api_key: HeaderValue,
+    user_agent: HeaderValue,
+    request_timeout: Duration,
+    connect_timeout: Duration,
+    retry: RetryPolicy,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("base_url", &self.inner.base)
+            .field("api_key", &"<redacted>")
+            .field("request_timeout", &self.inner.request_timeout)
+            .field("connect_timeout", &self.inner.connect_timeout)
+            .field("retry", &self.inner.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Client`]; get one with [`Client::builder`].
+///
+/// ```
+/// use std::time::Duration;
+/// use ivs_client::{Client, RetryPolicy};
+///
+/// let client = Client::builder()
+///     .base_url("https://ivs.example.com")
+///     .api_key("your-api-key")
+///     .request_timeout(Duration::from_secs(5))
+///     .retry_policy(RetryPolicy::default().with_max_attempts(4))
+///     .build()?;
+/// assert!(!format!("{client:?}").contains("your-api-key"));
+/// # Ok::<(), ivs_client::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct ClientBuilder {
+    base_url: Option<String>,
+    api_key: Option<String>,
+    request_timeout: Duration,
+    connect_timeout: Duration,
+    user_agent: Option<String>,
+    retry: RetryPolicy,
+    http: Option<reqwest::Client>,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("request_timeout", &self.request_timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("user_agent", &self.user_agent)
+            .field("retry", &self.retry)
+            .field("http_client", &self.http.is_some())
+            .finish()
+    }
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        ClientBuilder {
+            base_url: None,
+            api_key: None,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            user_agent: None,
+            retry: RetryPolicy::default(),
+            http: None,
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// The server's base URL, `http://` or `https://`, optionally with a path
+    /// prefix (`https://example.com/ivs`). Required.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// The API key sent as `x-api-key`. Required. Never printed by `Debug`
+    /// and never logged.
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// The time one attempt may take, answer body included (default 10 s).
+    /// Also bounds the statistics stream's WebSocket handshake.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// The time to establish a connection (default 5 s). Not applied to a
+    /// client given with [`http_client`](Self::http_client), which keeps its own.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Replaces the `User-Agent` (default `ivs-client/<version>`).
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = Some(user_agent.into());
+        self
+    }
+
+    /// How failed requests are retried (see [`RetryPolicy`]).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Uses your `reqwest::Client` (proxies, custom roots, a shared pool).
+    /// The request timeout and user agent are still set on every request.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// Checks the configuration and makes the client.
+    pub fn build(self) -> Result<Client, Error> {
+        let raw = self
+            .base_url
+            .ok_or_else(|| Error::InvalidConfig("base_url is required".into()))?;
+        let url =
+            Url::parse(&raw).map_err(|e| Error::InvalidConfig(format!("base_url {raw:?}: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(Error::InvalidConfig(format!(
+                "base_url must be http:// or https://, not {}://",
+                url.scheme()
+            )));
+        }
+        if url.query().is_some() || url.fragment().is_some() || url.cannot_be_a_base() {
+            return Err(Error::InvalidConfig(
+                "base_url must not carry a query or fragment".into(),
+            ));
+        }
+        let base = url.as_str().trim_end_matches('/').to_owned();
+
+        let key = self
+            .api_key
+            .ok_or_else(|| Error::InvalidConfig("api_key is required".into()))?;
+        let mut api_key = HeaderValue::from_str(&key).map_err(|_| {
+            Error::InvalidConfig("api_key contains characters a header cannot carry".into())
+        })?;
+        // Sensitive values are left out of hyper's and reqwest's debug output.
+        api_key.set_sensitive(true);
+
+        let ua = self
+            .user_agent
+            .unwrap_or_else(|| DEFAULT_USER_AGENT.to_owned());
+        let user_agent = HeaderValue::from_str(&ua).map_err(|_| {
+            Error::InvalidConfig("user_agent contains characters a header cannot carry".into())
+        })?;
+
+        let http = match self.http {
+            Some(http) => http,
+            None => reqwest::Client::builder()
+                .connect_timeout(self.connect_timeout)
+                .timeout(self.request_timeout)
+                .user_agent(ua)
+                .build()
+                .map_err(|e| Error::InvalidConfig(format!("cannot build the HTTP client: {e}")))?,
+        };
+
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                base,
+                api_key,
+                user_agent,
+                request_timeout: self.request_timeout,
+                connect_timeout: self.connect_timeout,
+                retry: self.retry,
+            }),
+        })
+    }
+}
+
+/// One API request, described once and sent as often as the retry policy says.
+pub(crate) struct Call {
+    pub(crate) method: Method,
+    /// Path with any parameter already percent-encoded.
+    pub(crate) path: String,
+    pub(crate) query: Vec<(&'static str, String)>,
+    pub(crate) body: Option<Vec<u8>>,
+    pub(crate) idempotency: Idempotency,
+    pub(crate) authenticated: bool,
+}
+
+impl Call {
+    pub(crate) fn new(method: Method, path: impl Into<String>, idempotency: Idempotency) -> Self {
+        Call {
+            method,
+            path: path.into(),
+            query: Vec::new(),
+            body: None,
+            idempotency,
+            authenticated: true,
+        }
+    }
+
+    /// A `GET`: idempotent by definition.
+    pub(crate) fn get(path: impl Into<String>) -> Self {
+        Call::new(Method::GET, path, Idempotency::Idempotent)
+    }
+
+    pub(crate) fn json<B: serde::Serialize + ?Sized>(mut self, body: &B) -> Result<Self, Error> {
+        let bytes = serde_json::to_vec(body)
+            .map_err(|e| Error::InvalidConfig(format!("request body cannot be serialised: {e}")))?;
+        self.body = Some(bytes);
+        Ok(self)
+    }
+
+    pub(crate) fn query(mut self, name: &'static str, value: Option<String>) -> Self {
+        if let Some(value) = value {
+            self.query.push((name, value));
+        }
+        self
+    }
+}
+
+impl Client {
+    /// A builder with the defaults: 10 s request timeout, 5 s connect
+    /// timeout, [`RetryPolicy::default`], rustls.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// A client for `base_url` with `api_key` and the defaults.
+    pub fn new(base_url: impl Into<String>, api_key: impl Into<String>) -> Result<Client, Error> {
+        Client::builder()
+            .base_url(base_url)
+            .api_key(api_key)
+            .build()
+    }
+
+    /// Token endpoints: `POST /api/token/*`.
+    pub fn tokens(&self) -> TokensApi<'_> {
+        TokensApi::new(self)
+    }
+
+    /// Stage endpoints: `/api/stage*`.
+    pub fn stages(&self) -> StagesApi<'_> {
+        StagesApi::new(self)
+    }
+
+    /// Viewer endpoints: `/api/viewer/*`.
+    pub fn viewers(&self) -> ViewersApi<'_> {
+        ViewersApi::new(self)
+    }
+
+    /// Statistics endpoints: `GET /api/stats*`.
+    pub fn stats(&self) -> StatsApi<'_> {
+        StatsApi::new(self)
+    }
+
+    /// `GET /health`: the server's and its dependencies' state.
+    ///
+    /// Sent without the API key: the endpoint is public, and a secret
+    /// that is not sent cannot leak through a monitoring proxy's logs.
+    pub async fn health(&self) -> Result<Health, Error> {
+        let mut call = Call::get("/health");
+        call.authenticated = false;
+        self.send(call).await
+    }
+
+    /// The retry policy this client applies.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.inner.retry
+    }
+
+    /// The base URL, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.inner.base
+    }
+
+    pub(crate) fn api_key_header(&self) -> &HeaderValue {
+        &self.inner.api_key
+    }
+
+    pub(crate) fn user_agent_header(&self) -> &HeaderValue {
+        &self.inner.user_agent
+    }
+
+    pub(crate) fn request_timeout(&self) -> Duration {
+        self.inner.request_timeout
+    }
+
+    /// Sends a call whose success body is `{"success": true, "data": T}`.
+    pub(crate) async fn send_data<T: DeserializeOwned>(&self, call: Call) -> Result<T, Error> {
+        self.send::<Envelope<T>>(call).await.map(|e| e.data)
+    }
+
+    /// Sends a call whose success body is `T` itself, retrying per policy.
+    pub(crate) async fn send<T: DeserializeOwned>(&self, call: Call) -> Result<T, Error> {
+        let url = Url::parse(&format!("{}{}", self.inner.base, call.path))
+            .map_err(|e| Error::InvalidConfig(format!("request URL: {e}")))?;
+        let span =
+            tracing::debug_span!("ivs_client.request", method = %call.method, path = %call.path);
+        let mut attempt = 0u32;
+        retry::run(&self.inner.retry, call.idempotency, || {
+            attempt += 1;
+            self.send_once::<T>(&call, &url, attempt)
+        })
+        .instrument(span)
+        .await
+    }
+
+    async fn send_once<T: DeserializeOwned>(
+        &self,
+        call: &Call,
+        url: &Url,
+        attempt: u32,
+    ) -> Result<T, Error> {
+        let started = tokio::time::Instant::now();
+        let mut req = self
+            .inner
+            .http
+            .request(call.method.clone(), url.clone())
+            .timeout(self.inner.request_timeout)
+            .header(USER_AGENT, self.inner.user_agent.clone())
+            .header(ACCEPT, "application/json");
+        if call.authenticated {
+            req = req.header(API_KEY_HEADER, self.inner.api_key.clone());
+        }
+        if !call.query.is_empty() {
+            req = req.query(&call.query);
+        }
+        if let Some(body) = &call.body {
+            req = req
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.clone());
+        }
+
+        let result = async {
+            let resp = req.send().await.map_err(Error::from_reqwest)?;
+            let status = resp.status().as_u16();
+            let retry_after = parse_retry_after(resp.headers());
+            let body = resp.bytes().await.map_err(Error::from_reqwest)?;
+            if (200..300).contains(&status) {
+                serde_json::from_slice::<T>(&body).map_err(|source| Error::Decode {
+                    status,
+                    body: String::from_utf8_lossy(&body).into_owned(),
+                    source,
+                })
+            } else {
+                Err(api_error(status, &body, retry_after))
+            }
+        }
+        .await;
+
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        match &result {
+            Ok(_) => tracing::debug!(attempt, elapsed_ms, "request succeeded"),
+            Err(e) => {
+                tracing::debug!(attempt, elapsed_ms, status = e.status(), error = %e, "request failed")
+            }
+        }
+        result
+    }
+}
+
+/// `Retry-After` as delta-seconds; other forms are ignored.
+fn parse_retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+fn api_error(status: u16, body: &[u8], retry_after: Option<Duration>) -> Error {
+    match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(e) => Error::Api {
+            status,
+            code: e.error,
+            message: e.message,
+            details: e.details,
+            retry_after,
+        },
+        Err(_) => {
+            let text = String::from_utf8_lossy(body);
+            let message: String = text.chars().take(MAX_ERROR_TEXT).collect();
+            Error::Api {
+                status,
+                code: code_for_status(status),
+                message,
+                details: String::new(),
+                retry_after,
+            }
+        }
+    }
+}
+
+/// Percent-encodes a path segment: everything but RFC 3986's unreserved
+/// characters, so an ARN's `:` and `/` become `%3A` and `%2F`.
+pub(crate) fn encode_segment(s: &str) -> String {
+    use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+    const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    utf8_percent_encode(s, SEGMENT).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arn_is_fully_encoded() {
+        assert_eq!(
+            encode_segment("arn:aws:ivs:ap-northeast-1:125371974421:stage/sWyAydfRqqF8"),
+            "arn%3Aaws%3Aivs%3Aap-northeast-1%3A125371974421%3Astage%2FsWyAydfRqqF8"
+        );
+        assert_eq!(encode_segment("a b~c"), "a%20b~c");
+    }
+
+    #[test]
+    fn builder_validates() {
+        assert!(matches!(
+            Client::builder().api_key("k").build(),
+            Err(Error::InvalidConfig(_))
+        ));
+        assert!(matches!(
+            Client::new("ftp://x", "k"),
+            Err(Error::InvalidConfig(_))
+        ));
+        assert!(matches!(
+            Client::new("not a url", "k"),
+            Err(Error::InvalidConfig(_))
+        ));
+        assert!(matches!(
+            Client::new("http://x", "bad\nkey"),
+            Err(Error::InvalidConfig(_))
+        ));
+        assert!(matches!(
+            Client::new("http://x?a=b", "k"),
+            Err(Error::InvalidConfig(_))
+        ));
+        let c = Client::new("http://example.com/prefix/", "secret-key").unwrap();
+        assert_eq!(c.base_url(), "http://example.com/prefix");
+        let dbg = format!("{c:?} {:?}", Client::builder().api_key("secret-key"));
+        assert!(!dbg.contains("secret-key"), "{dbg}");
+    }
+
+    #[test]
+    fn error_body_and_fallback() {
+        let e = api_error(
+            400,
+            br#"{"error":"VALIDATION_ERROR","message":"m","details":"d"}"#,
+            None,
+        );
+        assert_eq!(e.code(), Some(&crate::model::ErrorCode::ValidationError));
+        let e = api_error(
+            502,
+            b"<html>bad gateway</html>",
+            Some(Duration::from_secs(3)),
+        );
+        assert_eq!(e.status(), Some(502));
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(3)));
+        assert!(e.to_string().contains("bad gateway"));
+    }
+}

@@ -1,0 +1,436 @@
+//! A viewer that stays counted: token, heartbeats, rejoin and token refresh
+//! in one background task.
+//!
+//! [`Client::join`] (or [`Client::viewer_session`] to configure it) asks for
+//! a viewer token, then keeps the viewer counted:
+//!
+//! - a heartbeat every interval (30 s by default, first one at a random
+//!   offset), failures reported and retried at the next interval;
+//! - when a heartbeat answers `NOT_FOUND` (the server dropped the viewer,
+//!   e.g. after a long network outage) it asks for a new viewer token and
+//!   emits [`SessionEvent::Rejoined`]; if that fails too it emits
+//!   [`SessionEvent::HeartbeatFailed`] and tries again at the next interval;
+//! - a refresh lead (5 min by default) before the token expires it asks for a
+//!   new token and emits [`SessionEvent::TokenRefreshed`]; a failed refresh
+//!   emits [`SessionEvent::TokenRefreshFailed`] and is tried again one
+//!   interval later. Refreshes are at least one interval apart, so a server
+//!   handing out very short tokens cannot make the session spin.
+//!
+//! The server may place a refreshed or rejoined viewer on another stage: the
+//! new [`ViewerToken`] says which, and the application must hand the new
+//! token and stage to the IVS player. After a refresh that moved the viewer,
+//! the session sends `leave` for the old stage so it is not counted twice.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{broadcast, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::events::{self, EventSender, EventStream, DEFAULT_EVENT_CAPACITY};
+use crate::heartbeat::{self, FailureCount, DEFAULT_HEARTBEAT_INTERVAL};
+use crate::model::{Timestamp, TokenRequest, ViewerToken, WatchDuration};
+use crate::{Client, Error};
+
+/// How long before a token expires the session gets a new one, by default.
+pub const DEFAULT_REFRESH_LEAD: Duration = Duration::from_secs(5 * 60);
+
+const MAX_REFRESH_WAIT: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// What happened in a viewer session.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum SessionEvent {
+    /// The server recorded a heartbeat.
+    Heartbeat {
+        /// When the server recorded it.
+        last_heartbeat: Timestamp,
+    },
+    /// A heartbeat (or the rejoin after `NOT_FOUND`) failed after the
+    /// client's retries; tried again at the next interval.
+    HeartbeatFailed {
+        /// Why.
+        error: Arc<Error>,
+        /// Failures in a row, this one included.
+        consecutive_failures: u32,
+    },
+    /// A heartbeat or rejoin succeeded after failures.
+    Recovered {
+        /// How many failed in a row before.
+        after_failures: u32,
+    },
+    /// The server had dropped the viewer; the session got a new token and is
+    /// counted again. Hand `token` (and its `stage_arn`) to the player.
+    Rejoined {
+        /// The new token.
+        token: ViewerToken,
+    },
+    /// The token was about to expire and has been replaced. Hand `token`
+    /// (and its `stage_arn`, which may have changed) to the player.
+    TokenRefreshed {
+        /// The new token.
+        token: ViewerToken,
+    },
+    /// Getting a fresh token failed; tried again one interval later, while
+    /// the current token stays valid until it expires.
+    TokenRefreshFailed {
+        /// Why.
+        error: Arc<Error>,
+    },
+}
+
+/// Configures a viewer session; get one with [`Client::viewer_session`].
+#[derive(Debug, Clone)]
+pub struct ViewerSessionBuilder {
+    client: Client,
+    request: TokenRequest,
+    interval: Duration,
+    refresh_lead: Duration,
+    jitter_start: bool,
+    event_capacity: usize,
+}
+
+impl ViewerSessionBuilder {
+    /// Time between heartbeats (default 30 s).
+    pub fn heartbeat_interval(mut self, interval: Duration) -> Self {
+        self.interval = interval;
+        self
+    }
+
+    /// How long before the token expires a new one is fetched (default 5 min).
+    pub fn refresh_lead(mut self, lead: Duration) -> Self {
+        self.refresh_lead = lead;
+        self
+    }
+
+    /// Whether the first heartbeat waits a random time in `[0, interval)`
+    /// (default `true`), so that viewers joining together do not beat together.
+    pub fn jitter_start(mut self, jitter: bool) -> Self {
+        self.jitter_start = jitter;
+        self
+    }
+
+    /// Events kept for a slow reader before the oldest are dropped (default 64).
+    pub fn event_capacity(mut self, capacity: usize) -> Self {
+        self.event_capacity = capacity;
+        self
+    }
+
+    /// Gets the first viewer token, then starts the session's task on the
+    /// current Tokio runtime. Fails if the first token cannot be had
+    /// (`STAGE_FULL`, `UNAUTHORIZED`, ...).
+    ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime, like [`tokio::spawn`].
+    pub async fn spawn(self) -> Result<ViewerSession, Error> {
+        let token = self.client.tokens().viewer(&self.request).await?;
+        let interval = self.interval.max(Duration::from_millis(1));
+        let first_delay = if self.jitter_start {
+            heartbeat::random_offset(interval)
+        } else {
+            Duration::ZERO
+        };
+        let (token_tx, token_rx) = watch::channel(token);
+        let (events_tx, events_rx) = events::channel(self.event_capacity);
+        let (stop_tx, stop_rx) = oneshot::channel();
+        let user_id = self.request.user_id.clone();
+        let task = SessionTask {
+            client: self.client.clone(),
+            request: self.request,
+            interval,
+            refresh_lead: self.refresh_lead,
+            token: token_tx,
+            events: events_tx,
+            failures: FailureCount::default(),
+        };
+        let span = tracing::info_span!("ivs_client.viewer_session");
+        let task = tokio::spawn(task.run(first_delay, stop_rx).instrument(span));
+        Ok(ViewerSession {
+            client: self.client,
+            user_id,
+            token: token_rx,
+            events: events_rx,
+            stop: Some(stop_tx),
+            task,
+        })
+    }
+}
+
+/// A viewer kept counted by a background task. Dropping it stops the task
+/// (without `leave`); [`stop`](Self::stop) stops it and sends `leave`.
+///
+/// ```no_run
+/// # async fn demo(client: ivs_client::Client) -> Result<(), ivs_client::Error> {
+/// use ivs_client::SessionEvent;
+///
+/// let mut session = client.join("viewer-001").await?;
+/// println!("play {} with token {}", session.token().stage_arn, session.token().participant_id);
+/// while let Some(event) = session.next_event().await {
+///     match event {
+///         SessionEvent::Rejoined { token } | SessionEvent::TokenRefreshed { token } => {
+///             // hand token.token and token.stage_arn to the IVS player
+///             # let _ = token;
+///         }
+///         _ => {}
+///     }
+///     # break;
+/// }
+/// let watched = session.stop().await?;
+/// # let _ = watched; Ok(()) }
+/// ```
+pub struct ViewerSession {
+    client: Client,
+    user_id: String,
+    token: watch::Receiver<ViewerToken>,
+    events: broadcast::Receiver<SessionEvent>,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl ViewerSession {
+    /// The current token (it changes on rejoin and refresh).
+    pub fn token(&self) -> ViewerToken {
+        self.token.borrow().clone()
+    }
+
+    /// A receiver that sees every token change, for code that only cares
+    /// about the token (e.g. the player glue).
+    pub fn token_updates(&self) -> watch::Receiver<ViewerToken> {
+        self.token.clone()
+    }
+
+    /// The viewer's user id, as sent in the token request.
+    pub fn user_id(&self) -> &str {
+        &self.user_id
+    }
+
+    /// The next event; `None` once the task has ended and every event was read.
+    pub async fn next_event(&mut self) -> Option<SessionEvent> {
+        events::recv(&mut self.events).await
+    }
+
+    /// A stream of the events from now on, independent of
+    /// [`next_event`](Self::next_event).
+    pub fn events(&self) -> EventStream<SessionEvent> {
+        EventStream::new(self.events.resubscribe())
+    }
+
+    /// Stops the task, then sends `leave` for the current stage and returns
+    /// how long the viewer watched (`None` if the server had already dropped it).
+    pub async fn stop(mut self) -> Result<Option<WatchDuration>, Error> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+        let stage_arn = self.token.borrow().stage_arn.clone();
+        heartbeat::leave(&self.client, &self.user_id, &stage_arn).await
+    }
+}
+
+// By hand: the token is a credential and must not end up in logs via `{:?}`.
+impl std::fmt::Debug for ViewerSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ViewerSession")
+            .field("user_id", &self.user_id)
+            .field("stage_arn", &self.token.borrow().stage_arn)
+            .field("finished", &self.task.is_finished())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for ViewerSession {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+struct SessionTask {
+    client: Client,
+    request: TokenRequest,
+    interval: Duration,
+    refresh_lead: Duration,
+    token: watch::Sender<ViewerToken>,
+    events: EventSender<SessionEvent>,
+    failures: FailureCount,
+}
+
+enum Wake {
+    Beat,
+    Refresh,
+}
+
+impl SessionTask {
+    async fn run(mut self, first_delay: Duration, mut stop: oneshot::Receiver<()>) {
+        let mut ticker = heartbeat::ticker(first_delay, self.interval);
+        let mut refresh_at = self.refresh_deadline(Instant::now());
+        let mut must_rejoin = false;
+        loop {
+            let wake = tokio::select! {
+                _ = &mut stop => return,
+                _ = ticker.tick() => Wake::Beat,
+                _ = tokio::time::sleep_until(refresh_at) => Wake::Refresh,
+            };
+            match wake {
+                Wake::Beat if must_rejoin => {
+                    tokio::select! {
+                        _ = &mut stop => return,
+                        ok = self.rejoin() => {
+                            must_rejoin = !ok;
+                            if ok {
+                                refresh_at = self.refresh_deadline(Instant::now() + self.interval);
+                            }
+                        }
+                    }
+                }
+                Wake::Beat => {
+                    let stage_arn = self.token.borrow().stage_arn.clone();
+                    let result = tokio::select! {
+                        _ = &mut stop => return,
+                        r = self.client.viewers().heartbeat(&self.request.user_id, &stage_arn) => r,
+                    };
+                    match result {
+                        Ok(beat) => {
+                            self.recovered();
+                            self.events.emit(SessionEvent::Heartbeat {
+                                last_heartbeat: beat.last_heartbeat,
+                            });
+                        }
+                        Err(e) if e.is_not_found() => {
+                            tracing::info!("server dropped the viewer; rejoining");
+                            tokio::select! {
+                                _ = &mut stop => return,
+                                ok = self.rejoin() => {
+                                    must_rejoin = !ok;
+                                    if ok {
+                                        refresh_at = self.refresh_deadline(Instant::now() + self.interval);
+                                    }
+                                }
+                            }
+                        }
+                        Err(e) => self.failed(e),
+                    }
+                }
+                Wake::Refresh => {
+                    let result = tokio::select! {
+                        _ = &mut stop => return,
+                        r = self.client.tokens().viewer(&self.request) => r,
+                    };
+                    match result {
+                        Ok(token) => {
+                            let old_stage = self.token.borrow().stage_arn.clone();
+                            if token.stage_arn != old_stage {
+                                // Best effort: otherwise the old stage counts
+                                // the viewer for another 60 s.
+                                if let Err(e) = heartbeat::leave(
+                                    &self.client,
+                                    &self.request.user_id,
+                                    &old_stage,
+                                )
+                                .await
+                                {
+                                    tracing::debug!(error = %e, "leave of the previous stage failed");
+                                }
+                            }
+                            self.token.send_replace(token.clone());
+                            self.events.emit(SessionEvent::TokenRefreshed { token });
+                            refresh_at = self.refresh_deadline(Instant::now() + self.interval);
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "token refresh failed");
+                            self.events
+                                .emit(SessionEvent::TokenRefreshFailed { error: Arc::new(e) });
+                            refresh_at = Instant::now() + self.interval;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// When to refresh the current token: `refresh_lead` before it expires,
+    /// but not before `not_before`.
+    fn refresh_deadline(&self, not_before: Instant) -> Instant {
+        let expires_at = self.token.borrow().expires_at;
+        let remaining = (expires_at.0 - chrono::Utc::now())
+            .to_std()
+            .unwrap_or(Duration::ZERO);
+        // Capped so that an absurd expiry cannot overflow the clock arithmetic.
+        let wait = remaining
+            .saturating_sub(self.refresh_lead)
+            .min(MAX_REFRESH_WAIT);
+        (Instant::now() + wait).max(not_before)
+    }
+
+    /// Gets a new token after `NOT_FOUND`; whether it worked.
+    async fn rejoin(&mut self) -> bool {
+        match self.client.tokens().viewer(&self.request).await {
+            Ok(token) => {
+                self.recovered();
+                self.token.send_replace(token.clone());
+                self.events.emit(SessionEvent::Rejoined { token });
+                true
+            }
+            Err(e) => {
+                self.failed(e);
+                false
+            }
+        }
+    }
+
+    fn recovered(&mut self) {
+        if let Some(after_failures) = self.failures.succeeded() {
+            self.events.emit(SessionEvent::Recovered { after_failures });
+        }
+    }
+
+    fn failed(&mut self, error: Error) {
+        let consecutive_failures = self.failures.failed();
+        tracing::warn!(error = %error, consecutive_failures, "viewer heartbeat failed");
+        self.events.emit(SessionEvent::HeartbeatFailed {
+            error: Arc::new(error),
+            consecutive_failures,
+        });
+    }
+}
+
+impl Client {
+    /// Joins as viewer `user_id`: gets a viewer token and keeps the viewer
+    /// counted until the session is stopped or dropped. Same as
+    /// `client.viewer_session(TokenRequest::new(user_id)).spawn().await`.
+    ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime, like [`tokio::spawn`].
+    pub async fn join(&self, user_id: impl Into<String>) -> Result<ViewerSession, Error> {
+        self.viewer_session(TokenRequest::new(user_id))
+            .spawn()
+            .await
+    }
+
+    /// Configures a viewer session for `request` (user id and attributes).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: ivs_client::Client) -> Result<(), ivs_client::Error> {
+    /// use std::time::Duration;
+    /// use ivs_client::model::TokenRequest;
+    /// let session = client
+    ///     .viewer_session(TokenRequest::new("viewer-001"))
+    ///     .refresh_lead(Duration::from_secs(120))
+    ///     .spawn()
+    ///     .await?;
+    /// # drop(session); Ok(()) }
+    /// ```
+    pub fn viewer_session(&self, request: TokenRequest) -> ViewerSessionBuilder {
+        ViewerSessionBuilder {
+            client: self.clone(),
+            request,
+            interval: DEFAULT_HEARTBEAT_INTERVAL,
+            refresh_lead: DEFAULT_REFRESH_LEAD,
+            jitter_start: true,
+            event_capacity: DEFAULT_EVENT_CAPACITY,
+        }
+    }
+}
