@@ -2,5 +2,7 @@
 //! example smoke tests: a server on `127.0.0.1:0`, an HTTP helper, the
 //! spec's JSON examples, and a shape comparison against them.
 
+pub mod fake_ivs;
 pub mod harness;
+pub mod redis_server;
 pub mod shape;

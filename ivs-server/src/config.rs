@@ -90,7 +90,7 @@ pub struct Args {
     pub bind: SocketAddr,
     /// Accepted API keys, comma-separated; `key:limit` gives a key its own requests/minute.
     #[arg(long, env = "IVS_API_KEYS", value_parser = parse_api_keys, hide_env_values = true)]
-    pub api_keys: Option<Vec<ApiKey>>,
+    pub api_keys: Option<std::vec::Vec<ApiKey>>,
     /// Requests per minute per API key (keys without their own limit).
     #[arg(long, env = "IVS_RATE_LIMIT_PER_MINUTE", default_value_t = 100)]
     pub rate_limit_per_minute: u32,
@@ -106,6 +106,37 @@ pub struct Args {
     /// IVS control-plane endpoint override (AWS backend; tests point it at a mock).
     #[arg(long, env = "IVS_ENDPOINT_URL")]
     pub ivs_endpoint_url: Option<String>,
+    /// AWS region of the IVS backend; unset → the standard AWS region chain (AWS_REGION, profile, IMDS).
+    #[arg(long, env = "IVS_AWS_REGION")]
+    pub aws_region: Option<String>,
+    /// Static AWS access key id for the IVS backend; unset → the standard credential chain.
+    #[arg(
+        long,
+        env = "IVS_AWS_ACCESS_KEY_ID",
+        requires = "aws_secret_access_key"
+    )]
+    pub aws_access_key_id: Option<String>,
+    /// The secret access key that goes with `--aws-access-key-id`.
+    #[arg(
+        long,
+        env = "IVS_AWS_SECRET_ACCESS_KEY",
+        hide_env_values = true,
+        value_parser = parse_secret,
+        requires = "aws_access_key_id"
+    )]
+    pub aws_secret_access_key: Option<Secret>,
+    /// Attempts per IVS call, the first included; throttling, 5xx and network errors are retried.
+    #[arg(long, env = "IVS_AWS_MAX_ATTEMPTS", default_value_t = 4)]
+    pub aws_max_attempts: u32,
+    /// Timeout of one IVS call attempt (milliseconds).
+    #[arg(long, env = "IVS_AWS_TIMEOUT_MS", default_value_t = 5_000)]
+    pub aws_timeout_ms: u64,
+    /// CreateParticipantToken calls per second this instance allows itself (IVS: 50 per account and region).
+    #[arg(long, env = "IVS_TOKEN_CALLS_PER_SEC", default_value_t = 50)]
+    pub ivs_token_calls_per_sec: u32,
+    /// Calls per second of each other IVS operation this instance allows itself (IVS: 5 per account and region).
+    #[arg(long, env = "IVS_STAGE_CALLS_PER_SEC", default_value_t = 5)]
+    pub ivs_stage_calls_per_sec: u32,
     /// Region of the local emulator's ARNs (the AWS backend uses the standard AWS region chain).
     #[arg(long, env = "IVS_LOCAL_REGION", default_value = "ap-northeast-1")]
     pub local_region: String,
@@ -163,6 +194,15 @@ pub struct Args {
     /// Largest accepted request body (bytes).
     #[arg(long, env = "IVS_MAX_BODY_BYTES", default_value_t = 16 * 1024)]
     pub max_body_bytes: u64,
+    /// Open `/ws` connections allowed per API key on one instance.
+    #[arg(long, env = "IVS_WS_MAX_CONNECTIONS_PER_KEY", default_value_t = 10_000)]
+    pub ws_max_connections_per_key: usize,
+    /// Serve `/metrics` without an API key (for a scraper on a private network).
+    #[arg(long, env = "IVS_METRICS_PUBLIC", default_value_t = false)]
+    pub metrics_public: bool,
+    /// Longest a client may take to send a request body (milliseconds).
+    #[arg(long, env = "IVS_BODY_TIMEOUT_MS", default_value_t = 10_000)]
+    pub body_timeout_ms: u64,
     /// Log format.
     #[arg(long, env = "IVS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -185,6 +225,8 @@ pub struct Settings {
     pub ivs_backend: BackendKind,
     /// IVS endpoint override.
     pub ivs_endpoint_url: Option<String>,
+    /// AWS backend settings.
+    pub aws: AwsSettings,
     /// Local emulator region.
     pub local_region: String,
     /// Local emulator account.
@@ -201,6 +243,78 @@ pub struct Settings {
     pub environment: String,
     /// Limits and timings.
     pub limits: Limits,
+    /// `/metrics` needs no API key.
+    pub metrics_public: bool,
+    /// Open `/ws` connections per key on one instance.
+    pub ws_max_connections_per_key: usize,
+}
+
+/// A secret string: kept out of `Debug` output and logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+fn parse_secret(s: &str) -> Result<Secret, String> {
+    if s.is_empty() {
+        return Err("must not be empty".into());
+    }
+    Ok(Secret::new(s))
+}
+
+/// Static AWS credentials (for hosts outside AWS, and tests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsStaticCredentials {
+    /// Access key id.
+    pub access_key_id: String,
+    /// Secret access key.
+    pub secret_access_key: Secret,
+}
+
+/// Settings of the AWS IVS backend (`IVS_BACKEND=aws`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsSettings {
+    /// Region; `None` → the standard region chain.
+    pub region: Option<String>,
+    /// Static credentials; `None` → the standard credential chain.
+    pub credentials: Option<AwsStaticCredentials>,
+    /// Attempts per call, the first included.
+    pub max_attempts: u32,
+    /// Timeout of one attempt.
+    pub attempt_timeout: Duration,
+    /// CreateParticipantToken calls per second (client-side budget).
+    pub token_calls_per_sec: u32,
+    /// Calls per second of each other operation (client-side budget).
+    pub stage_calls_per_sec: u32,
+}
+
+impl Default for AwsSettings {
+    fn default() -> Self {
+        AwsSettings {
+            region: None,
+            credentials: None,
+            max_attempts: 4,
+            attempt_timeout: Duration::from_secs(5),
+            token_calls_per_sec: 50,
+            stage_calls_per_sec: 5,
+        }
+    }
 }
 
 /// Every limit and timing of the spec, as settings.
@@ -230,6 +344,8 @@ pub struct Limits {
     pub duration_retention: Duration,
     /// Body size bound.
     pub max_body_bytes: u64,
+    /// Body upload time bound.
+    pub body_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -247,6 +363,7 @@ impl Default for Limits {
             stats_interval: Duration::from_secs(5),
             duration_retention: Duration::from_secs(86_400),
             max_body_bytes: 16 * 1024,
+            body_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -265,6 +382,7 @@ impl Default for Settings {
             redis_prefix: "ivs:".into(),
             ivs_backend: BackendKind::Local,
             ivs_endpoint_url: None,
+            aws: AwsSettings::default(),
             local_region: "ap-northeast-1".into(),
             local_account: "123456789012".into(),
             token_key_file: None,
@@ -273,6 +391,8 @@ impl Default for Settings {
             master_stage_name: "master-stage".into(),
             environment: "development".into(),
             limits: Limits::default(),
+            metrics_public: false,
+            ws_max_connections_per_key: 10_000,
         }
     }
 }
@@ -311,8 +431,29 @@ impl Args {
             stats_interval: Duration::from_millis(self.stats_interval_ms),
             duration_retention: Duration::from_secs(self.duration_retention_secs),
             max_body_bytes: self.max_body_bytes,
+            body_timeout: Duration::from_millis(self.body_timeout_ms),
         };
         validate_limits(&limits)?;
+        let aws = AwsSettings {
+            region: self.aws_region,
+            credentials: match (self.aws_access_key_id, self.aws_secret_access_key) {
+                (Some(access_key_id), Some(secret_access_key)) => Some(AwsStaticCredentials {
+                    access_key_id,
+                    secret_access_key,
+                }),
+                (None, None) => None,
+                _ => {
+                    return Err(ConfigError::Limits(
+                        "IVS_AWS_ACCESS_KEY_ID and IVS_AWS_SECRET_ACCESS_KEY go together".into(),
+                    ))
+                }
+            },
+            max_attempts: self.aws_max_attempts,
+            attempt_timeout: Duration::from_millis(self.aws_timeout_ms),
+            token_calls_per_sec: self.ivs_token_calls_per_sec,
+            stage_calls_per_sec: self.ivs_stage_calls_per_sec,
+        };
+        validate_aws(&aws)?;
         Ok((
             Settings {
                 bind: self.bind,
@@ -322,6 +463,7 @@ impl Args {
                 redis_prefix: self.redis_prefix,
                 ivs_backend: self.ivs_backend,
                 ivs_endpoint_url: self.ivs_endpoint_url,
+                aws,
                 local_region: self.local_region,
                 local_account: self.local_account,
                 token_key_file: self.token_key_file,
@@ -330,10 +472,27 @@ impl Args {
                 master_stage_name: self.master_stage_name,
                 environment: self.environment,
                 limits,
+                metrics_public: self.metrics_public,
+                ws_max_connections_per_key: self.ws_max_connections_per_key,
             },
             dev_key,
         ))
     }
+}
+
+/// Checks the AWS backend settings.
+pub fn validate_aws(a: &AwsSettings) -> Result<(), ConfigError> {
+    let bad = |s: &str| Err(ConfigError::Limits(s.into()));
+    if !(1..=10).contains(&a.max_attempts) {
+        return bad("IVS_AWS_MAX_ATTEMPTS must be between 1 and 10");
+    }
+    if a.attempt_timeout.is_zero() {
+        return bad("IVS_AWS_TIMEOUT_MS must be positive");
+    }
+    if a.token_calls_per_sec == 0 || a.stage_calls_per_sec == 0 {
+        return bad("IVS_TOKEN_CALLS_PER_SEC and IVS_STAGE_CALLS_PER_SEC must be at least 1");
+    }
+    Ok(())
 }
 
 /// Checks that the limits make sense together.
@@ -398,8 +557,49 @@ mod tests {
     }
 
     #[test]
+    fn api_keys_flag_parses_into_a_list() {
+        // clap must treat the value as one comma-separated list, not one key per flag.
+        let args = Args::parse_from(["ivs-server", "--api-keys", "first-key-1:10,second-key-2"]);
+        let (settings, dev) = args.into_settings().unwrap();
+        assert!(!dev);
+        assert_eq!(settings.api_keys.len(), 2);
+        assert_eq!(settings.api_keys[0].rate_per_minute, Some(10));
+    }
+
+    #[test]
     fn bad_limits_refused() {
         let args = Args::parse_from(["ivs-server", "--scale-up-threshold", "60"]);
+        assert!(matches!(args.into_settings(), Err(ConfigError::Limits(_))));
+    }
+
+    #[test]
+    fn aws_settings_from_flags() {
+        let (settings, _) = Args::parse_from(["ivs-server"]).into_settings().unwrap();
+        assert_eq!(settings.aws, AwsSettings::default());
+        let args = Args::parse_from([
+            "ivs-server",
+            "--aws-region",
+            "ap-northeast-1",
+            "--aws-access-key-id",
+            "AKIDEXAMPLE",
+            "--aws-secret-access-key",
+            "very-secret",
+            "--aws-max-attempts",
+            "3",
+            "--ivs-token-calls-per-sec",
+            "25",
+        ]);
+        let (settings, _) = args.into_settings().unwrap();
+        assert_eq!(settings.aws.region.as_deref(), Some("ap-northeast-1"));
+        assert_eq!(settings.aws.max_attempts, 3);
+        assert_eq!(settings.aws.token_calls_per_sec, 25);
+        assert_eq!(settings.aws.stage_calls_per_sec, 5);
+        let creds = settings.aws.credentials.clone().unwrap();
+        assert_eq!(creds.secret_access_key.expose(), "very-secret");
+        assert!(!format!("{settings:?}").contains("very-secret"));
+        // The key id needs its secret.
+        assert!(Args::try_parse_from(["ivs-server", "--aws-access-key-id", "AKID"]).is_err());
+        let args = Args::parse_from(["ivs-server", "--ivs-stage-calls-per-sec", "0"]);
         assert!(matches!(args.into_settings(), Err(ConfigError::Limits(_))));
     }
 }

@@ -29,6 +29,21 @@ pub struct ApiError {
     pub retry_after: Option<Duration>,
     /// For 429: the rate-limit state, reported in `RateLimit-*` headers.
     pub rate: Option<RateDecision>,
+    /// Which dependency failed, if one did (for metrics).
+    pub cause: Cause,
+}
+
+/// What an error came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Cause {
+    /// The request itself (validation, auth, not found...).
+    #[default]
+    Request,
+    /// The viewer store.
+    Store,
+    /// IVS.
+    Ivs,
 }
 
 impl ApiError {
@@ -46,6 +61,7 @@ impl ApiError {
             details: details.into(),
             retry_after: None,
             rate: None,
+            cause: Cause::Request,
         }
     }
 
@@ -166,7 +182,7 @@ pub fn rate_headers(res: &mut warp::reply::Response, rate: &RateDecision) {
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
-        match err {
+        let mut api = match err {
             StoreError::Unavailable(why) => {
                 tracing::warn!(error = %why, "viewer store unavailable");
                 ApiError::unavailable("viewer store unavailable")
@@ -175,13 +191,19 @@ impl From<StoreError> for ApiError {
                 tracing::error!(error = %why, "viewer store returned unexpected data");
                 ApiError::internal()
             }
-        }
+        };
+        api.cause = Cause::Store;
+        api
     }
 }
 
 impl From<IvsError> for ApiError {
     fn from(err: IvsError) -> Self {
-        match err {
+        let cause = match err {
+            IvsError::NotFound(_) | IvsError::Validation(_) => Cause::Request,
+            _ => Cause::Ivs,
+        };
+        let mut api = match err {
             IvsError::NotFound(what) => ApiError::not_found("Stage 不存在", what),
             IvsError::Validation(what) => ApiError::validation("IVS 拒絕了請求參數", what),
             IvsError::QuotaExceeded(what) => ApiError::new(
@@ -189,7 +211,8 @@ impl From<IvsError> for ApiError {
                 ErrorCode::StageLimitReached,
                 "已達 Stage 數量上限",
                 what,
-            ),
+            )
+            .retry_after(Duration::from_secs(30)),
             IvsError::Conflict(what) => ApiError::new(
                 StatusCode::CONFLICT,
                 ErrorCode::ValidationError,
@@ -212,16 +235,20 @@ impl From<IvsError> for ApiError {
                 tracing::error!(error = %what, "IVS call failed");
                 ApiError::internal()
             }
-        }
+        };
+        api.cause = cause;
+        api
     }
 }
 
 /// 500 `TOKEN_GENERATION_FAILED`.
 pub fn token_failed() -> ApiError {
-    ApiError::new(
+    let mut e = ApiError::new(
         StatusCode::INTERNAL_SERVER_ERROR,
         ErrorCode::TokenGenerationFailed,
         "Token 生成失敗",
         "token generation failed",
-    )
+    );
+    e.cause = Cause::Ivs;
+    e
 }

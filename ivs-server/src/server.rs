@@ -7,6 +7,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -93,9 +94,14 @@ impl ServerBuilder {
 async fn make_store(settings: &Settings) -> Result<Arc<dyn ViewerStore>, BuildError> {
     match &settings.redis_url {
         None => Ok(Arc::new(MemoryStore::new())),
-        Some(_) => Err(BuildError::Store(
-            "REDIS_URL is set but this build has no Redis store".into(),
-        )),
+        // Unreachable at start-up is an error (the server refuses to start);
+        // later outages are survived by the store itself.
+        Some(url) => {
+            let store = crate::store::redis::RedisStore::connect(url, &settings.redis_prefix)
+                .await
+                .map_err(|e| BuildError::Store(e.to_string()))?;
+            Ok(Arc::new(store))
+        }
     }
 }
 
@@ -118,9 +124,10 @@ async fn make_backend(settings: &Settings) -> Result<Arc<dyn IvsBackend>, BuildE
                 signer,
             )))
         }
-        BackendKind::Aws => Err(BuildError::Backend(
-            "IVS_BACKEND=aws is not available in this build".into(),
-        )),
+        BackendKind::Aws => crate::ivs::aws::AwsIvs::new(settings)
+            .await
+            .map(|ivs| Arc::new(ivs) as Arc<dyn IvsBackend>)
+            .map_err(|e| BuildError::Backend(e.to_string())),
     }
 }
 
@@ -146,7 +153,8 @@ impl Server {
     ) {
         let (stop_tx, stop_rx) = watch::channel(false);
         let (stats_tx, stats_rx) = watch::channel(None);
-        let hub = StatsHub::new(stats_rx, stop_rx.clone());
+        let (alive_tx, mut alive_rx) = tokio::sync::mpsc::channel::<()>(1);
+        let hub = StatsHub::new(stats_rx, stop_rx.clone(), alive_tx);
         let routes = crate::http::routes(self.app.clone(), self.keys.clone(), hub);
         let maintenance = tokio::spawn(self.app.clone().run_maintenance(stop_rx.clone()));
         let broadcaster = tokio::spawn(crate::ws::run_broadcaster(
@@ -164,6 +172,10 @@ impl Server {
             .graceful(signal)
             .run()
             .await;
+        // Upgraded WebSocket connections are not tracked by the HTTP server's
+        // graceful shutdown: wait (boundedly) until every session has sent its
+        // close frame and ended. `recv` returns `None` once all senders are gone.
+        let _ = tokio::time::timeout(Duration::from_secs(3), alive_rx.recv()).await;
         let _ = tokio::join!(maintenance, broadcaster);
     }
 

@@ -7,7 +7,7 @@
 //! within [`SEND_TIMEOUT`] is dropped.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -17,6 +17,7 @@ use warp::filters::ws::{Message, WebSocket, Ws};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
+use crate::error::ApiError;
 use crate::http::auth::{admit, KeyRing};
 use crate::service::App;
 
@@ -24,18 +25,108 @@ use crate::service::App;
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 /// Largest message a client may send.
 pub const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
+/// Client messages allowed in a burst, and refilled per second after it.
+pub const MESSAGE_BURST: f64 = 20.0;
+/// See [`MESSAGE_BURST`].
+pub const MESSAGES_PER_SEC: f64 = 5.0;
+
+/// Open `/ws` connections per API key on this instance.
+#[derive(Default)]
+pub struct ConnectionCounts {
+    per_key: Mutex<HashMap<String, usize>>,
+}
+
+/// Holds one connection slot of a key; gives it back when dropped.
+pub struct ConnectionSlot {
+    counts: Arc<ConnectionCounts>,
+    key_id: String,
+}
+
+impl ConnectionCounts {
+    fn acquire(self: &Arc<Self>, key_id: &str, max: usize) -> Option<ConnectionSlot> {
+        let mut map = self.per_key.lock().unwrap_or_else(|e| e.into_inner());
+        let n = map.entry(key_id.to_string()).or_default();
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(ConnectionSlot {
+            counts: self.clone(),
+            key_id: key_id.to_string(),
+        })
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        let mut map = self
+            .counts
+            .per_key
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = map.get_mut(&self.key_id) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                map.remove(&self.key_id);
+            }
+        }
+    }
+}
+
+/// A per-connection token bucket for client messages.
+struct MessageBudget {
+    tokens: f64,
+    at: tokio::time::Instant,
+}
+
+impl MessageBudget {
+    fn new() -> Self {
+        MessageBudget {
+            tokens: MESSAGE_BURST,
+            at: tokio::time::Instant::now(),
+        }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = tokio::time::Instant::now();
+        let refill = now.duration_since(self.at).as_secs_f64() * MESSAGES_PER_SEC;
+        self.tokens = (self.tokens + refill).min(MESSAGE_BURST);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
 
 /// The shared snapshot and the shutdown signal, handed to every connection.
 #[derive(Clone)]
 pub struct StatsHub {
     latest: watch::Receiver<Option<Arc<str>>>,
     shutdown: watch::Receiver<bool>,
+    connections: Arc<ConnectionCounts>,
+    /// Held by every open session (each owns a clone of the hub); the server
+    /// waits until all are dropped before it exits, so close frames are sent
+    /// before the runtime stops.
+    #[allow(dead_code)]
+    alive: tokio::sync::mpsc::Sender<()>,
 }
 
 impl StatsHub {
     /// A hub fed by `latest`, closing connections when `shutdown` turns true.
-    pub fn new(latest: watch::Receiver<Option<Arc<str>>>, shutdown: watch::Receiver<bool>) -> Self {
-        StatsHub { latest, shutdown }
+    pub fn new(
+        latest: watch::Receiver<Option<Arc<str>>>,
+        shutdown: watch::Receiver<bool>,
+        alive: tokio::sync::mpsc::Sender<()>,
+    ) -> Self {
+        StatsHub {
+            latest,
+            shutdown,
+            connections: Arc::default(),
+            alive,
+        }
     }
 }
 
@@ -83,22 +174,42 @@ pub fn route(
         .and_then(move |header: Option<String>, q: HashMap<String, String>| {
             let app = app.clone();
             let keys = keys.clone();
+            let hub = hub.clone();
             async move {
                 let key = header.or_else(|| q.get("apiKey").cloned());
-                admit(&app, &keys, key.as_deref())
+                let caller = admit(&app, &keys, key.as_deref())
                     .await
-                    .map(|_| app)
-                    .map_err(warp::reject::custom)
+                    .map_err(warp::reject::custom)?;
+                let max = app.settings().ws_max_connections_per_key;
+                let slot = hub
+                    .connections
+                    .acquire(&caller.key_id, max)
+                    .ok_or_else(|| {
+                        warp::reject::custom(
+                            ApiError::new(
+                                warp::http::StatusCode::TOO_MANY_REQUESTS,
+                                ErrorCode::TooManyRequests,
+                                "WebSocket 連線過多",
+                                format!("at most {max} WebSocket connections per API key"),
+                            )
+                            .retry_after(Duration::from_secs(5)),
+                        )
+                    })?;
+                Ok::<_, Rejection>((app, hub, slot))
             }
         })
         .and(warp::ws())
-        .map(move |app: Arc<App>, ws: Ws| {
-            let hub = hub.clone();
-            ws.max_message_size(MAX_CLIENT_MESSAGE)
-                .max_frame_size(MAX_CLIENT_MESSAGE)
-                .on_upgrade(move |socket| session(socket, app, hub))
-                .into_response()
-        })
+        .map(
+            move |(app, hub, slot): (Arc<App>, StatsHub, ConnectionSlot), ws: Ws| {
+                ws.max_message_size(MAX_CLIENT_MESSAGE)
+                    .max_frame_size(MAX_CLIENT_MESSAGE)
+                    .on_upgrade(move |socket| async move {
+                        session(socket, app, hub).await;
+                        drop(slot);
+                    })
+                    .into_response()
+            },
+        )
 }
 
 async fn send(tx: &mut futures_util::stream::SplitSink<WebSocket, Message>, text: String) -> bool {
@@ -116,16 +227,39 @@ fn error_message(code: ErrorCode, message: impl Into<String>) -> String {
     .unwrap_or_default()
 }
 
+/// Tells the client the server is going away (close code 1001).
+async fn going_away(tx: &mut futures_util::stream::SplitSink<WebSocket, Message>) {
+    let _ = tokio::time::timeout(
+        Duration::from_secs(1),
+        tx.send(Message::close_with(1001u16, "server shutting down")),
+    )
+    .await;
+}
+
 async fn session(socket: WebSocket, app: Arc<App>, hub: StatsHub) {
     let (mut tx, mut rx) = socket.split();
     let mut latest = hub.latest.clone();
     let mut shutdown = hub.shutdown.clone();
     let mut subscribed = false;
+    let mut budget = MessageBudget::new();
     loop {
         tokio::select! {
             incoming = rx.next() => {
                 let Some(Ok(msg)) = incoming else { break };
                 if msg.is_close() {
+                    break;
+                }
+                if !budget.take() {
+                    let text = error_message(
+                        ErrorCode::TooManyRequests,
+                        format!("more than {MESSAGES_PER_SEC} messages per second; closing"),
+                    );
+                    let _ = send(&mut tx, text).await;
+                    let _ = tokio::time::timeout(
+                        Duration::from_secs(1),
+                        tx.send(Message::close_with(1008u16, "message rate exceeded")),
+                    )
+                    .await;
                     break;
                 }
                 let reply = if let Ok(text) = msg.to_str() {
@@ -167,6 +301,8 @@ async fn session(socket: WebSocket, app: Arc<App>, hub: StatsHub) {
             }
             changed = latest.changed(), if subscribed => {
                 if changed.is_err() {
+                    // The broadcaster is gone: the server is shutting down.
+                    going_away(&mut tx).await;
                     break;
                 }
                 let text = latest.borrow_and_update().clone();
@@ -178,11 +314,7 @@ async fn session(socket: WebSocket, app: Arc<App>, hub: StatsHub) {
                 }
             }
             _ = shutdown.changed() => {
-                let _ = tokio::time::timeout(
-                    Duration::from_secs(1),
-                    tx.send(Message::close_with(1001u16, "server shutting down")),
-                )
-                .await;
+                going_away(&mut tx).await;
                 break;
             }
         }

@@ -67,6 +67,17 @@ impl KeyRing {
     }
 }
 
+impl KeyRing {
+    /// Checks a presented key without touching the rate limit.
+    pub fn verify(&self, presented: Option<&str>) -> Result<(), ApiError> {
+        match presented.filter(|k| !k.is_empty()) {
+            None => Err(ApiError::unauthorized("missing x-api-key header")),
+            Some(k) if self.check(k).is_some() => Ok(()),
+            Some(_) => Err(ApiError::unauthorized("invalid API key")),
+        }
+    }
+}
+
 /// An authenticated caller and its rate-limit state.
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -87,9 +98,14 @@ pub async fn admit(app: &App, keys: &KeyRing, presented: Option<&str>) -> Result
     let rate = app
         .store()
         .rate_limit(key_id, limit, RATE_PERIOD, now_ms())
-        .await?;
+        .await
+        .map_err(|e| {
+            crate::metrics::Metrics::inc(&app.metrics().store_errors);
+            ApiError::from(e)
+        })?;
     if !rate.allowed {
         tracing::debug!(key = key_id, "rate limited");
+        crate::metrics::Metrics::inc(&app.metrics().rate_limited);
         let mut err = ApiError::new(
             warp::http::StatusCode::TOO_MANY_REQUESTS,
             ivs_client::model::ErrorCode::TooManyRequests,

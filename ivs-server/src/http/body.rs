@@ -28,6 +28,24 @@ pub fn decode_error(e: &serde_json::Error) -> ApiError {
     ApiError::validation("請求參數格式錯誤", text)
 }
 
+/// The bounds on a request body.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimits {
+    /// Largest body, bytes.
+    pub max_bytes: u64,
+    /// Longest a client may take to send it (slow-loris bound).
+    pub timeout: std::time::Duration,
+}
+
+impl From<&crate::config::Limits> for BodyLimits {
+    fn from(l: &crate::config::Limits) -> Self {
+        BodyLimits {
+            max_bytes: l.max_body_bytes,
+            timeout: l.body_timeout,
+        }
+    }
+}
+
 async fn collect<S, B>(stream: S, limit: u64) -> Result<BytesMut, warp::Rejection>
 where
     S: Stream<Item = Result<B, warp::Error>>,
@@ -57,8 +75,9 @@ where
 
 /// Extracts a JSON body of at most `limit` bytes as `T`.
 pub fn json<T: DeserializeOwned + Send + 'static>(
-    limit: u64,
+    limits: BodyLimits,
 ) -> impl Filter<Extract = (T,), Error = warp::Rejection> + Clone {
+    let limit = limits.max_bytes;
     warp::header::optional::<String>("content-type")
         .and(warp::header::optional::<u64>("content-length"))
         .and_then(move |ctype: Option<String>, len: Option<u64>| async move {
@@ -84,7 +103,19 @@ pub fn json<T: DeserializeOwned + Send + 'static>(
         .untuple_one()
         .and(warp::body::stream())
         .and_then(move |stream| async move {
-            let bytes = collect(stream, limit).await?;
+            let bytes = tokio::time::timeout(limits.timeout, collect(stream, limit))
+                .await
+                .map_err(|_| {
+                    warp::reject::custom(ApiError::new(
+                        warp::http::StatusCode::REQUEST_TIMEOUT,
+                        ivs_client::model::ErrorCode::ValidationError,
+                        "請求逾時",
+                        format!(
+                            "the request body was not received within {} s",
+                            limits.timeout.as_secs_f32()
+                        ),
+                    ))
+                })??;
             serde_json::from_slice::<T>(&bytes).map_err(|e| warp::reject::custom(decode_error(&e)))
         })
 }

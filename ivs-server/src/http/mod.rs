@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod openapi;
 pub mod rejection;
 
 use std::collections::HashMap;
@@ -23,17 +24,28 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
-use crate::error::{rate_headers, ApiError};
+use crate::error::{rate_headers, ApiError, Cause};
+use crate::metrics::Metrics;
 use crate::service::App;
 use crate::ws::StatsHub;
 use auth::{Caller, KeyRing};
 
 /// A success body in the envelope, or the error.
-fn reply<T: Serialize>(result: Result<T, ApiError>) -> Response {
+fn reply<T: Serialize>(app: &App, result: Result<T, ApiError>) -> Response {
     match result {
         Ok(data) => warp::reply::json(&Envelope::ok(data)).into_response(),
-        Err(e) => e.into_response(),
+        Err(e) => fail(app, e),
     }
+}
+
+/// An error response, counted against the dependency that caused it.
+fn fail(app: &App, e: ApiError) -> Response {
+    match e.cause {
+        Cause::Store => Metrics::inc(&app.metrics().store_errors),
+        Cause::Ivs => Metrics::inc(&app.metrics().ivs_errors),
+        _ => {}
+    }
+    e.into_response()
 }
 
 fn with_app(app: Arc<App>) -> impl Filter<Extract = (Arc<App>,), Error = Infallible> + Clone {
@@ -44,6 +56,11 @@ fn with_app(app: Arc<App>) -> impl Filter<Extract = (Arc<App>,), Error = Infalli
 /// the ARN URL-encoded (one segment) and raw (with its `/`).
 fn arn_tail() -> impl Filter<Extract = (String,), Error = Rejection> + Clone {
     warp::path::tail().and_then(|tail: Tail| async move {
+        // No ARN at all is not this route: the sibling routes' rejections
+        // (e.g. `POST /api/stage`'s body errors) must win over "missing stageArn".
+        if tail.as_str().is_empty() {
+            return Err(warp::reject::not_found());
+        }
         let decoded = percent_decode_str(tail.as_str())
             .decode_utf8()
             .map_err(|_| {
@@ -70,24 +87,24 @@ fn required(q: &HashMap<String, String>, name: &str) -> Result<String, ApiError>
 
 fn token_routes(
     app: Arc<App>,
-    limit: u64,
+    limit: body::BodyLimits,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let publisher = warp::path!("publisher")
         .and(warp::post())
         .and(body::json::<TokenRequest>(limit))
         .and(with_app(app.clone()))
-        .then(|req, app: Arc<App>| async move { reply(app.publisher_token(req).await) });
+        .then(|req, app: Arc<App>| async move { reply(&app, app.publisher_token(req).await) });
     let viewer = warp::path!("viewer")
         .and(warp::post())
         .and(body::json::<TokenRequest>(limit))
         .and(with_app(app))
-        .then(|req, app: Arc<App>| async move { reply(app.viewer_token(req).await) });
+        .then(|req, app: Arc<App>| async move { reply(&app, app.viewer_token(req).await) });
     warp::path("token").and(publisher.or(viewer).unify())
 }
 
 fn stage_routes(
     app: Arc<App>,
-    limit: u64,
+    limit: body::BodyLimits,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let list = warp::path!("list")
         .and(warp::get())
@@ -106,6 +123,7 @@ fn stage_routes(
                 }
             };
             reply(
+                &app,
                 app.list_stages(max, q.get("nextToken").map(String::as_str))
                     .await,
             )
@@ -113,29 +131,28 @@ fn stage_routes(
     let master = warp::path!("master" / "info")
         .and(warp::get())
         .and(with_app(app.clone()))
-        .then(|app: Arc<App>| async move { reply(app.master_info().await) });
+        .then(|app: Arc<App>| async move { reply(&app, app.master_info().await) });
     let create = warp::path::end()
         .and(warp::post())
         .and(body::json::<CreateStageRequest>(limit))
         .and(with_app(app.clone()))
-        .then(|req, app: Arc<App>| async move { reply(app.create_stage(req).await) });
+        .then(|req, app: Arc<App>| async move { reply(&app, app.create_stage(req).await) });
     let get = arn_tail()
         .and(warp::get())
         .and(with_app(app.clone()))
-        .then(|arn: String, app: Arc<App>| async move { reply(app.stage_info(&arn).await) });
-    let update =
-        arn_tail()
-            .and(warp::put())
-            .and(body::json::<UpdateStageRequest>(limit))
-            .and(with_app(app.clone()))
-            .then(|arn: String, req, app: Arc<App>| async move {
-                reply(app.rename_stage(&arn, req).await)
-            });
+        .then(|arn: String, app: Arc<App>| async move { reply(&app, app.stage_info(&arn).await) });
+    let update = arn_tail()
+        .and(warp::put())
+        .and(body::json::<UpdateStageRequest>(limit))
+        .and(with_app(app.clone()))
+        .then(|arn: String, req, app: Arc<App>| async move {
+            reply(&app, app.rename_stage(&arn, req).await)
+        });
     let delete = arn_tail().and(warp::delete()).and(with_app(app)).then(
         |arn: String, app: Arc<App>| async move {
             match app.delete_stage(&arn).await {
                 Ok(done) => warp::reply::json(&done).into_response(),
-                Err(e) => e.into_response(),
+                Err(e) => fail(&app, e),
             }
         },
     );
@@ -155,27 +172,27 @@ fn stage_routes(
 
 fn viewer_routes(
     app: Arc<App>,
-    limit: u64,
+    limit: body::BodyLimits,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let heartbeat = warp::path!("heartbeat")
         .and(warp::post())
         .and(body::json::<ViewerRef>(limit))
         .and(with_app(app.clone()))
         .then(|r: ViewerRef, app: Arc<App>| async move {
-            reply(app.heartbeat(r.user_id, r.stage_arn).await)
+            reply(&app, app.heartbeat(r.user_id, r.stage_arn).await)
         });
     let leave = warp::path!("leave")
         .and(warp::post())
         .and(body::json::<ViewerRef>(limit))
         .and(with_app(app.clone()))
         .then(|r: ViewerRef, app: Arc<App>| async move {
-            reply(app.leave(r.user_id, r.stage_arn).await)
+            reply(&app, app.leave(r.user_id, r.stage_arn).await)
         });
     let list = warp::path("list")
         .and(arn_tail())
         .and(warp::get())
         .and(with_app(app.clone()))
-        .then(|arn: String, app: Arc<App>| async move { reply(app.viewer_list(&arn).await) });
+        .then(|arn: String, app: Arc<App>| async move { reply(&app, app.viewer_list(&arn).await) });
     let duration = warp::path!("duration")
         .and(warp::get())
         .and(query())
@@ -183,7 +200,7 @@ fn viewer_routes(
         .then(|q: HashMap<String, String>, app: Arc<App>| async move {
             let args = required(&q, "userId").and_then(|u| Ok((u, required(&q, "stageArn")?)));
             match args {
-                Ok((user, arn)) => reply(app.watch_duration(user, arn).await),
+                Ok((user, arn)) => reply(&app, app.watch_duration(user, arn).await),
                 Err(e) => e.into_response(),
             }
         });
@@ -202,26 +219,29 @@ fn stats_routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rej
     let overall = warp::path::end()
         .and(warp::get())
         .and(with_app(app.clone()))
-        .then(|app: Arc<App>| async move { reply(app.stats().await) });
+        .then(|app: Arc<App>| async move { reply(&app, app.stats().await) });
     let viewers = warp::path!("viewers")
         .and(warp::get())
         .and(with_app(app.clone()))
-        .then(|app: Arc<App>| async move { reply(app.viewer_stats().await) });
+        .then(|app: Arc<App>| async move { reply(&app, app.viewer_stats().await) });
     let stages = warp::path!("stages")
         .and(warp::get())
         .and(with_app(app.clone()))
-        .then(|app: Arc<App>| async move { reply(app.stage_stats().await) });
-    let stage = warp::path("stages")
-        .and(arn_tail())
-        .and(warp::get())
-        .and(with_app(app.clone()))
-        .then(|arn: String, app: Arc<App>| async move { reply(app.one_stage_stats(&arn).await) });
+        .then(|app: Arc<App>| async move { reply(&app, app.stage_stats().await) });
+    let stage =
+        warp::path("stages")
+            .and(arn_tail())
+            .and(warp::get())
+            .and(with_app(app.clone()))
+            .then(|arn: String, app: Arc<App>| async move {
+                reply(&app, app.one_stage_stats(&arn).await)
+            });
     let publisher = warp::path!("publisher")
         .and(warp::get())
         .and(with_app(app))
-        .then(
-            |app: Arc<App>| async move { reply(Ok::<_, ApiError>(app.publisher_status().await)) },
-        );
+        .then(|app: Arc<App>| async move {
+            reply(&app, Ok::<_, ApiError>(app.publisher_status().await))
+        });
     warp::path("stats").and(
         overall
             .or(viewers)
@@ -240,8 +260,8 @@ pub fn routes(
     app: Arc<App>,
     keys: Arc<KeyRing>,
     hub: StatsHub,
-) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
-    let limit = app.settings().limits.max_body_bytes;
+) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
+    let limit = body::BodyLimits::from(&app.settings().limits);
     let health = warp::path!("health")
         .and(warp::get())
         .and(with_app(app.clone()))
@@ -268,12 +288,67 @@ pub fn routes(
             rate_headers(&mut res, &caller.rate);
             res
         });
-    let ws = crate::ws::route(app, keys, hub);
+    let metrics = metrics_route(app.clone(), keys.clone());
+    let ws = crate::ws::route(app.clone(), keys, hub);
+    let observed = app.clone();
     health
+        .or(openapi::route())
+        .unify()
         .or(api)
+        .unify()
+        .or(metrics)
         .unify()
         .or(ws)
         .unify()
         .recover(rejection::handle)
         .unify()
+        .with(warp::log::custom(move |info| {
+            observed.metrics().observe(
+                info.method().as_str(),
+                info.path(),
+                info.status().as_u16(),
+                info.elapsed(),
+            );
+        }))
+        .with(warp::trace(|info| {
+            // Keys and tokens never appear here: the path carries no query
+            // string, and headers are not recorded.
+            let id = info
+                .request_headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| v.len() <= 64)
+                .map(str::to_owned)
+                .unwrap_or_else(|| crate::service::random_id(12));
+            tracing::info_span!("request", id = %id, method = %info.method(), path = %info.path())
+        }))
+}
+
+/// `GET /metrics`: Prometheus text. Needs an API key unless `IVS_METRICS_PUBLIC`.
+fn metrics_route(
+    app: Arc<App>,
+    keys: Arc<KeyRing>,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("metrics")
+        .and(warp::get())
+        .and(warp::header::optional::<String>("x-api-key"))
+        .and(with_app(app))
+        .then(move |key: Option<String>, app: Arc<App>| {
+            let keys = keys.clone();
+            async move {
+                if !app.settings().metrics_public {
+                    if let Err(e) = keys.verify(key.as_deref()) {
+                        return e.into_response();
+                    }
+                }
+                match app.store().stages().await {
+                    Ok(stages) => {
+                        let body = app.metrics().render(&stages);
+                        warp::reply::with_header(body, "content-type", "text/plain; version=0.0.4")
+                            .into_response()
+                    }
+                    Err(e) => ApiError::from(e).into_response(),
+                }
+            }
+        })
 }

@@ -5,6 +5,7 @@
 //! slots in behind the same trait.
 
 pub mod arn;
+pub mod aws;
 pub mod local;
 pub mod token;
 
@@ -141,4 +142,17 @@ pub trait IvsBackend: Send + Sync + 'static {
     async fn publisher_live(&self, stage_arn: &str) -> Result<bool, IvsError>;
     /// A cheap, possibly cached, reachability report.
     async fn health(&self) -> BackendHealth;
+
+    /// Tells the backend which registered stages are the master and the
+    /// auto-scaled overflow stages (the service calls it after each
+    /// reconciliation), so work tied to them, such as replicating the
+    /// publisher into overflow stages, survives a restart and follows stages
+    /// created by other instances. The default does nothing.
+    async fn sync_stages(&self, _master: &str, _overflow: &[String]) {}
+
+    /// An operator-facing note about a stage, e.g. why the publisher is not
+    /// replicated into it. The default has none.
+    fn replication_note(&self, _stage_arn: &str) -> Option<String> {
+        None
+    }
 }

@@ -21,6 +21,7 @@ use rand::distr::{Alphanumeric, SampleString};
 use crate::config::Settings;
 use crate::error::ApiError;
 use crate::ivs::{BackendHealth, IvsBackend, IvsError};
+use crate::metrics::Metrics;
 use crate::store::{Millis, StageLoad, StageRecord, StoreError, ViewerStore};
 
 pub use scaling::ScaleResult;
@@ -61,6 +62,7 @@ pub struct App {
     master: RwLock<String>,
     me: Weak<App>,
     scale_in_flight: AtomicBool,
+    metrics: Metrics,
 }
 
 impl std::fmt::Debug for App {
@@ -77,7 +79,7 @@ pub fn now_ms() -> Millis {
     chrono::Utc::now().timestamp_millis()
 }
 
-pub(crate) fn random_id(len: usize) -> String {
+pub fn random_id(len: usize) -> String {
     Alphanumeric.sample_string(&mut rand::rng(), len)
 }
 
@@ -97,6 +99,7 @@ impl App {
             master: RwLock::new(String::new()),
             me: me.clone(),
             scale_in_flight: AtomicBool::new(false),
+            metrics: Metrics::default(),
         })
     }
 
@@ -116,6 +119,11 @@ impl App {
     /// The store.
     pub fn store(&self) -> &Arc<dyn ViewerStore> {
         &self.store
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// The IVS backend.

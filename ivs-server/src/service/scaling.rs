@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use super::{now_ms, App};
 use crate::ivs::IvsError;
+use crate::metrics::Metrics;
 use crate::store::{RemoveOutcome, StageRecord, StoreError};
 
 const SCALE_LEASE: &str = "scale-up";
@@ -72,19 +73,18 @@ impl App {
     /// instance does this at a time, and it re-checks under the lease, so each
     /// threshold crossing makes exactly one stage.
     pub async fn scale_up_now(&self) -> Result<ScaleResult, ScaleError> {
+        // A holder per call, not per instance: the lease must also exclude the
+        // other requests of this instance, and a holder may renew its own lease.
+        let holder = format!("{}/{}", self.instance_id, super::random_id(8));
         if !self
             .store
-            .try_lease(SCALE_LEASE, &self.instance_id, SCALE_LEASE_TTL)
+            .try_lease(SCALE_LEASE, &holder, SCALE_LEASE_TTL)
             .await?
         {
             return Ok(ScaleResult::Busy);
         }
         let result = self.scale_up_locked().await;
-        if let Err(e) = self
-            .store
-            .release_lease(SCALE_LEASE, &self.instance_id)
-            .await
-        {
+        if let Err(e) = self.store.release_lease(SCALE_LEASE, &holder).await {
             tracing::warn!(error = %e, "could not release the scale-up lease; it will expire");
         }
         result
@@ -107,6 +107,7 @@ impl App {
             .max_by_key(|s| s.viewers)
         {
             self.store.set_draining(&draining.record.arn, false).await?;
+            Metrics::inc(&self.metrics.scale_ups);
             tracing::info!(stage = %draining.record.arn, "revived a draining stage");
             return Ok(ScaleResult::Revived);
         }
@@ -133,6 +134,7 @@ impl App {
             draining: false,
         };
         self.store.register_stage(&record).await?;
+        Metrics::inc(&self.metrics.scale_ups);
         tracing::info!(stage = %record.arn, "scaled up: created a stage");
         Ok(ScaleResult::Added)
     }
@@ -158,10 +160,13 @@ impl App {
             .sweep(now, limits.heartbeat_timeout, limits.duration_retention)
             .await?;
         if expired > 0 {
+            self.metrics
+                .expirations
+                .fetch_add(expired, Ordering::Relaxed);
             tracing::info!(expired, "removed viewers without a heartbeat");
         }
         self.scale_down(now).await?;
-        if round % RECONCILE_EVERY == 0 {
+        if round % RECONCILE_EVERY == 1 {
             self.reconcile().await?;
         }
         Ok(true)
@@ -188,6 +193,7 @@ impl App {
             {
                 match self.ivs.delete_stage(&r.arn).await {
                     Ok(()) | Err(IvsError::NotFound(_)) => {
+                        Metrics::inc(&self.metrics.scale_downs);
                         tracing::info!(stage = %r.arn, "scaled down: deleted an empty stage");
                     }
                     Err(e) => {
@@ -213,7 +219,27 @@ impl App {
             .into_iter()
             .map(|s| (s.arn, s.name))
             .collect();
-        for stage in self.store.stages().await? {
+        let registered = self.store.stages().await?;
+        let master = self.master_arn();
+        if !registered.iter().any(|s| s.record.master) && live.contains_key(&master) {
+            // The registry was lost (Redis restarted without persistence):
+            // the master still exists in IVS, so put it back.
+            tracing::warn!(stage = %master, "master stage missing from the registry; re-registering it");
+            if let Ok(stage) = self.ivs.get_stage(&master).await {
+                let record = StageRecord {
+                    arn: stage.arn,
+                    name: stage.name,
+                    tags: stage.tags,
+                    auto_scaled: false,
+                    master: true,
+                    assignable: true,
+                    created_at: now_ms(),
+                    draining: false,
+                };
+                self.store.register_stage(&record).await?;
+            }
+        }
+        for stage in registered {
             let r = &stage.record;
             match live.get(&r.arn) {
                 None => {
@@ -234,6 +260,17 @@ impl App {
                 Some(_) => {}
             }
         }
+        // Let the backend follow the registry (the AWS backend replicates the
+        // publisher into the auto-scaled stages).
+        let overflow: Vec<String> = self
+            .store
+            .stages()
+            .await?
+            .into_iter()
+            .filter(|s| s.record.auto_scaled)
+            .map(|s| s.record.arn)
+            .collect();
+        self.ivs.sync_stages(&self.master_arn(), &overflow).await;
         Ok(())
     }
 

@@ -117,7 +117,7 @@ impl App {
         tags.extend(self.managed_tags());
         // The limit is checked under the scale-up lease so that a manual create
         // and an automatic one cannot both take the last slot.
-        let holder = self.instance_id.clone();
+        let holder = format!("{}/{}", self.instance_id, super::random_id(8));
         let mut acquired = false;
         for _ in 0..40 {
             if self
@@ -157,7 +157,8 @@ impl App {
                     "the limit of {} stages is reached",
                     self.settings.limits.max_stages
                 ),
-            ));
+            )
+            .retry_after(std::time::Duration::from_secs(30)));
         }
         let stage = self.ivs.create_stage(name, tags).await?;
         let record = StageRecord {

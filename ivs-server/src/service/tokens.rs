@@ -8,6 +8,7 @@ use warp::http::StatusCode;
 use super::{now_ms, random_id, App, ScaleResult};
 use crate::error::{token_failed, ApiError};
 use crate::ivs::{IvsError, ParticipantToken, TokenSpec};
+use crate::metrics::Metrics;
 use crate::store::{JoinOutcome, JoinRequest};
 use crate::validate;
 
@@ -110,6 +111,9 @@ impl App {
                             return Err(err);
                         }
                     };
+                    if !rejoined {
+                        Metrics::inc(&self.metrics.joins);
+                    }
                     if token.participant_id != participant_id {
                         self.store
                             .set_participant(&req.user_id, &stage_arn, &token.participant_id)

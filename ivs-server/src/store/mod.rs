@@ -8,6 +8,7 @@
 //! (`tests/store_behaviour.rs`) runs against every implementation.
 
 pub mod memory;
+pub mod redis;
 
 use std::time::Duration;
 

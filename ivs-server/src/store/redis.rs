@@ -1,0 +1,782 @@
+//! The Redis viewer store: shared state for any number of instances.
+//!
+//! Every trait call is one Lua script (one `EVALSHA`, atomic in Redis), so
+//! instances behind a load balancer see the same counts, never exceed a
+//! stage's capacity together, and never leave half-written state when Redis
+//! dies mid-request. The scripts mirror [`MemoryStore`](super::memory::MemoryStore)
+//! line for line; the behaviour suite (`tests/store_behaviour.rs`) runs the
+//! same assertions against both. The key layout is documented in
+//! `docs/redis.md`.
+//!
+//! Connections come from a bb8 pool of multiplexed connections. A connection
+//! is checked out only long enough to clone its handle (a multiplexed
+//! connection pipelines any number of concurrent requests), so a burst of
+//! requests never queues behind the pool size. bb8-redis's own manager
+//! reports a connection as never broken, which would keep a dead connection
+//! in the pool forever after a Redis restart; the manager here flags a
+//! connection as broken when a command on it fails at the I/O level or times
+//! out, and bb8 then replaces it. That also avoids a `PING` per checkout, so
+//! a heartbeat costs exactly one Redis command.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, ErrorKind, RedisError, RedisWrite, Script, ToRedisArgs, Value};
+
+use super::{
+    JoinOutcome, JoinRequest, LeaveOutcome, Millis, RateDecision, RemoveOutcome, StageLoad,
+    StageRecord, StoreError, StoreResult, ViewerRecord, ViewerStore,
+};
+
+/// How long a call waits for a pooled connection (and a new connection for
+/// its TCP/unix connect) before answering `Unavailable`.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+/// How long one command may take. Together with [`CONNECT_TIMEOUT`] this
+/// bounds every store call to about a second while Redis is unreachable.
+const COMMAND_TIMEOUT: Duration = Duration::from_millis(800);
+/// Connections in the pool. Each multiplexes any number of requests, so a
+/// few suffice; more than one keeps a single slow connection from being a
+/// bottleneck.
+const POOL_SIZE: u32 = 4;
+
+/// One script: the shared prelude followed by the operation.
+macro_rules! lua {
+    ($file:literal) => {
+        Script::new(concat!(
+            include_str!("redis/prelude.lua"),
+            "\n",
+            include_str!(concat!("redis/", $file))
+        ))
+    };
+}
+
+/// The scripts, hashed once; `invoke_async` sends `EVALSHA` and falls back to
+/// loading the script on `NOSCRIPT` (after a Redis restart or `SCRIPT FLUSH`).
+struct Scripts {
+    register_stage: Script,
+    stages: Script,
+    set_stage_field: Script,
+    remove_stage_if_empty: Script,
+    purge_stage: Script,
+    join: Script,
+    set_participant: Script,
+    forget: Script,
+    heartbeat: Script,
+    leave: Script,
+    viewers: Script,
+    watch_duration: Script,
+    sweep: Script,
+    rate_limit: Script,
+    try_lease: Script,
+    release_lease: Script,
+}
+
+impl Scripts {
+    fn new() -> Self {
+        Scripts {
+            register_stage: lua!("register_stage.lua"),
+            stages: lua!("stages.lua"),
+            set_stage_field: lua!("set_stage_field.lua"),
+            remove_stage_if_empty: lua!("remove_stage_if_empty.lua"),
+            purge_stage: lua!("purge_stage.lua"),
+            join: lua!("join.lua"),
+            set_participant: lua!("set_participant.lua"),
+            forget: lua!("forget.lua"),
+            heartbeat: lua!("heartbeat.lua"),
+            leave: lua!("leave.lua"),
+            viewers: lua!("viewers.lua"),
+            watch_duration: lua!("watch_duration.lua"),
+            sweep: lua!("sweep.lua"),
+            rate_limit: lua!("rate_limit.lua"),
+            try_lease: lua!("try_lease.lua"),
+            release_lease: lua!("release_lease.lua"),
+        }
+    }
+
+    fn all(&self) -> [&Script; 16] {
+        [
+            &self.register_stage,
+            &self.stages,
+            &self.set_stage_field,
+            &self.remove_stage_if_empty,
+            &self.purge_stage,
+            &self.join,
+            &self.set_participant,
+            &self.forget,
+            &self.heartbeat,
+            &self.leave,
+            &self.viewers,
+            &self.watch_duration,
+            &self.sweep,
+            &self.rate_limit,
+            &self.try_lease,
+            &self.release_lease,
+        ]
+    }
+}
+
+/// A pooled multiplexed connection with a flag that marks it for
+/// replacement. The flag is shared with the clones handed to callers, so a
+/// failure seen by any of them retires the pooled connection.
+#[derive(Clone)]
+struct TrackedConnection {
+    conn: MultiplexedConnection,
+    broken: Arc<AtomicBool>,
+}
+
+impl TrackedConnection {
+    fn is_broken(&self) -> bool {
+        self.broken.load(Ordering::Relaxed)
+    }
+
+    fn mark_broken(&self, why: &str) {
+        if !self.broken.swap(true, Ordering::Relaxed) {
+            tracing::warn!(reason = why, "dropping a Redis connection");
+        }
+    }
+}
+
+/// The bb8 manager (see the module notes for why not bb8-redis's own).
+struct Manager {
+    client: redis::Client,
+    config: AsyncConnectionConfig,
+}
+
+impl bb8::ManageConnection for Manager {
+    type Connection = TrackedConnection;
+    type Error = RedisError;
+
+    async fn connect(&self) -> Result<Self::Connection, Self::Error> {
+        let conn = self
+            .client
+            .get_multiplexed_async_connection_with_config(&self.config)
+            .await?;
+        Ok(TrackedConnection {
+            conn,
+            broken: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    async fn is_valid(&self, conn: &mut Self::Connection) -> Result<(), Self::Error> {
+        redis::cmd("PING").query_async::<()>(&mut conn.conn).await
+    }
+
+    fn has_broken(&self, conn: &mut Self::Connection) -> bool {
+        conn.is_broken()
+    }
+}
+
+/// Reports the pool's background connect failures (they also surface to the
+/// callers as `Unavailable`, so debug level is enough).
+#[derive(Debug, Clone, Copy)]
+struct LogErrors;
+
+impl bb8::ErrorSink<RedisError> for LogErrors {
+    fn sink(&self, error: RedisError) {
+        tracing::debug!(%error, "Redis connection attempt failed");
+    }
+
+    fn boxed_clone(&self) -> Box<dyn bb8::ErrorSink<RedisError>> {
+        Box::new(*self)
+    }
+}
+
+/// A script argument.
+enum Arg<'a> {
+    Str(&'a str),
+    Int(i64),
+}
+
+impl<'a> From<&'a str> for Arg<'a> {
+    fn from(s: &'a str) -> Self {
+        Arg::Str(s)
+    }
+}
+
+impl From<i64> for Arg<'_> {
+    fn from(i: i64) -> Self {
+        Arg::Int(i)
+    }
+}
+
+impl ToRedisArgs for Arg<'_> {
+    fn write_redis_args<W>(&self, out: &mut W)
+    where
+        W: ?Sized + RedisWrite,
+    {
+        match self {
+            Arg::Str(s) => s.write_redis_args(out),
+            Arg::Int(i) => i.write_redis_args(out),
+        }
+    }
+}
+
+/// Reads a script's array reply in order.
+struct Reply {
+    items: std::vec::IntoIter<Value>,
+}
+
+impl Reply {
+    fn new(value: Value) -> StoreResult<Self> {
+        match value {
+            Value::Array(items) => Ok(Reply {
+                items: items.into_iter(),
+            }),
+            other => Err(corrupt(format!("expected an array, got {other:?}"))),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    fn int(&mut self) -> StoreResult<i64> {
+        match self.items.next() {
+            Some(Value::Int(i)) => Ok(i),
+            Some(Value::BulkString(b)) => std::str::from_utf8(&b)
+                .ok()
+                .and_then(|s| s.parse::<i64>().ok())
+                .ok_or_else(|| corrupt(format!("expected an integer, got {b:?}"))),
+            other => Err(corrupt(format!("expected an integer, got {other:?}"))),
+        }
+    }
+
+    fn string(&mut self) -> StoreResult<String> {
+        match self.items.next() {
+            Some(Value::BulkString(b)) => {
+                String::from_utf8(b).map_err(|e| corrupt(format!("expected UTF-8 text: {e}")))
+            }
+            Some(Value::SimpleString(s)) => Ok(s),
+            other => Err(corrupt(format!("expected a string, got {other:?}"))),
+        }
+    }
+}
+
+fn corrupt(msg: String) -> StoreError {
+    StoreError::Corrupt(msg)
+}
+
+fn non_negative(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+fn count(n: i64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// The URL without its password, for messages and logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Whether the connection that produced this error should be replaced: I/O
+/// failures and dropped connections (a restarted Redis) cannot heal in place.
+fn breaks_connection(e: &RedisError) -> bool {
+    e.is_io_error() || e.is_connection_dropped() || e.is_timeout() || e.is_unrecoverable_error()
+}
+
+/// Maps a command error: a script failing on what it found (a key of another
+/// type, a Lua runtime error) or an unreadable reply is a bug or foreign data
+/// under our prefix (`Corrupt`); everything else (refused, timed out,
+/// loading, out of memory, read-only replica…) means Redis cannot serve now.
+fn classify(e: &RedisError) -> StoreError {
+    let in_script = e.to_string().contains("user_script");
+    match e.kind() {
+        ErrorKind::UnexpectedReturnType | ErrorKind::Parse => StoreError::Corrupt(e.to_string()),
+        _ if e.code() == Some("WRONGTYPE") => StoreError::Corrupt(e.to_string()),
+        ErrorKind::Server(redis::ServerErrorKind::ResponseError) if in_script => {
+            StoreError::Corrupt(e.to_string())
+        }
+        _ => StoreError::Unavailable(format!("redis: {e}")),
+    }
+}
+
+/// The Redis store.
+pub struct RedisStore {
+    pool: bb8::Pool<Manager>,
+    prefix: String,
+    scripts: Scripts,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// Connects to `url` (`redis://`, `rediss://` when built with TLS,
+    /// `redis+unix://`, `unix://`) and keeps every key under `prefix`.
+    ///
+    /// Fails when Redis cannot be reached now, so that a misconfigured
+    /// server refuses to start instead of answering 503 to everything; once
+    /// running, the store survives outages and reconnects by itself.
+    pub async fn connect(url: &str, prefix: &str) -> StoreResult<RedisStore> {
+        let shown = redact(url);
+        let client = redis::Client::open(url)
+            .map_err(|e| StoreError::Unavailable(format!("invalid Redis URL {shown}: {e}")))?;
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            // Each call has its own deadline (COMMAND_TIMEOUT), and a long
+            // sweep must not be cut short by a shorter default.
+            .set_response_timeout(None);
+        let pool = bb8::Pool::builder()
+            .max_size(POOL_SIZE)
+            .connection_timeout(CONNECT_TIMEOUT)
+            .test_on_check_out(false)
+            .error_sink(Box::new(LogErrors))
+            .build_unchecked(Manager { client, config });
+        let store = RedisStore {
+            pool,
+            prefix: prefix.to_string(),
+            scripts: Scripts::new(),
+        };
+        store
+            .load_scripts()
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("cannot reach Redis at {shown}: {e}")))?;
+        tracing::info!(url = %shown, prefix, "Redis store connected");
+        Ok(store)
+    }
+
+    /// The key prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Loads every script so that steady-state calls are a single `EVALSHA`.
+    async fn load_scripts(&self) -> StoreResult<()> {
+        let tracked = self.checkout().await?;
+        for script in self.scripts.all() {
+            let mut conn = tracked.conn.clone();
+            match tokio::time::timeout(COMMAND_TIMEOUT, script.load_async(&mut conn)).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    if breaks_connection(&e) {
+                        tracked.mark_broken("script load failed");
+                    }
+                    return Err(classify(&e));
+                }
+                Err(_) => {
+                    tracked.mark_broken("script load timed out");
+                    return Err(StoreError::Unavailable(
+                        "redis: script load timed out".into(),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A usable connection handle, skipping (and so retiring) pooled
+    /// connections already known to be broken.
+    async fn checkout(&self) -> StoreResult<TrackedConnection> {
+        let attempt = async {
+            loop {
+                let pooled = self.pool.get().await.map_err(|e| match e {
+                    bb8::RunError::TimedOut => StoreError::Unavailable(format!(
+                        "redis: no connection within {} ms",
+                        CONNECT_TIMEOUT.as_millis()
+                    )),
+                    bb8::RunError::User(e) => StoreError::Unavailable(format!("redis: {e}")),
+                })?;
+                if !pooled.is_broken() {
+                    return Ok((*pooled).clone());
+                }
+                // Dropping `pooled` hands it back as broken: bb8 discards it
+                // and opens a fresh one in its place.
+            }
+        };
+        tokio::time::timeout(CONNECT_TIMEOUT, attempt)
+            .await
+            .unwrap_or_else(|_| {
+                Err(StoreError::Unavailable(format!(
+                    "redis: no connection within {} ms",
+                    CONNECT_TIMEOUT.as_millis()
+                )))
+            })
+    }
+
+    /// Runs one script: one `EVALSHA` (plus a reload after `NOSCRIPT`).
+    async fn run(&self, script: &Script, args: &[Arg<'_>]) -> StoreResult<Value> {
+        let tracked = self.checkout().await?;
+        let mut invocation = script.prepare_invoke();
+        invocation.arg(self.prefix.as_str());
+        for a in args {
+            invocation.arg(a);
+        }
+        let mut conn = tracked.conn.clone();
+        match tokio::time::timeout(COMMAND_TIMEOUT, invocation.invoke_async::<Value>(&mut conn))
+            .await
+        {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => {
+                if breaks_connection(&e) {
+                    tracked.mark_broken("command failed at the connection level");
+                }
+                Err(classify(&e))
+            }
+            Err(_) => {
+                // A hung connection (Redis stopped, network gone) never
+                // reports an error by itself: retire it.
+                tracked.mark_broken("command timed out");
+                Err(StoreError::Unavailable(format!(
+                    "redis: no answer within {} ms",
+                    COMMAND_TIMEOUT.as_millis()
+                )))
+            }
+        }
+    }
+
+    async fn run_reply(&self, script: &Script, args: &[Arg<'_>]) -> StoreResult<Reply> {
+        Reply::new(self.run(script, args).await?)
+    }
+
+    async fn run_int(&self, script: &Script, args: &[Arg<'_>]) -> StoreResult<i64> {
+        match self.run(script, args).await? {
+            Value::Int(i) => Ok(i),
+            other => Err(corrupt(format!("expected an integer, got {other:?}"))),
+        }
+    }
+
+    async fn load_stages(&self, arn: &str) -> StoreResult<Vec<StageLoad>> {
+        let mut reply = self.run_reply(&self.scripts.stages, &[arn.into()]).await?;
+        let mut out = Vec::with_capacity(reply.len() / 5);
+        while reply.len() >= 5 {
+            let arn = reply.string()?;
+            let json = reply.string()?;
+            let name = reply.string()?;
+            let draining = reply.string()?;
+            let viewers = count(reply.int()?);
+            let mut record: StageRecord = serde_json::from_str(&json)
+                .map_err(|e| corrupt(format!("stage record of {arn}: {e}")))?;
+            // The hash fields are the live values (renames, drain marks).
+            record.arn = arn;
+            record.name = name;
+            record.draining = draining == "1";
+            out.push(StageLoad { record, viewers });
+        }
+        Ok(out)
+    }
+
+    async fn set_stage_field(&self, arn: &str, field: &str, value: &str) -> StoreResult<bool> {
+        let n = self
+            .run_int(
+                &self.scripts.set_stage_field,
+                &[arn.into(), field.into(), value.into()],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+}
+
+fn flag(b: bool) -> &'static str {
+    if b {
+        "1"
+    } else {
+        "0"
+    }
+}
+
+#[async_trait]
+impl ViewerStore for RedisStore {
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        let tracked = self.checkout().await?;
+        let mut conn = tracked.conn.clone();
+        match tokio::time::timeout(
+            COMMAND_TIMEOUT,
+            redis::cmd("PING").query_async::<()>(&mut conn),
+        )
+        .await
+        {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => {
+                if breaks_connection(&e) {
+                    tracked.mark_broken("ping failed");
+                }
+                Err(classify(&e))
+            }
+            Err(_) => {
+                tracked.mark_broken("ping timed out");
+                Err(StoreError::Unavailable("redis: ping timed out".into()))
+            }
+        }
+    }
+
+    async fn register_stage(&self, stage: &StageRecord) -> StoreResult<()> {
+        let json = serde_json::to_string(stage)
+            .map_err(|e| corrupt(format!("stage record of {}: {e}", stage.arn)))?;
+        self.run(
+            &self.scripts.register_stage,
+            &[
+                stage.arn.as_str().into(),
+                json.as_str().into(),
+                stage.name.as_str().into(),
+                flag(stage.assignable).into(),
+                flag(stage.draining).into(),
+                stage.created_at.into(),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn stages(&self) -> StoreResult<Vec<StageLoad>> {
+        let mut out = self.load_stages("").await?;
+        // The registry set is already in this order; sorting again keeps the
+        // contract independent of how Redis orders equal scores.
+        out.sort_by(|a, b| {
+            (a.record.created_at, &a.record.arn).cmp(&(b.record.created_at, &b.record.arn))
+        });
+        Ok(out)
+    }
+
+    async fn stage(&self, arn: &str) -> StoreResult<Option<StageLoad>> {
+        if arn.is_empty() {
+            // "" asks the script for every stage; no stage has an empty ARN.
+            return Ok(None);
+        }
+        Ok(self.load_stages(arn).await?.into_iter().next())
+    }
+
+    async fn rename_stage(&self, arn: &str, name: &str) -> StoreResult<bool> {
+        self.set_stage_field(arn, "name", name).await
+    }
+
+    async fn set_draining(&self, arn: &str, draining: bool) -> StoreResult<bool> {
+        self.set_stage_field(arn, "draining", flag(draining)).await
+    }
+
+    async fn remove_stage_if_empty(&self, arn: &str) -> StoreResult<RemoveOutcome> {
+        let n = self
+            .run_int(&self.scripts.remove_stage_if_empty, &[arn.into()])
+            .await?;
+        Ok(match n {
+            0 => RemoveOutcome::Removed,
+            n if n < 0 => RemoveOutcome::Unknown,
+            n => RemoveOutcome::NotEmpty(count(n)),
+        })
+    }
+
+    async fn purge_stage(&self, arn: &str, now: Millis) -> StoreResult<()> {
+        self.run(&self.scripts.purge_stage, &[arn.into(), now.into()])
+            .await?;
+        Ok(())
+    }
+
+    async fn join(&self, req: &JoinRequest) -> StoreResult<JoinOutcome> {
+        let mut reply = self
+            .run_reply(
+                &self.scripts.join,
+                &[
+                    req.user_id.as_str().into(),
+                    req.participant_id.as_str().into(),
+                    req.now.into(),
+                    i64::from(req.capacity).into(),
+                    i64::from(req.scale_up_at).into(),
+                ],
+            )
+            .await?;
+        if reply.int()? == 0 {
+            return Ok(JoinOutcome::Full);
+        }
+        Ok(JoinOutcome::Joined {
+            stage_arn: reply.string()?,
+            viewers: count(reply.int()?),
+            rejoined: reply.int()? == 1,
+            needs_stage: reply.int()? == 1,
+        })
+    }
+
+    async fn set_participant(
+        &self,
+        user_id: &str,
+        stage_arn: &str,
+        participant_id: &str,
+    ) -> StoreResult<()> {
+        self.run(
+            &self.scripts.set_participant,
+            &[user_id.into(), stage_arn.into(), participant_id.into()],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn forget(&self, user_id: &str, stage_arn: &str) -> StoreResult<()> {
+        self.run(&self.scripts.forget, &[user_id.into(), stage_arn.into()])
+            .await?;
+        Ok(())
+    }
+
+    async fn heartbeat(
+        &self,
+        user_id: &str,
+        stage_arn: &str,
+        now: Millis,
+    ) -> StoreResult<Option<Millis>> {
+        let mut reply = self
+            .run_reply(
+                &self.scripts.heartbeat,
+                &[user_id.into(), stage_arn.into(), now.into()],
+            )
+            .await?;
+        if reply.int()? == 0 {
+            return Ok(None);
+        }
+        Ok(Some(reply.int()?))
+    }
+
+    async fn leave(
+        &self,
+        user_id: &str,
+        stage_arn: &str,
+        now: Millis,
+        _retention: Duration,
+    ) -> StoreResult<LeaveOutcome> {
+        let mut reply = self
+            .run_reply(
+                &self.scripts.leave,
+                &[user_id.into(), stage_arn.into(), now.into()],
+            )
+            .await?;
+        Ok(match reply.int()? {
+            1 => LeaveOutcome::Left(non_negative(reply.int()?)),
+            2 => LeaveOutcome::AlreadyGone(non_negative(reply.int()?)),
+            _ => LeaveOutcome::Unknown,
+        })
+    }
+
+    async fn viewers(&self, stage_arn: &str) -> StoreResult<Vec<ViewerRecord>> {
+        let mut reply = self
+            .run_reply(&self.scripts.viewers, &[stage_arn.into()])
+            .await?;
+        let mut out = Vec::with_capacity(reply.len() / 4);
+        while reply.len() >= 4 {
+            out.push(ViewerRecord {
+                user_id: reply.string()?,
+                participant_id: reply.string()?,
+                joined_at: reply.int()?,
+                last_heartbeat: reply.int()?,
+            });
+        }
+        out.sort_by(|a, b| (a.joined_at, &a.user_id).cmp(&(b.joined_at, &b.user_id)));
+        Ok(out)
+    }
+
+    async fn watch_duration(
+        &self,
+        user_id: &str,
+        stage_arn: &str,
+        now: Millis,
+    ) -> StoreResult<Option<u64>> {
+        let mut reply = self
+            .run_reply(
+                &self.scripts.watch_duration,
+                &[user_id.into(), stage_arn.into(), now.into()],
+            )
+            .await?;
+        if reply.int()? == 0 {
+            return Ok(None);
+        }
+        Ok(Some(non_negative(reply.int()?)))
+    }
+
+    async fn sweep(&self, now: Millis, timeout: Duration, retention: Duration) -> StoreResult<u64> {
+        let removed = self
+            .run_int(
+                &self.scripts.sweep,
+                &[now.into(), millis(timeout).into(), millis(retention).into()],
+            )
+            .await?;
+        Ok(non_negative(removed))
+    }
+
+    async fn rate_limit(
+        &self,
+        key_id: &str,
+        limit: u32,
+        period: Duration,
+        now: Millis,
+    ) -> StoreResult<RateDecision> {
+        // Clamped exactly as `store::gcra` does, so both stores decide alike.
+        let limit = limit.max(1);
+        let period_us = micros(period).max(1);
+        let mut reply = self
+            .run_reply(
+                &self.scripts.rate_limit,
+                &[
+                    key_id.into(),
+                    i64::from(limit).into(),
+                    period_us.into(),
+                    now.saturating_mul(1000).into(),
+                ],
+            )
+            .await?;
+        let allowed = reply.int()? == 1;
+        let remaining = count(reply.int()?);
+        let reset_after = Duration::from_micros(non_negative(reply.int()?));
+        let retry_after = Duration::from_micros(non_negative(reply.int()?));
+        Ok(RateDecision {
+            allowed,
+            limit,
+            remaining,
+            reset_after,
+            retry_after,
+        })
+    }
+
+    async fn try_lease(&self, name: &str, holder: &str, ttl: Duration) -> StoreResult<bool> {
+        // PX 0 is an error in Redis; a 1 ms lease is as good as expired.
+        let ttl = millis(ttl).max(1);
+        let n = self
+            .run_int(
+                &self.scripts.try_lease,
+                &[name.into(), holder.into(), ttl.into()],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()> {
+        self.run(&self.scripts.release_lease, &[name.into(), holder.into()])
+            .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_hides_credentials() {
+        assert_eq!(
+            redact("redis://user:secret@host:6379/0"),
+            "redis://***@host:6379/0"
+        );
+        assert_eq!(redact("redis://host:6379"), "redis://host:6379");
+        assert_eq!(redact("unix:///tmp/r.sock"), "unix:///tmp/r.sock");
+    }
+}

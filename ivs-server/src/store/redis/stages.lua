@@ -1,0 +1,21 @@
+-- ARGV: prefix, arn ('' for every registered stage)
+-- Returns a flat list: arn, record, name, draining, viewer count, ... in
+-- registry order (created_at, then arn).
+local arns
+if ARGV[2] == '' then
+  arns = redis.call('ZRANGE', STAGES, 0, -1)
+else
+  arns = { ARGV[2] }
+end
+local out = {}
+for _, arn in ipairs(arns) do
+  local f = redis.call('HMGET', stage_key(arn), 'record', 'name', 'draining')
+  if f[1] then
+    out[#out + 1] = arn
+    out[#out + 1] = f[1]
+    out[#out + 1] = f[2] or ''
+    out[#out + 1] = f[3] or '0'
+    out[#out + 1] = redis.call('ZCARD', hb_key(arn))
+  end
+end
+return out

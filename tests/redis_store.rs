@@ -1,0 +1,539 @@
+//! Redis-specific behaviour of `RedisStore`, against a private
+//! `redis-server` per test: command costs (one `EVALSHA` per heartbeat, a
+//! sweep that reads only expired viewers), outages (fast `Unavailable`,
+//! recovery with the same store object), script cache loss, unix sockets,
+//! key prefixes, and many store objects (= instances) joining at once.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ivs_server::store::redis::RedisStore;
+use ivs_server::store::{JoinOutcome, JoinRequest, StageRecord, StoreError, ViewerStore};
+use ivs_suite::redis_server::RedisServer;
+
+const ARN_A: &str = "arn:aws:ivs:ap-northeast-1:123456789012:stage/aaaa";
+const ARN_B: &str = "arn:aws:ivs:ap-northeast-1:123456789012:stage/bbbb";
+const MINUTE: Duration = Duration::from_secs(60);
+/// The bound for a call while Redis is unreachable.
+const FAIL_FAST: Duration = Duration::from_millis(1500);
+
+fn stage(arn: &str, created_at: i64) -> StageRecord {
+    StageRecord {
+        arn: arn.to_string(),
+        name: "s".into(),
+        tags: Default::default(),
+        auto_scaled: false,
+        master: false,
+        assignable: true,
+        created_at,
+        draining: false,
+    }
+}
+
+fn req(user: &str, now: i64, capacity: u32) -> JoinRequest {
+    JoinRequest {
+        user_id: user.to_string(),
+        participant_id: format!("p-{user}"),
+        now,
+        capacity,
+        scale_up_at: capacity,
+    }
+}
+
+async fn connect(server: &RedisServer, prefix: &str) -> RedisStore {
+    RedisStore::connect(&server.url(), prefix).await.unwrap()
+}
+
+/// `INFO commandstats` counts for these commands.
+fn stats(server: &RedisServer, cmds: &[&str]) -> HashMap<String, u64> {
+    cmds.iter()
+        .map(|c| (c.to_string(), server.command_stat(c)))
+        .collect()
+}
+
+fn diff(before: &HashMap<String, u64>, after: &HashMap<String, u64>) -> HashMap<String, u64> {
+    after
+        .iter()
+        .map(|(k, v)| (k.clone(), v - before[k]))
+        .filter(|(_, v)| *v > 0)
+        .collect()
+}
+
+fn counts(pairs: &[(&str, u64)]) -> HashMap<String, u64> {
+    pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+}
+
+#[tokio::test]
+async fn a_heartbeat_is_one_evalsha() {
+    let server = RedisServer::start();
+    let store = connect(&server, "ivs:").await;
+    store.register_stage(&stage(ARN_A, 1)).await.unwrap();
+    store.join(&req("u1", 1_000, 50)).await.unwrap();
+    let watched = [
+        "evalsha",
+        "eval",
+        "script|load",
+        "ping",
+        "zscore",
+        "zadd",
+        "hget",
+        "hmget",
+        "keys",
+        "scan",
+    ];
+    let before = stats(&server, &watched);
+    for i in 0..10 {
+        let hb = store.heartbeat("u1", ARN_A, 2_000 + i).await.unwrap();
+        assert_eq!(hb, Some(2_000 + i));
+    }
+    let after = stats(&server, &watched);
+    // Ten round trips, each one EVALSHA; inside it one ZSCORE and one ZADD.
+    assert_eq!(
+        diff(&before, &after),
+        counts(&[("evalsha", 10), ("zscore", 10), ("zadd", 10)])
+    );
+    // A heartbeat for a viewer that is not there writes nothing.
+    let before = stats(&server, &watched);
+    assert_eq!(store.heartbeat("u2", ARN_A, 3_000).await.unwrap(), None);
+    let after = stats(&server, &watched);
+    assert_eq!(
+        diff(&before, &after),
+        counts(&[("evalsha", 1), ("zscore", 1)])
+    );
+}
+
+#[tokio::test]
+async fn the_sweep_reads_only_expired_viewers() {
+    let server = RedisServer::start();
+    let store = connect(&server, "ivs:").await;
+    store.register_stage(&stage(ARN_A, 1)).await.unwrap();
+    store.register_stage(&stage(ARN_B, 2)).await.unwrap();
+    for i in 0..400 {
+        store
+            .join(&req(&format!("u{i}"), 1_000, 500))
+            .await
+            .unwrap();
+    }
+    // Three go quiet (two on A, one on B); the rest keep beating.
+    for i in 3..400 {
+        let arn = if i % 2 == 0 { ARN_A } else { ARN_B };
+        assert!(store
+            .heartbeat(&format!("u{i}"), arn, 50_000)
+            .await
+            .unwrap()
+            .is_some());
+    }
+    let watched = [
+        "evalsha",
+        "hmget",
+        "hget",
+        "del",
+        "zrangebyscore",
+        "zremrangebyscore",
+        "zrange",
+        "hset",
+        "zadd",
+        "hdel",
+        "keys",
+        "scan",
+        "zcard",
+    ];
+    let before = stats(&server, &watched);
+    let removed = store
+        .sweep(70_000, Duration::from_secs(30), MINUTE)
+        .await
+        .unwrap();
+    assert_eq!(removed, 3);
+    let after = stats(&server, &watched);
+    // One round trip; per stage one range query; per expired viewer one read,
+    // one delete and its watch time (HSET + ZADD); retention: one range query.
+    assert_eq!(
+        diff(&before, &after),
+        counts(&[
+            ("evalsha", 1),
+            ("zrange", 1),
+            ("zrangebyscore", 3),
+            ("zremrangebyscore", 2),
+            ("hmget", 3),
+            ("del", 3),
+            ("hset", 3),
+            ("zadd", 3),
+        ])
+    );
+    assert_eq!(store.stage(ARN_A).await.unwrap().unwrap().viewers, 198);
+    assert_eq!(store.stage(ARN_B).await.unwrap().unwrap().viewers, 199);
+}
+
+#[tokio::test]
+async fn script_flush_is_survived() {
+    let server = RedisServer::start();
+    let store = connect(&server, "ivs:").await;
+    store.register_stage(&stage(ARN_A, 1)).await.unwrap();
+    store.join(&req("u1", 1_000, 50)).await.unwrap();
+    assert_eq!(server.command(&["SCRIPT", "FLUSH"]), "OK");
+    assert_eq!(
+        store.heartbeat("u1", ARN_A, 2_000).await.unwrap(),
+        Some(2_000)
+    );
+    assert_eq!(store.stages().await.unwrap()[0].viewers, 1);
+    // Reloaded once; from then on EVALSHA alone again.
+    let before = stats(&server, &["evalsha", "script|load", "eval"]);
+    store.heartbeat("u1", ARN_A, 3_000).await.unwrap();
+    let after = stats(&server, &["evalsha", "script|load", "eval"]);
+    assert_eq!(diff(&before, &after), counts(&[("evalsha", 1)]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_fails_fast_and_heals_by_itself() {
+    let mut server = RedisServer::start();
+    let store = Arc::new(connect(&server, "ivs:").await);
+    store.register_stage(&stage(ARN_A, 1)).await.unwrap();
+
+    // Load: a few tasks joining and beating until told to stop; every call
+    // must come back (ok or not) within the bound.
+    let stop = Arc::new(AtomicBool::new(false));
+    let slowest_ms = Arc::new(AtomicU64::new(0));
+    let ok = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for t in 0..4 {
+        let (store, stop) = (store.clone(), stop.clone());
+        let (slowest_ms, ok, failed) = (slowest_ms.clone(), ok.clone(), failed.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let user = format!("t{t}-{}", i % 20);
+                let started = Instant::now();
+                let result = if i.is_multiple_of(2) {
+                    store.join(&req(&user, 1_000, 1_000)).await.map(|_| ())
+                } else {
+                    store.heartbeat(&user, ARN_A, 2_000).await.map(|_| ())
+                };
+                slowest_ms.fetch_max(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+                match result {
+                    Ok(()) => ok.fetch_add(1, Ordering::Relaxed),
+                    Err(StoreError::Unavailable(_)) => failed.fetch_add(1, Ordering::Relaxed),
+                    Err(e) => panic!("unexpected error: {e}"),
+                };
+                i += 1;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(ok.load(Ordering::Relaxed) > 0);
+
+    server.kill();
+    // Every kind of call fails with Unavailable, each within the bound.
+    for _ in 0..3 {
+        let started = Instant::now();
+        let err = store.heartbeat("u1", ARN_A, 3_000).await.unwrap_err();
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+        assert!(
+            started.elapsed() < FAIL_FAST,
+            "took {:?}",
+            started.elapsed()
+        );
+        let started = Instant::now();
+        let err = store.ping().await.unwrap_err();
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+        assert!(
+            started.elapsed() < FAIL_FAST,
+            "ping took {:?}",
+            started.elapsed()
+        );
+        let started = Instant::now();
+        assert!(store.stages().await.is_err());
+        assert!(started.elapsed() < FAIL_FAST);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let failed_during = failed.load(Ordering::Relaxed);
+    assert!(failed_during > 0, "the load saw no failure");
+
+    // Back on the same port (empty, and without the scripts): the same
+    // store object recovers unaided.
+    server.restart();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match store.ping().await {
+            Ok(()) => break,
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("not yet: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("did not recover: {e}"),
+        }
+    }
+    store.register_stage(&stage(ARN_A, 1)).await.unwrap();
+    let ok_before = ok.load(Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        ok.load(Ordering::Relaxed) > ok_before,
+        "the load did not recover"
+    );
+    assert!(matches!(
+        store.join(&req("after", 5_000, 1_000)).await.unwrap(),
+        JoinOutcome::Joined { .. }
+    ));
+    assert_eq!(
+        store.heartbeat("after", ARN_A, 6_000).await.unwrap(),
+        Some(6_000)
+    );
+
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let slowest = slowest_ms.load(Ordering::Relaxed);
+    assert!(
+        slowest < FAIL_FAST.as_millis() as u64,
+        "a call took {slowest} ms"
+    );
+    eprintln!(
+        "ok {} failed {} slowest call {slowest} ms",
+        ok.load(Ordering::Relaxed),
+        failed.load(Ordering::Relaxed)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_redis_times_out_and_heals() {
+    let server = RedisServer::start();
+    let store = connect(&server, "ivs:").await;
+    store.register_stage(&stage(ARN_A, 1)).await.unwrap();
+    store.join(&req("u1", 1_000, 50)).await.unwrap();
+    // Connections stay open but nothing answers: only the deadline helps.
+    server.pause();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let err = store.heartbeat("u1", ARN_A, 2_000).await.unwrap_err();
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+        assert!(
+            started.elapsed() < FAIL_FAST,
+            "took {:?}",
+            started.elapsed()
+        );
+    }
+    let started = Instant::now();
+    assert!(store.ping().await.is_err());
+    assert!(
+        started.elapsed() < FAIL_FAST,
+        "ping took {:?}",
+        started.elapsed()
+    );
+    server.resume();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match store.heartbeat("u1", ARN_A, 3_000).await {
+            Ok(hb) => {
+                assert_eq!(hb, Some(3_000), "state survived the pause");
+                break;
+            }
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("not yet: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("did not recover: {e}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn connect_fails_fast_when_redis_is_down() {
+    let mut server = RedisServer::start();
+    let url = server.url();
+    server.kill();
+    let started = Instant::now();
+    let err = RedisStore::connect(&url, "ivs:").await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(err.to_string().contains("cannot reach Redis"), "{err}");
+    assert!(
+        started.elapsed() < FAIL_FAST,
+        "took {:?}",
+        started.elapsed()
+    );
+    let err = RedisStore::connect("nonsense://x", "ivs:")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("invalid Redis URL"), "{err}");
+}
+
+#[tokio::test]
+async fn connects_over_a_unix_socket() {
+    let server = RedisServer::start();
+    let unix = server.unix_url();
+    assert!(unix.starts_with("redis+unix://"));
+    let plain_unix = unix.replacen("redis+unix://", "unix://", 1);
+    for url in [unix, plain_unix] {
+        let store = RedisStore::connect(&url, "sock:").await.unwrap();
+        store.ping().await.unwrap();
+        store.register_stage(&stage(ARN_A, 1)).await.unwrap();
+    }
+    // Same server as over TCP.
+    let tcp = connect(&server, "sock:").await;
+    assert_eq!(tcp.stages().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn every_key_is_under_the_prefix() {
+    let server = RedisServer::start();
+    let a = connect(&server, "one:").await;
+    let b = connect(&server, "two:").await;
+    for s in [&a, &b] {
+        s.register_stage(&stage(ARN_A, 1)).await.unwrap();
+        s.join(&req("u1", 1_000, 50)).await.unwrap();
+        s.join(&req("u2", 1_000, 50)).await.unwrap();
+        s.leave("u2", ARN_A, 2_000, MINUTE).await.unwrap();
+        s.rate_limit("key", 10, MINUTE, 1_000).await.unwrap();
+        s.try_lease("sweep", "h", MINUTE).await.unwrap();
+    }
+    a.heartbeat("u1", ARN_A, 3_000).await.unwrap();
+    let keys = server.command(&["KEYS", "*"]);
+    let keys: HashSet<&str> = keys.lines().collect();
+    let expected = |p: &str| -> Vec<String> {
+        [
+            "stages".to_string(),
+            format!("stage:{ARN_A}"),
+            format!("hb:{ARN_A}"),
+            "viewer:u1".into(),
+            "watch".into(),
+            "watch:at".into(),
+            "rate:key".into(),
+            "lease:sweep".into(),
+        ]
+        .into_iter()
+        .map(|k| format!("{p}{k}"))
+        .collect()
+    };
+    let mut want: HashSet<String> = expected("one:").into_iter().collect();
+    want.extend(expected("two:"));
+    assert_eq!(keys, want.iter().map(String::as_str).collect());
+    // The two prefixes do not see each other.
+    b.purge_stage(ARN_A, 5_000).await.unwrap();
+    assert_eq!(a.stage(ARN_A).await.unwrap().unwrap().viewers, 1);
+    assert!(b.stages().await.unwrap().is_empty());
+    // Idle rate-limit state goes away by itself (about one period).
+    let pttl: i64 = server.command(&["PTTL", "one:rate:key"]).parse().unwrap();
+    assert!(pttl > 0 && pttl <= 61_000, "{pttl}");
+    let pttl: i64 = server
+        .command(&["PTTL", "one:lease:sweep"])
+        .parse()
+        .unwrap();
+    assert!(pttl > 0 && pttl <= 60_000, "{pttl}");
+    // The registry, viewers and watch times never expire by TTL.
+    for key in ["one:stages", "one:viewer:u1", "one:watch"] {
+        assert_eq!(server.command(&["PTTL", key]), "-1", "{key}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_instances_joining_at_once_never_exceed_capacity() {
+    let server = RedisServer::start();
+    // Five store objects = five server instances with their own pools.
+    let mut stores = Vec::new();
+    for _ in 0..5 {
+        stores.push(Arc::new(connect(&server, "ivs:").await));
+    }
+    for (i, arn) in [
+        ARN_A,
+        ARN_B,
+        "arn:aws:ivs:x:1:stage/c",
+        "arn:aws:ivs:x:1:stage/d",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        stores[0]
+            .register_stage(&stage(arn, i as i64))
+            .await
+            .unwrap();
+    }
+    // 1,000 joins at once for 600 users (some twice, via different
+    // instances) and 4 × 50 places.
+    let mut tasks = Vec::new();
+    for i in 0..1_000usize {
+        let store = stores[i % stores.len()].clone();
+        tasks.push(tokio::spawn(async move {
+            let user = format!("u{}", i % 600);
+            (
+                user.clone(),
+                store.join(&req(&user, 1_000, 50)).await.unwrap(),
+            )
+        }));
+    }
+    let mut placed: HashMap<String, String> = HashMap::new();
+    let mut full = 0;
+    for t in tasks {
+        let (user, outcome) = t.await.unwrap();
+        match outcome {
+            JoinOutcome::Joined {
+                stage_arn, viewers, ..
+            } => {
+                assert!(viewers <= 50);
+                if let Some(prev) = placed.insert(user, stage_arn.clone()) {
+                    assert_eq!(prev, stage_arn, "one user on two stages");
+                }
+            }
+            JoinOutcome::Full => full += 1,
+        }
+    }
+    assert_eq!(placed.len(), 200);
+    assert!(full >= 400);
+    let stages = stores[1].stages().await.unwrap();
+    assert!(stages.iter().all(|s| s.viewers == 50));
+    let mut seen = HashSet::new();
+    for s in &stages {
+        for v in stores[2].viewers(&s.record.arn).await.unwrap() {
+            assert_eq!(placed[&v.user_id], s.record.arn);
+            assert!(seen.insert(v.user_id));
+        }
+    }
+    assert_eq!(seen.len(), 200);
+}
+
+#[tokio::test]
+async fn foreign_data_is_an_error_not_a_panic() {
+    let server = RedisServer::start();
+    let store = connect(&server, "ivs:").await;
+    store.register_stage(&stage(ARN_A, 1)).await.unwrap();
+    let key = format!("ivs:stage:{ARN_A}");
+    server.command(&["HSET", &key, "record", "not json"]);
+    let err = store.stages().await.unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+    // A key of the wrong type makes the script fail: also Corrupt.
+    server.command(&["DEL", &format!("ivs:hb:{ARN_A}")]);
+    server.command(&["SET", &format!("ivs:hb:{ARN_A}"), "x"]);
+    let err = store.heartbeat("u1", ARN_A, 1).await.unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+    // The store keeps working for everything else.
+    store.ping().await.unwrap();
+    assert!(store.try_lease("l", "h", MINUTE).await.unwrap());
+}
+
+#[tokio::test]
+async fn the_server_selects_redis_from_the_settings() {
+    let mut server = RedisServer::start();
+    let settings = ivs_server::Settings {
+        redis_url: Some(server.url()),
+        redis_prefix: "srv:".into(),
+        ..Default::default()
+    };
+    let built = ivs_server::ServerBuilder::new(settings.clone())
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(built.app().store().kind(), "redis");
+    // The master stage went into Redis under the prefix.
+    assert_eq!(server.command(&["ZCARD", "srv:stages"]), "1");
+    // Unreachable at start: the server refuses to start, with the reason.
+    server.kill();
+    let started = Instant::now();
+    let err = match ivs_server::ServerBuilder::new(settings).build().await {
+        Ok(_) => panic!("built without Redis"),
+        Err(e) => e,
+    };
+    assert!(err.to_string().contains("cannot reach Redis"), "{err}");
+    assert!(started.elapsed() < FAIL_FAST);
+}

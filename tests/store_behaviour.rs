@@ -1,0 +1,642 @@
+//! One behaviour suite for the `ViewerStore` trait, run against every
+//! implementation: the in-process `MemoryStore` and the `RedisStore` on a
+//! private `redis-server` (one per test, so tests stay isolated). Both must
+//! give the same answers to the same calls.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ivs_server::store::memory::MemoryStore;
+use ivs_server::store::redis::RedisStore;
+use ivs_server::store::{
+    gcra, JoinOutcome, JoinRequest, LeaveOutcome, Millis, RemoveOutcome, StageRecord, ViewerStore,
+};
+use ivs_suite::redis_server::RedisServer;
+
+/// A store under test, with the Redis server it needs (if any) kept alive.
+struct Fixture {
+    store: Arc<dyn ViewerStore>,
+    _redis: Option<RedisServer>,
+}
+
+fn memory() -> Fixture {
+    Fixture {
+        store: Arc::new(MemoryStore::new()),
+        _redis: None,
+    }
+}
+
+async fn redis() -> Fixture {
+    let server = RedisServer::start();
+    let store = RedisStore::connect(&server.url(), "test:")
+        .await
+        .expect("connect to the test Redis");
+    Fixture {
+        store: Arc::new(store),
+        _redis: Some(server),
+    }
+}
+
+/// Generates one `#[tokio::test]` per behaviour and store.
+macro_rules! behaviours {
+    ($($name:ident),* $(,)?) => {
+        mod memory_store {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let f = super::memory();
+                    super::$name(&*f.store).await;
+                }
+            )*
+        }
+        mod redis_store {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let f = super::redis().await;
+                    super::$name(&*f.store).await;
+                }
+            )*
+        }
+    };
+}
+
+behaviours!(
+    join_is_idempotent_per_user,
+    join_picks_the_least_loaded_stage_with_room,
+    capacity_is_never_exceeded,
+    concurrent_joins_never_exceed_capacity,
+    needs_stage_reports_the_threshold,
+    draining_stages_get_no_viewers,
+    heartbeat_refreshes_only_a_counted_viewer,
+    leave_records_the_watch_time_once,
+    forget_undoes_a_join,
+    watch_duration_through_a_viewers_life,
+    sweep_removes_only_expired_viewers,
+    purge_stage_removes_stage_and_viewers,
+    remove_stage_only_when_empty,
+    rename_and_register_replace,
+    set_participant_only_on_that_stage,
+    rate_limit_decides_like_gcra,
+    leases_are_exclusive,
+    lease_expires,
+    stages_are_sorted_oldest_first_with_counts,
+);
+
+const MINUTE: Duration = Duration::from_secs(60);
+const ARN_A: &str = "arn:aws:ivs:ap-northeast-1:123456789012:stage/aaaa";
+const ARN_B: &str = "arn:aws:ivs:ap-northeast-1:123456789012:stage/bbbb";
+const ARN_C: &str = "arn:aws:ivs:ap-northeast-1:123456789012:stage/cccc";
+
+fn stage(arn: &str, created_at: Millis) -> StageRecord {
+    StageRecord {
+        arn: arn.to_string(),
+        name: format!("name-{}", &arn[arn.len() - 4..]),
+        tags: [("app".to_string(), "test".to_string())].into(),
+        auto_scaled: true,
+        master: false,
+        assignable: true,
+        created_at,
+        draining: false,
+    }
+}
+
+fn req(user: &str, now: Millis, capacity: u32, scale_up_at: u32) -> JoinRequest {
+    JoinRequest {
+        user_id: user.to_string(),
+        participant_id: format!("p-{user}-{now}"),
+        now,
+        capacity,
+        scale_up_at,
+    }
+}
+
+/// Joins and returns (stage, viewers, rejoined, needs_stage); panics on Full.
+async fn joined(s: &dyn ViewerStore, r: JoinRequest) -> (String, u32, bool, bool) {
+    match s.join(&r).await.unwrap() {
+        JoinOutcome::Joined {
+            stage_arn,
+            viewers,
+            rejoined,
+            needs_stage,
+        } => (stage_arn, viewers, rejoined, needs_stage),
+        JoinOutcome::Full => panic!("{} got Full", r.user_id),
+    }
+}
+
+async fn count(s: &dyn ViewerStore, arn: &str) -> u32 {
+    s.stage(arn).await.unwrap().map_or(0, |l| l.viewers)
+}
+
+async fn join_is_idempotent_per_user(s: &dyn ViewerStore) {
+    s.register_stage(&stage(ARN_A, 1)).await.unwrap();
+    s.register_stage(&stage(ARN_B, 2)).await.unwrap();
+    let first = joined(s, req("u1", 1_000, 50, 40)).await;
+    assert_eq!(first, (ARN_A.to_string(), 1, false, false));
+    // Same user again: same stage, counted once, new participant, and the
+    // token request counts as a heartbeat.
+    let mut again = req("u1", 5_000, 50, 40);
+    again.participant_id = "p-new".into();
+    let second = joined(s, again).await;
+    assert_eq!(second, (ARN_A.to_string(), 1, true, false));
+    let viewers = s.viewers(ARN_A).await.unwrap();
+    assert_eq!(viewers.len(), 1);
+    assert_eq!(viewers[0].user_id, "u1");
+    assert_eq!(viewers[0].participant_id, "p-new");
+    assert_eq!(viewers[0].joined_at, 1_000);
+    assert_eq!(viewers[0].last_heartbeat, 5_000);
+    // A rejoin with an older clock never moves the heartbeat backwards.
+    joined(s, req("u1", 3_000, 50, 40)).await;
+    assert_eq!(s.viewers(ARN_A).await.unwrap()[0].last_heartbeat, 5_000);
+    assert_eq!(count(s, ARN_B).await, 0);
+}
+
+async fn join_picks_the_least_loaded_stage_with_room(s: &dyn ViewerStore) {
+    // C is older but not assignable (a manual stage): never chosen.
+    let mut manual = stage(ARN_C, 0);
+    manual.assignable = false;
+    s.register_stage(&manual).await.unwrap();
+    s.register_stage(&stage(ARN_B, 2)).await.unwrap();
+    s.register_stage(&stage(ARN_A, 1)).await.unwrap();
+    let mut got = Vec::new();
+    for i in 0..5 {
+        got.push(joined(s, req(&format!("u{i}"), 1_000 + i, 50, 40)).await);
+    }
+    // Ties go to the oldest stage; then the least loaded.
+    let stages: Vec<&str> = got.iter().map(|g| g.0.as_str()).collect();
+    assert_eq!(stages, [ARN_A, ARN_B, ARN_A, ARN_B, ARN_A]);
+    let counts: Vec<u32> = got.iter().map(|g| g.1).collect();
+    assert_eq!(counts, [1, 1, 2, 2, 3]);
+    assert_eq!(count(s, ARN_C).await, 0);
+    // Load B less: the next viewer goes to B even though A is older.
+    s.leave("u1", ARN_B, 2_000, MINUTE).await.unwrap();
+    s.leave("u3", ARN_B, 2_000, MINUTE).await.unwrap();
+    assert_eq!(joined(s, req("u9", 3_000, 50, 40)).await.0, ARN_B);
+}
+
+async fn capacity_is_never_exceeded(s: &dyn ViewerStore) {
+    s.register_stage(&stage(ARN_A, 1)).await.unwrap();
+    assert_eq!(joined(s, req("u1", 1, 2, 2)).await.1, 1);
+    assert_eq!(joined(s, req("u2", 2, 2, 2)).await.1, 2);
+    assert_eq!(
+        s.join(&req("u3", 3, 2, 2)).await.unwrap(),
+        JoinOutcome::Full
+    );
+    // A counted viewer still rejoins a full stage.
+    assert_eq!(
+        joined(s, req("u1", 4, 2, 2)).await,
+        (ARN_A.into(), 2, true, true)
+    );
+    s.register_stage(&stage(ARN_B, 2)).await.unwrap();
+    assert_eq!(joined(s, req("u3", 5, 2, 2)).await.0, ARN_B);
+    assert_eq!(count(s, ARN_A).await, 2);
+    // No stages at all: Full.
+    s.purge_stage(ARN_A, 6).await.unwrap();
+    s.purge_stage(ARN_B, 6).await.unwrap();
+    assert_eq!(
+        s.join(&req("u4", 7, 2, 2)).await.unwrap(),
+        JoinOutcome::Full
+    );
+}
+
+async fn concurrent_joins_never_exceed_capacity(s: &dyn ViewerStore) {
+    for (i, arn) in [ARN_A, ARN_B, ARN_C].into_iter().enumerate() {
+        s.register_stage(&stage(arn, i as i64)).await.unwrap();
+    }
+    // 400 joins at once (each user twice) for 3 × 20 places.
+    let results = futures_util::future::join_all((0..400).map(|i| {
+        let r = req(&format!("u{}", i % 200), 1_000, 20, 15);
+        async move { s.join(&r).await.unwrap() }
+    }))
+    .await;
+    let mut per_user = std::collections::HashMap::new();
+    for (i, r) in results.iter().enumerate() {
+        if let JoinOutcome::Joined {
+            stage_arn, viewers, ..
+        } = r
+        {
+            assert!(*viewers <= 20, "{stage_arn} reported {viewers}");
+            let prev = per_user.insert(i % 200, stage_arn.clone());
+            if let Some(prev) = prev {
+                assert_eq!(&prev, stage_arn, "a user was put on two stages");
+            }
+        }
+    }
+    assert_eq!(per_user.len(), 60);
+    let mut seen = HashSet::new();
+    for arn in [ARN_A, ARN_B, ARN_C] {
+        let viewers = s.viewers(arn).await.unwrap();
+        assert_eq!(viewers.len(), 20);
+        assert_eq!(count(s, arn).await, 20);
+        for v in viewers {
+            assert!(seen.insert(v.user_id), "counted twice");
+        }
+    }
+}
+
+async fn needs_stage_reports_the_threshold(s: &dyn ViewerStore) {
+    s.register_stage(&stage(ARN_A, 1)).await.unwrap();
+    assert!(!joined(s, req("u1", 1, 3, 2)).await.3);
+    assert!(joined(s, req("u2", 2, 3, 2)).await.3, "min load 2 >= 2");
+    // A new stage takes the next viewer; the least loaded (1) is below 2.
+    s.register_stage(&stage(ARN_B, 2)).await.unwrap();
+    assert_eq!(
+        joined(s, req("u3", 3, 3, 2)).await,
+        (ARN_B.into(), 1, false, false)
+    );
+    // A rejoin reports it too.
+    assert!(!joined(s, req("u1", 4, 3, 2)).await.3);
+    assert!(joined(s, req("u4", 5, 3, 2)).await.3);
+    // Non-assignable stages do not count towards the minimum.
+    let mut manual = stage(ARN_C, 3);
+    manual.assignable = false;
+    s.register_stage(&manual).await.unwrap();
+    assert!(joined(s, req("u5", 6, 3, 2)).await.3);
+}
+
+async fn draining_stages_get_no_viewers(s: &dyn ViewerStore) {
+    s.register_stage(&stage(ARN_A, 1)).await.unwrap();
+    s.register_stage(&stage(ARN_B, 2)).await.unwrap();
+    joined(s, req("u1", 1, 50, 2)).await;
+    joined(s, req("u2", 2, 50, 2)).await;
+    assert!(s.set_draining(ARN_A, true).await.unwrap());
+    assert!(!s.set_draining(ARN_C, true).await.unwrap(), "unknown stage");
+    assert!(s.stage(ARN_A).await.unwrap().unwrap().record.draining);
+    // B gets them although A is as loaded and older; A (draining) does not
+    // count for needs_stage: B reaches 2.
+    assert_eq!(
+        joined(s, req("u3", 3, 50, 2)).await,
+        (ARN_B.into(), 2, false, true)
+    );
+    // A viewer already on the draining stage keeps it.
+    assert_eq!(joined(s, req("u1", 4, 50, 2)).await.0, ARN_A);
+    // Only draining stages with room: Full.
+    assert!(s.set_draining(ARN_B, true).await.unwrap());
+    assert_eq!(
+        s.join(&req("u4", 5, 50, 2)).await.unwrap(),
+        JoinOutcome::Full
+    );
+    assert!(s.set_draining(ARN_A, false).await.unwrap());
+    assert_eq!(joined(s, req("u4", 6, 50, 2)).await.0, ARN_A);
+    assert!(!s.stage(ARN_A).await.unwrap().unwrap().record.draining);
+}
+
+async fn heartbeat_refreshes_only_a_counted_viewer(s: &dyn ViewerStore) {
+    s.register_stage(&stage(ARN_A, 1)).await.unwrap();
+    s.register_stage(&stage(ARN_B, 2)).await.unwrap();
+    joined(s, req("u1", 1_000, 50, 40)).await;
+    assert_eq!(s.heartbeat("nobody", ARN_A, 2_000).await.unwrap(), None);
+    assert_eq!(
+        s.heartbeat("u1", ARN_B, 2_000).await.unwrap(),
+        None,
+        "wrong stage"
+    );
+    assert_eq!(s.heartbeat("u1", ARN_A, 2_000).await.unwrap(), Some(2_000));
+    // Never backwards.
+    assert_eq!(s.heartbeat("u1", ARN_A, 1_500).await.unwrap(), Some(2_000));
+    assert_eq!(s.viewers(ARN_A).await.unwrap()[0].last_heartbeat, 2_000);
+    // Gone: a heartbeat never recreates it.
+    s.leave("u1", ARN_A, 3_000, MINUTE).await.unwrap();
+    assert_eq!(s.heartbeat("u1", ARN_A, 4_000).await.unwrap(), None);
+    assert!(s.viewers(ARN_A).await.unwrap().is_empty());
+    assert_eq!(count(s, ARN_A).await, 0);
+    assert_eq!(count(s, ARN_B).await, 0);
+    assert_eq!(s.heartbeat("nobody", ARN_C, 4_000).await.unwrap(), None);
+}
+
+async fn leave_records_the_watch_time_once(s: &dyn ViewerStore) {
+    s.register_stage(&stage(ARN_A, 1)).await.unwrap();
+    joined(s, req("u1", 1_000, 50, 40)).await;
+    assert_eq!(
+        s.leave("u1", ARN_B, 61_999, MINUTE).await.unwrap(),
+        LeaveOutcome::Unknown,
+        "wrong stage"
+    );
+    assert_eq!(count(s, ARN_A).await, 1);
+    assert_eq!(
+        s.leave("u1", ARN_A, 61_999, MINUTE).await.unwrap(),
+        LeaveOutcome::Left(60)
+    );
+    assert_eq!(count(s, ARN_A).await, 0);
+    assert_eq!(
+        s.leave("u1", ARN_A, 99_000, MINUTE).await.unwrap(),
+        LeaveOutcome::AlreadyGone(60)
+    );
+    assert_eq!(
+        s.leave("u2", ARN_A, 99_000, MINUTE).await.unwrap(),
+        LeaveOutcome::Unknown
+    );
+    // A clock behind the join counts as zero, not as a wrap-around.
+    joined(s, req("u3", 10_000, 50, 40)).await;
+    assert_eq!(
+        s.leave("u3", ARN_A, 5_000, MINUTE).await.unwrap(),
+        LeaveOutcome::Left(0)
+    );
+}
+
+async fn forget_undoes_a_join(s: &dyn ViewerStore) {
+    s.register_stage(&stage(ARN_A, 1)).await.unwrap();
+    joined(s, req("u1", 1_000, 50, 40)).await;
+    s.forget("u1", ARN_B).await.unwrap();
+    assert_eq!(
+        count(s, ARN_A).await,
+        1,
+        "forget on another stage is a no-op"
+    );
+    s.forget("u1", ARN_A).await.unwrap();
+    assert_eq!(count(s, ARN_A).await, 0);
+    assert_eq!(s.watch_duration("u1", ARN_A, 9_000).await.unwrap(), None);
+    assert_eq!(
+        s.leave("u1", ARN_A, 9_000, MINUTE).await.unwrap(),
+        LeaveOutcome::Unknown
+    );
+    s.forget("nobody", ARN_A).await.unwrap();
+    // The user can join afresh.
+    assert!(!joined(s, req("u1", 10_000, 50, 40)).await.2);
+}
+
+async fn watch_duration_through_a_viewers_life(s: &dyn ViewerStore) {
+    s.register_stage(&stage(ARN_A, 1)).await.unwrap();
+    let timeout = Duration::from_secs(30);
+    let retention = Duration::from_secs(3600);
+    joined(s, req("u1", 1_000, 50, 40)).await;
+    joined(s, req("u2", 1_000, 50, 40)).await;
+    // Active: so far.
+    assert_eq!(
+        s.watch_duration("u1", ARN_A, 11_999).await.unwrap(),
+        Some(10)
+    );
+    assert_eq!(s.watch_duration("u1", ARN_B, 11_999).await.unwrap(), None);
+    assert_eq!(
+        s.watch_duration("nobody", ARN_A, 11_999).await.unwrap(),
+        None
+    );
+    // After leave: as recorded, not growing.
+    s.leave("u1", ARN_A, 21_000, retention).await.unwrap();
+    assert_eq!(
+        s.watch_duration("u1", ARN_A, 500_000).await.unwrap(),
+        Some(20)
+    );
+    // After expiry: join to last heartbeat.
+    s.heartbeat("u2", ARN_A, 8_500).await.unwrap();
+    assert_eq!(s.sweep(100_000, timeout, retention).await.unwrap(), 1);
+    assert_eq!(
+        s.watch_duration("u2", ARN_A, 200_000).await.unwrap(),
+        Some(7)
+    );
+    // After the retention (counted from when it was recorded): forgotten.
+    s.sweep(21_000 + 3_600_000, timeout, retention)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.watch_duration("u1", ARN_A, 0).await.unwrap(),
+        Some(20),
+        "not older yet"
+    );
+    s.sweep(21_001 + 3_600_000, timeout, retention)
+        .await
+        .unwrap();
+    assert_eq!(s.watch_duration("u1", ARN_A, 0).await.unwrap(), None);
+    assert_eq!(s.watch_duration("u2", ARN_A, 0).await.unwrap(), Some(7));
+    s.sweep(100_001 + 3_600_000, timeout, retention)
+        .await
+        .unwrap();
+    assert_eq!(s.watch_duration("u2", ARN_A, 0).await.unwrap(), None);
+    assert_eq!(
+        s.leave("u2", ARN_A, 0, retention).await.unwrap(),
+        LeaveOutcome::Unknown
+    );
+}
+
+async fn sweep_removes_only_expired_viewers(s: &dyn ViewerStore) {
+    s.register_stage(&stage(ARN_A, 1)).await.unwrap();
+    s.register_stage(&stage(ARN_B, 2)).await.unwrap();
+    for (i, user) in ["u1", "u2", "u3", "u4"].into_iter().enumerate() {
+        joined(s, req(user, 1_000 + i as i64, 50, 40)).await;
+    }
+    // u1 (A) and u2 (B) go quiet; u3 heartbeats exactly at the cutoff.
+    s.heartbeat("u3", ARN_A, 40_000).await.unwrap();
+    s.heartbeat("u4", ARN_B, 60_000).await.unwrap();
+    let timeout = Duration::from_secs(30);
+    assert_eq!(s.sweep(70_000, timeout, MINUTE).await.unwrap(), 2);
+    assert_eq!(
+        s.sweep(70_000, timeout, MINUTE).await.unwrap(),
+        0,
+        "only once"
+    );
+    let mut left = Vec::new();
+    for arn in [ARN_A, ARN_B] {
+        left.extend(s.viewers(arn).await.unwrap().into_iter().map(|v| v.user_id));
+    }
+    assert_eq!(left, ["u3", "u4"]);
+    assert_eq!(count(s, ARN_A).await, 1);
+    assert_eq!(count(s, ARN_B).await, 1);
+    // Recorded as join → last heartbeat (no heartbeat: 0 s), exactly once.
+    assert_eq!(
+        s.leave("u1", ARN_A, 80_000, MINUTE).await.unwrap(),
+        LeaveOutcome::AlreadyGone(0)
+    );
+    assert_eq!(s.heartbeat("u2", ARN_B, 80_000).await.unwrap(), None);
+    assert_eq!(s.sweep(70_001, timeout, MINUTE).await.unwrap(), 1, "u3 now");
+    assert_eq!(
+        s.watch_duration("u3", ARN_A, 90_000).await.unwrap(),
+        Some(38)
+    );
+}
+
+async fn purge_stage_removes_stage_and_viewers(s: &dyn ViewerStore) {
+    s.register_stage(&stage(ARN_A, 1)).await.unwrap();
+    s.register_stage(&stage(ARN_B, 2)).await.unwrap();
+    joined(s, req("u1", 1_000, 50, 40)).await;
+    joined(s, req("u2", 1_000, 50, 40)).await;
+    joined(s, req("u3", 1_000, 50, 40)).await;
+    s.purge_stage(ARN_A, 31_000).await.unwrap();
+    assert_eq!(s.stage(ARN_A).await.unwrap(), None);
+    assert!(s.viewers(ARN_A).await.unwrap().is_empty());
+    assert_eq!(s.heartbeat("u1", ARN_A, 32_000).await.unwrap(), None);
+    // Watch time: join to the purge.
+    assert_eq!(
+        s.leave("u1", ARN_A, 40_000, MINUTE).await.unwrap(),
+        LeaveOutcome::AlreadyGone(30)
+    );
+    assert_eq!(
+        s.watch_duration("u3", ARN_A, 40_000).await.unwrap(),
+        Some(30)
+    );
+    assert_eq!(count(s, ARN_B).await, 1);
+    let stages = s.stages().await.unwrap();
+    assert_eq!(stages.len(), 1);
+    // Purged viewers join afresh elsewhere; an unknown stage purges quietly.
+    assert_eq!(
+        joined(s, req("u1", 50_000, 50, 40)).await,
+        (ARN_B.into(), 2, false, false)
+    );
+    s.purge_stage(ARN_C, 50_000).await.unwrap();
+}
+
+async fn remove_stage_only_when_empty(s: &dyn ViewerStore) {
+    assert_eq!(
+        s.remove_stage_if_empty(ARN_A).await.unwrap(),
+        RemoveOutcome::Unknown
+    );
+    s.register_stage(&stage(ARN_A, 1)).await.unwrap();
+    joined(s, req("u1", 1_000, 50, 40)).await;
+    joined(s, req("u2", 1_000, 50, 40)).await;
+    assert_eq!(
+        s.remove_stage_if_empty(ARN_A).await.unwrap(),
+        RemoveOutcome::NotEmpty(2)
+    );
+    assert!(s.stage(ARN_A).await.unwrap().is_some());
+    s.leave("u1", ARN_A, 2_000, MINUTE).await.unwrap();
+    s.forget("u2", ARN_A).await.unwrap();
+    assert_eq!(
+        s.remove_stage_if_empty(ARN_A).await.unwrap(),
+        RemoveOutcome::Removed
+    );
+    assert_eq!(s.stage(ARN_A).await.unwrap(), None);
+    assert!(s.stages().await.unwrap().is_empty());
+    assert_eq!(
+        s.remove_stage_if_empty(ARN_A).await.unwrap(),
+        RemoveOutcome::Unknown
+    );
+    assert_eq!(
+        s.join(&req("u3", 3_000, 50, 40)).await.unwrap(),
+        JoinOutcome::Full
+    );
+}
+
+async fn rename_and_register_replace(s: &dyn ViewerStore) {
+    assert!(!s.rename_stage(ARN_A, "x").await.unwrap());
+    let record = stage(ARN_A, 1);
+    s.register_stage(&record).await.unwrap();
+    joined(s, req("u1", 1_000, 50, 40)).await;
+    assert!(s.rename_stage(ARN_A, "renamed").await.unwrap());
+    let load = s.stage(ARN_A).await.unwrap().unwrap();
+    assert_eq!(load.record.name, "renamed");
+    assert_eq!(load.record.tags, record.tags);
+    assert_eq!(load.viewers, 1);
+    // Registering again replaces the record (viewers stay counted).
+    let mut master = record.clone();
+    master.master = true;
+    master.auto_scaled = false;
+    master.name = "master".into();
+    s.register_stage(&master).await.unwrap();
+    let load = s.stage(ARN_A).await.unwrap().unwrap();
+    assert_eq!(load.record, master);
+    assert_eq!(load.viewers, 1);
+    assert_eq!(s.stage(ARN_B).await.unwrap(), None);
+}
+
+async fn set_participant_only_on_that_stage(s: &dyn ViewerStore) {
+    s.register_stage(&stage(ARN_A, 1)).await.unwrap();
+    joined(s, req("u1", 1_000, 50, 40)).await;
+    s.set_participant("u1", ARN_B, "wrong").await.unwrap();
+    assert_eq!(
+        s.viewers(ARN_A).await.unwrap()[0].participant_id,
+        "p-u1-1000"
+    );
+    s.set_participant("u1", ARN_A, "from-ivs").await.unwrap();
+    assert_eq!(
+        s.viewers(ARN_A).await.unwrap()[0].participant_id,
+        "from-ivs"
+    );
+    // Never creates a viewer.
+    s.set_participant("nobody", ARN_A, "x").await.unwrap();
+    assert_eq!(count(s, ARN_A).await, 1);
+}
+
+async fn rate_limit_decides_like_gcra(s: &dyn ViewerStore) {
+    let now = 1_700_000_000_000;
+    let mut tat = None;
+    // 100 per minute: a burst of 100, then one every 600 ms.
+    for i in 0..100u32 {
+        let d = s.rate_limit("k1", 100, MINUTE, now).await.unwrap();
+        let (expected, new_tat) = gcra(tat, 100, MINUTE, now);
+        assert_eq!(d, expected, "request {i}");
+        assert!(d.allowed);
+        assert_eq!(d.remaining, 99 - i);
+        tat = Some(new_tat);
+    }
+    let d = s.rate_limit("k1", 100, MINUTE, now).await.unwrap();
+    assert!(!d.allowed);
+    assert_eq!(d.retry_after, Duration::from_millis(600));
+    assert_eq!(d, gcra(tat, 100, MINUTE, now).0);
+    // Other keys are independent.
+    assert!(s.rate_limit("k2", 100, MINUTE, now).await.unwrap().allowed);
+    // Paced afterwards, exactly as the function says.
+    for t in [now + 599, now + 600, now + 600, now + 1_250, now + 61_000] {
+        let d = s.rate_limit("k1", 100, MINUTE, t).await.unwrap();
+        let (expected, new_tat) = gcra(tat, 100, MINUTE, t);
+        assert_eq!(d, expected, "at +{}", t - now);
+        if d.allowed {
+            tat = Some(new_tat);
+        }
+    }
+    // Large limits keep their precision; odd periods and limit 0 clamp alike.
+    let d = s.rate_limit("big", 100_000, MINUTE, now).await.unwrap();
+    assert_eq!(d, gcra(None, 100_000, MINUTE, now).0);
+    assert_eq!(d.remaining, 99_999);
+    let d = s
+        .rate_limit("zero", 0, Duration::from_micros(1500), now)
+        .await
+        .unwrap();
+    assert_eq!(d, gcra(None, 0, Duration::from_micros(1500), now).0);
+}
+
+async fn leases_are_exclusive(s: &dyn ViewerStore) {
+    let ttl = Duration::from_secs(30);
+    assert!(s.try_lease("sweep", "h1", ttl).await.unwrap());
+    assert!(!s.try_lease("sweep", "h2", ttl).await.unwrap());
+    assert!(
+        s.try_lease("sweep", "h1", ttl).await.unwrap(),
+        "renewed by the holder"
+    );
+    assert!(
+        s.try_lease("scale-up", "h2", ttl).await.unwrap(),
+        "another lease"
+    );
+    s.release_lease("sweep", "h2").await.unwrap();
+    assert!(
+        !s.try_lease("sweep", "h2", ttl).await.unwrap(),
+        "only the holder releases"
+    );
+    s.release_lease("sweep", "h1").await.unwrap();
+    assert!(s.try_lease("sweep", "h2", ttl).await.unwrap());
+    assert!(!s.try_lease("sweep", "h1", ttl).await.unwrap());
+    s.release_lease("nothing", "h1").await.unwrap();
+}
+
+async fn lease_expires(s: &dyn ViewerStore) {
+    let ttl = Duration::from_millis(400);
+    let ms = Duration::from_millis;
+    assert!(s.try_lease("sweep", "h1", ttl).await.unwrap());
+    assert!(!s.try_lease("sweep", "h2", ttl).await.unwrap());
+    tokio::time::sleep(ms(250)).await;
+    // A renewal pushes the expiry out again (to about 650 ms from the start).
+    assert!(s.try_lease("sweep", "h1", ttl).await.unwrap());
+    tokio::time::sleep(ms(250)).await;
+    assert!(!s.try_lease("sweep", "h2", ttl).await.unwrap());
+    tokio::time::sleep(ms(500)).await;
+    assert!(s.try_lease("sweep", "h2", ttl).await.unwrap(), "expired");
+    assert!(!s.try_lease("sweep", "h1", ttl).await.unwrap());
+}
+
+async fn stages_are_sorted_oldest_first_with_counts(s: &dyn ViewerStore) {
+    assert!(s.stages().await.unwrap().is_empty());
+    s.register_stage(&stage(ARN_C, 5)).await.unwrap();
+    s.register_stage(&stage(ARN_B, 7)).await.unwrap();
+    // Same creation time as C: ordered by ARN.
+    s.register_stage(&stage(ARN_A, 5)).await.unwrap();
+    joined(s, req("u1", 1, 50, 40)).await;
+    joined(s, req("u2", 1, 50, 40)).await;
+    joined(s, req("u3", 1, 50, 40)).await;
+    joined(s, req("u4", 1, 50, 40)).await;
+    let stages = s.stages().await.unwrap();
+    let got: Vec<(&str, u32)> = stages
+        .iter()
+        .map(|l| (l.record.arn.as_str(), l.viewers))
+        .collect();
+    assert_eq!(got, [(ARN_A, 2), (ARN_C, 1), (ARN_B, 1)]);
+    assert_eq!(stages[2].record, stage(ARN_B, 7));
+}
