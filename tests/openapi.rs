@@ -485,9 +485,12 @@ impl ViewerStore for FlakyStore {
         limit: u32,
         period: Duration,
         now: Millis,
+        want: u32,
     ) -> StoreResult<RateDecision> {
         self.fault()?;
-        self.inner.rate_limit(key_id, limit, period, now).await
+        self.inner
+            .rate_limit(key_id, limit, period, now, want)
+            .await
     }
     async fn try_lease(&self, name: &str, holder: &str, ttl: Duration) -> StoreResult<bool> {
         self.fault()?;

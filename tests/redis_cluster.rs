@@ -389,3 +389,101 @@ fn a_redis_outage_is_a_503_and_heals() {
     });
     drop(instance);
 }
+
+/// Over HTTP, a heartbeat is one Redis command: the rate limit is spent from
+/// a locally reserved batch, so it adds about one command per hundred
+/// requests with the development key's allowance.
+#[tokio::test]
+async fn an_http_heartbeat_costs_one_redis_command() {
+    let redis = RedisServer::start();
+    let server = ServerBuilder::new(settings(&redis, "hb:"))
+        .build()
+        .await
+        .unwrap()
+        .spawn(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap())
+        .unwrap();
+    let (http, base) = (http(), server.base_url());
+    let (status, body) = post(
+        &http,
+        format!("{base}/api/token/viewer"),
+        json!({"userId": "hb"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let stage = body["data"]["stageArn"].as_str().unwrap().to_string();
+    let before = redis.command_stat("evalsha");
+    let n = 300;
+    for _ in 0..n {
+        let (status, _) = post(
+            &http,
+            format!("{base}/api/viewer/heartbeat"),
+            json!({"userId": "hb", "stageArn": stage}),
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    let used = redis.command_stat("evalsha") - before;
+    // n heartbeat scripts, plus a rate-limit reservation per 100 requests,
+    // plus at most a few maintenance rounds (sweep every 5 s by default).
+    assert!(used >= n, "{used}");
+    assert!(
+        used <= n + n / 100 + 1 + 6,
+        "{used} commands for {n} heartbeats"
+    );
+    server.shutdown().await;
+}
+
+/// The rate limit is the fleet's: 100 per minute through three instances is
+/// 100, and a larger key's batches never let the fleet exceed its limit.
+#[tokio::test]
+async fn the_rate_limit_is_shared_by_the_fleet() {
+    let redis = RedisServer::start();
+    let ivs = shared_ivs();
+    let mut servers = Vec::new();
+    for _ in 0..3 {
+        let mut s = settings(&redis, "fleet:");
+        s.api_keys =
+            ivs_server::config::parse_api_keys("fleet-key-1:100,bulk-key-22:1500").unwrap();
+        servers.push(
+            ServerBuilder::new(s)
+                .ivs(ivs.clone())
+                .build()
+                .await
+                .unwrap()
+                .spawn(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap())
+                .unwrap(),
+        );
+    }
+    let http = http();
+    let count = |key: &'static str, n: usize| {
+        let http = http.clone();
+        let bases: Vec<String> = servers.iter().map(|s| s.base_url()).collect();
+        async move {
+            let mut ok = 0;
+            for i in 0..n {
+                let res = http
+                    .get(format!("{}/api/stats/viewers", bases[i % bases.len()]))
+                    .header("x-api-key", key)
+                    .send()
+                    .await
+                    .unwrap();
+                match res.status().as_u16() {
+                    200 => ok += 1,
+                    429 => {}
+                    other => panic!("unexpected status {other}"),
+                }
+            }
+            ok
+        }
+    };
+    assert_eq!(count("fleet-key-1", 150).await, 100);
+    let started = Instant::now();
+    let ok = count("bulk-key-22", 1_700).await;
+    // 1,500 at once, plus the refill (25/s) while the test ran; never more.
+    let refill = (started.elapsed().as_secs_f64() * 25.0).ceil() as usize;
+    assert!(ok <= 1_500 + refill, "{ok} accepted (refill {refill})");
+    assert!(ok >= 1_500 - 9, "{ok} accepted");
+    for s in servers {
+        s.shutdown().await;
+    }
+}

@@ -386,7 +386,7 @@ async fn every_key_is_under_the_prefix() {
         s.join(&req("u1", 1_000, 50)).await.unwrap();
         s.join(&req("u2", 1_000, 50)).await.unwrap();
         s.leave("u2", ARN_A, 2_000, MINUTE).await.unwrap();
-        s.rate_limit("key", 10, MINUTE, 1_000).await.unwrap();
+        s.rate_limit("key", 10, MINUTE, 1_000, 1).await.unwrap();
         s.try_lease("sweep", "h", MINUTE).await.unwrap();
     }
     a.heartbeat("u1", ARN_A, 3_000).await.unwrap();

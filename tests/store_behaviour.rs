@@ -79,6 +79,7 @@ behaviours!(
     rename_and_register_replace,
     set_participant_only_on_that_stage,
     rate_limit_decides_like_gcra,
+    rate_limit_grants_batches_up_to_the_allowance,
     leases_are_exclusive,
     lease_expires,
     stages_are_sorted_oldest_first_with_counts,
@@ -551,37 +552,61 @@ async fn rate_limit_decides_like_gcra(s: &dyn ViewerStore) {
     let mut tat = None;
     // 100 per minute: a burst of 100, then one every 600 ms.
     for i in 0..100u32 {
-        let d = s.rate_limit("k1", 100, MINUTE, now).await.unwrap();
-        let (expected, new_tat) = gcra(tat, 100, MINUTE, now);
+        let d = s.rate_limit("k1", 100, MINUTE, now, 1).await.unwrap();
+        let (expected, new_tat) = gcra(tat, 100, MINUTE, now, 1);
         assert_eq!(d, expected, "request {i}");
         assert!(d.allowed);
         assert_eq!(d.remaining, 99 - i);
         tat = Some(new_tat);
     }
-    let d = s.rate_limit("k1", 100, MINUTE, now).await.unwrap();
+    let d = s.rate_limit("k1", 100, MINUTE, now, 1).await.unwrap();
     assert!(!d.allowed);
     assert_eq!(d.retry_after, Duration::from_millis(600));
-    assert_eq!(d, gcra(tat, 100, MINUTE, now).0);
+    assert_eq!(d, gcra(tat, 100, MINUTE, now, 1).0);
     // Other keys are independent.
-    assert!(s.rate_limit("k2", 100, MINUTE, now).await.unwrap().allowed);
+    assert!(
+        s.rate_limit("k2", 100, MINUTE, now, 1)
+            .await
+            .unwrap()
+            .allowed
+    );
     // Paced afterwards, exactly as the function says.
     for t in [now + 599, now + 600, now + 600, now + 1_250, now + 61_000] {
-        let d = s.rate_limit("k1", 100, MINUTE, t).await.unwrap();
-        let (expected, new_tat) = gcra(tat, 100, MINUTE, t);
+        let d = s.rate_limit("k1", 100, MINUTE, t, 1).await.unwrap();
+        let (expected, new_tat) = gcra(tat, 100, MINUTE, t, 1);
         assert_eq!(d, expected, "at +{}", t - now);
         if d.allowed {
             tat = Some(new_tat);
         }
     }
     // Large limits keep their precision; odd periods and limit 0 clamp alike.
-    let d = s.rate_limit("big", 100_000, MINUTE, now).await.unwrap();
-    assert_eq!(d, gcra(None, 100_000, MINUTE, now).0);
+    let d = s.rate_limit("big", 100_000, MINUTE, now, 1).await.unwrap();
+    assert_eq!(d, gcra(None, 100_000, MINUTE, now, 1).0);
     assert_eq!(d.remaining, 99_999);
     let d = s
-        .rate_limit("zero", 0, Duration::from_micros(1500), now)
+        .rate_limit("zero", 0, Duration::from_micros(1500), now, 1)
         .await
         .unwrap();
-    assert_eq!(d, gcra(None, 0, Duration::from_micros(1500), now).0);
+    assert_eq!(d, gcra(None, 0, Duration::from_micros(1500), now, 1).0);
+}
+
+async fn rate_limit_grants_batches_up_to_the_allowance(s: &dyn ViewerStore) {
+    let now = 1_700_000_000_000;
+    let d = s.rate_limit("b", 100, MINUTE, now, 10).await.unwrap();
+    assert_eq!((d.allowed, d.granted, d.remaining), (true, 10, 90));
+    assert_eq!(d, gcra(None, 100, MINUTE, now, 10).0);
+    // Asking for more than is left grants what is left.
+    let d = s.rate_limit("b", 100, MINUTE, now, 95).await.unwrap();
+    assert_eq!((d.allowed, d.granted, d.remaining), (true, 90, 0));
+    let d = s.rate_limit("b", 100, MINUTE, now, 5).await.unwrap();
+    assert_eq!((d.allowed, d.granted), (false, 0));
+    assert_eq!(d.retry_after, Duration::from_millis(600));
+    // 1.2 s later two more fit.
+    let d = s
+        .rate_limit("b", 100, MINUTE, now + 1_200, 5)
+        .await
+        .unwrap();
+    assert_eq!((d.allowed, d.granted, d.remaining), (true, 2, 0));
 }
 
 async fn leases_are_exclusive(s: &dyn ViewerStore) {

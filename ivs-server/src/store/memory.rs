@@ -386,10 +386,11 @@ impl ViewerStore for MemoryStore {
         limit: u32,
         period: Duration,
         now: Millis,
+        want: u32,
     ) -> StoreResult<RateDecision> {
         let mut state = self.lock();
         let tat = state.rate.get(key_id).copied();
-        let (decision, new_tat) = gcra(tat, limit, period, now);
+        let (decision, new_tat) = gcra(tat, limit, period, now, want);
         if decision.allowed {
             state.rate.insert(key_id.to_string(), new_tat);
         }

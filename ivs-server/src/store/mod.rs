@@ -123,6 +123,8 @@ pub enum RemoveOutcome {
 pub struct RateDecision {
     /// The request may go ahead.
     pub allowed: bool,
+    /// How many requests were granted (up to the number asked for; 0 when refused).
+    pub granted: u32,
     /// The limit per period.
     pub limit: u32,
     /// Requests left in the current burst.
@@ -220,13 +222,15 @@ pub trait ViewerStore: Send + Sync + 'static {
 
     // ---- coordination
 
-    /// One request against a key's allowance of `limit` per `period`.
+    /// Up to `want` requests (at least one) against a key's allowance of
+    /// `limit` per `period`; grants as many as fit, or refuses.
     async fn rate_limit(
         &self,
         key_id: &str,
         limit: u32,
         period: Duration,
         now: Millis,
+        want: u32,
     ) -> StoreResult<RateDecision>;
     /// Takes the lease `name` for `holder`, or renews it if `holder` has it.
     async fn try_lease(&self, name: &str, holder: &str, ttl: Duration) -> StoreResult<bool>;
@@ -234,37 +238,48 @@ pub trait ViewerStore: Send + Sync + 'static {
     async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()>;
 }
 
-/// The GCRA step shared by the stores. The theoretical arrival time (`tat`)
-/// is kept in microseconds so that large limits (100,000/min) keep their
-/// precision. Returns the decision and the `tat` to store when allowed.
-pub fn gcra(tat_us: Option<i64>, limit: u32, period: Duration, now: Millis) -> (RateDecision, i64) {
+/// The GCRA step shared by the stores, for up to `want` requests at once
+/// (a caller may reserve a small batch and spend it locally). The theoretical
+/// arrival time (`tat`) is kept in microseconds so that large limits
+/// (100,000/min) keep their precision. Returns the decision and the `tat` to
+/// store when anything was granted.
+pub fn gcra(
+    tat_us: Option<i64>,
+    limit: u32,
+    period: Duration,
+    now: Millis,
+    want: u32,
+) -> (RateDecision, i64) {
     let limit = limit.max(1);
+    let want = i64::from(want.max(1));
     let now = now.saturating_mul(1000);
     let period_us = (period.as_micros() as i64).max(1);
     let interval = (period_us / i64::from(limit)).max(1);
     let tat = tat_us.unwrap_or(now).max(now);
-    let new_tat = tat + interval;
-    let allow_at = new_tat - period_us;
-    if allow_at > now {
+    // How many requests fit before `tat` runs more than a period ahead.
+    let available = (now + period_us - tat) / interval;
+    if available < 1 {
         let decision = RateDecision {
             allowed: false,
+            granted: 0,
             limit,
             remaining: 0,
             reset_after: Duration::from_micros((tat - now) as u64),
-            retry_after: Duration::from_micros((allow_at - now) as u64),
+            retry_after: Duration::from_micros((tat + interval - period_us - now) as u64),
         };
-        (decision, tat)
-    } else {
-        let remaining = ((now - allow_at) / interval).min(i64::from(limit)) as u32;
-        let decision = RateDecision {
-            allowed: true,
-            limit,
-            remaining,
-            reset_after: Duration::from_micros((new_tat - now) as u64),
-            retry_after: Duration::ZERO,
-        };
-        (decision, new_tat)
+        return (decision, tat);
     }
+    let granted = want.min(available);
+    let new_tat = tat + granted * interval;
+    let decision = RateDecision {
+        allowed: true,
+        granted: granted as u32,
+        limit,
+        remaining: (available - granted).min(i64::from(limit)) as u32,
+        reset_after: Duration::from_micros((new_tat - now) as u64),
+        retry_after: Duration::ZERO,
+    };
+    (decision, new_tat)
 }
 
 #[cfg(test)]
@@ -276,18 +291,18 @@ mod tests {
         let period = Duration::from_secs(60);
         let mut tat = None;
         for i in 0..100 {
-            let (d, t) = gcra(tat, 100, period, 1_000);
+            let (d, t) = gcra(tat, 100, period, 1_000, 1);
             assert!(d.allowed, "request {i} refused");
             assert_eq!(d.remaining, 99 - i);
             tat = Some(t);
         }
-        let (d, _) = gcra(tat, 100, period, 1_000);
+        let (d, _) = gcra(tat, 100, period, 1_000, 1);
         assert!(!d.allowed);
         assert_eq!(d.retry_after, Duration::from_millis(600));
-        let (d, _) = gcra(tat, 100, period, 1_600);
+        let (d, _) = gcra(tat, 100, period, 1_600, 1);
         assert!(d.allowed);
         // Large limits keep their precision.
-        let (d, _) = gcra(None, 100_000, period, 1_000);
+        let (d, _) = gcra(None, 100_000, period, 1_000, 1);
         assert_eq!(d.remaining, 99_999);
     }
 }

@@ -719,9 +719,11 @@ impl ViewerStore for RedisStore {
         limit: u32,
         period: Duration,
         now: Millis,
+        want: u32,
     ) -> StoreResult<RateDecision> {
         // Clamped exactly as `store::gcra` does, so both stores decide alike.
         let limit = limit.max(1);
+        let want = want.max(1);
         let period_us = micros(period).max(1);
         let mut reply = self
             .run_reply(
@@ -731,15 +733,18 @@ impl ViewerStore for RedisStore {
                     i64::from(limit).into(),
                     period_us.into(),
                     now.saturating_mul(1000).into(),
+                    i64::from(want).into(),
                 ],
             )
             .await?;
-        let allowed = reply.int()? == 1;
+        let granted = count(reply.int()?);
+        let allowed = granted > 0;
         let remaining = count(reply.int()?);
         let reset_after = Duration::from_micros(non_negative(reply.int()?));
         let retry_after = Duration::from_micros(non_negative(reply.int()?));
         Ok(RateDecision {
             allowed,
+            granted,
             limit,
             remaining,
             reset_after,
