@@ -91,10 +91,13 @@ impl TestServer {
 
     /// A server from a prepared builder (to inject a store or backend).
     pub async fn start_builder(builder: ServerBuilder) -> TestServer {
+        Self::start_at(builder, ([127, 0, 0, 1], 0).into()).await
+    }
+
+    /// A server on a chosen address (e.g. the port of one that was stopped).
+    pub async fn start_at(builder: ServerBuilder, addr: std::net::SocketAddr) -> TestServer {
         let server = builder.build().await.expect("server builds");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
         let server = server.spawn(listener).expect("spawn");
         let base = server.base_url();
         TestServer {

@@ -379,6 +379,35 @@ async fn stats_watch_once_shows_the_current_total() {
 }
 
 #[tokio::test]
+async fn stats_watch_survives_a_server_restart() {
+    let first = TestServer::start(test_settings()).await;
+    let addr = first.server.addr();
+    for n in 0..3 {
+        first.join(&format!("before-{n}")).await.data();
+    }
+    let (base, key) = (first.base.clone(), first.key.clone());
+    let watcher = tokio::spawn(async move {
+        run_with(
+            "stats-watch",
+            &["--server", &base, "--api-key", &key, "--updates", "8"],
+            &[],
+        )
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    first.server.shutdown().await;
+    // The same address, a new server with other numbers.
+    let second = TestServer::start_at(ivs_server::ServerBuilder::new(test_settings()), addr).await;
+    for n in 0..5 {
+        second.join(&format!("after-{n}")).await.data();
+    }
+    let out = watcher.await.unwrap();
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.contains("total viewers  3\n"), "{out:?}");
+    assert!(out.stdout.contains("total viewers  5\n"), "{out:?}");
+}
+
+#[tokio::test]
 async fn publisher_prints_the_stage_and_whip_url() {
     let s = TestServer::start(test_settings()).await;
     // Through the environment this time, as on a laptop with IVS_SERVER set.
