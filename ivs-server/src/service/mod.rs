@@ -74,6 +74,35 @@ impl std::fmt::Debug for App {
     }
 }
 
+/// What a stage is to the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StageKind {
+    /// The master stage: gets viewers, never deleted.
+    Master,
+    /// Created to absorb viewers: gets viewers, drained when idle.
+    AutoScaled,
+    /// Created on request: counts toward the limit, gets no assigned viewers.
+    Custom,
+}
+
+/// The registry entry for a stage IVS describes.
+pub(crate) fn stage_record(
+    stage: &crate::ivs::IvsStage,
+    kind: StageKind,
+    created_at: Millis,
+) -> StageRecord {
+    StageRecord {
+        arn: stage.arn.clone(),
+        name: stage.name.clone(),
+        tags: stage.tags.clone(),
+        auto_scaled: kind == StageKind::AutoScaled,
+        master: kind == StageKind::Master,
+        assignable: kind != StageKind::Custom,
+        created_at,
+        draining: false,
+    }
+}
+
 /// Now, in the store's unit.
 pub fn now_ms() -> Millis {
     chrono::Utc::now().timestamp_millis()
@@ -169,16 +198,8 @@ impl App {
                 Err(e) => return Err(e.into()),
             };
             let existing = self.store.stage(arn).await?;
-            let record = StageRecord {
-                arn: stage.arn.clone(),
-                name: stage.name.clone(),
-                tags: stage.tags.clone(),
-                auto_scaled: false,
-                master: true,
-                assignable: true,
-                created_at: existing.map_or_else(now_ms, |s| s.record.created_at),
-                draining: false,
-            };
+            let created_at = existing.map_or_else(now_ms, |s| s.record.created_at);
+            let record = stage_record(&stage, StageKind::Master, created_at);
             self.store.register_stage(&record).await?;
             return Ok(stage.arn);
         }
@@ -234,16 +255,7 @@ impl App {
             .ivs
             .create_stage(&self.settings.master_stage_name, &tags)
             .await?;
-        let record = StageRecord {
-            arn: stage.arn.clone(),
-            name: stage.name,
-            tags: stage.tags,
-            auto_scaled: false,
-            master: true,
-            assignable: true,
-            created_at: now_ms(),
-            draining: false,
-        };
+        let record = stage_record(&stage, StageKind::Master, now_ms());
         self.store.register_stage(&record).await?;
         tracing::info!(stage = %record.arn, "created the master stage");
         Ok(record.arn)

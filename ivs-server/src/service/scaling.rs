@@ -10,10 +10,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{now_ms, App};
+use super::{now_ms, stage_record, App, StageKind};
 use crate::ivs::IvsError;
 use crate::metrics::Metrics;
-use crate::store::{RemoveOutcome, StageRecord, StoreError};
+use crate::store::{RemoveOutcome, StoreError};
 
 const SCALE_LEASE: &str = "scale-up";
 const SCALE_LEASE_TTL: Duration = Duration::from_secs(30);
@@ -123,16 +123,7 @@ impl App {
         let mut tags = self.managed_tags();
         tags.insert("AutoScaled".into(), "true".into());
         let stage = self.ivs.create_stage(&name, &tags).await?;
-        let record = StageRecord {
-            arn: stage.arn.clone(),
-            name: stage.name,
-            tags: stage.tags,
-            auto_scaled: true,
-            master: false,
-            assignable: true,
-            created_at: now,
-            draining: false,
-        };
+        let record = stage_record(&stage, StageKind::AutoScaled, now);
         self.store.register_stage(&record).await?;
         Metrics::inc(&self.metrics.scale_ups);
         tracing::info!(stage = %record.arn, "scaled up: created a stage");
@@ -226,16 +217,7 @@ impl App {
             // the master still exists in IVS, so put it back.
             tracing::warn!(stage = %master, "master stage missing from the registry; re-registering it");
             if let Ok(stage) = self.ivs.get_stage(&master).await {
-                let record = StageRecord {
-                    arn: stage.arn,
-                    name: stage.name,
-                    tags: stage.tags,
-                    auto_scaled: false,
-                    master: true,
-                    assignable: true,
-                    created_at: now_ms(),
-                    draining: false,
-                };
+                let record = stage_record(&stage, StageKind::Master, now_ms());
                 self.store.register_stage(&record).await?;
             }
         }

@@ -7,7 +7,7 @@ use ivs_client::model::{
 };
 use warp::http::StatusCode;
 
-use super::{now_ms, App};
+use super::{now_ms, stage_record, App, StageKind};
 use crate::error::ApiError;
 use crate::ivs::IvsError;
 use crate::store::{RemoveOutcome, StageLoad, StageRecord};
@@ -161,16 +161,7 @@ impl App {
             .retry_after(std::time::Duration::from_secs(30)));
         }
         let stage = self.ivs.create_stage(name, tags).await?;
-        let record = StageRecord {
-            arn: stage.arn.clone(),
-            name: stage.name.clone(),
-            tags: stage.tags.clone(),
-            auto_scaled: false,
-            master: false,
-            assignable: false,
-            created_at: now_ms(),
-            draining: false,
-        };
+        let record = stage_record(&stage, StageKind::Custom, now_ms());
         self.store.register_stage(&record).await?;
         tracing::info!(stage = %record.arn, "stage created on request");
         Ok(CreatedStage {
