@@ -39,8 +39,7 @@ use tokio::time::Instant;
 
 pub use budget::{BudgetExhausted, CallBudget, Permit};
 
-use super::arn::StageArn;
-use super::token::{CapabilityClaims, Claims, TokenSigner};
+use super::token::TokenSigner;
 use super::{
     BackendHealth, IvsBackend, IvsError, IvsStage, ParticipantToken, StageEndpoints, TokenSpec,
 };
@@ -610,36 +609,8 @@ impl Inner {
         signer: &TokenSigner,
         spec: &TokenSpec,
     ) -> Result<ParticipantToken, IvsError> {
-        let topic = spec
-            .stage_arn
-            .parse::<StageArn>()
-            .map_err(|e| IvsError::Validation(e.to_string()))?
-            .id()
-            .to_string();
         let endpoints = self.endpoints(&spec.stage_arn).await?;
-        let now = Utc::now();
-        let exp_ms = now.timestamp_millis() + spec.duration.as_millis() as i64;
-        let claims = Claims {
-            exp: exp_ms / 1000,
-            iat: now.timestamp(),
-            jti: spec.participant_id.clone(),
-            user_id: spec.user_id.clone(),
-            resource: spec.stage_arn.clone(),
-            topic,
-            events_url: endpoints.events,
-            whip_url: endpoints.whip,
-            capabilities: CapabilityClaims::from_list(&spec.capabilities),
-            attributes: spec.attributes.clone(),
-            version: "1.0".into(),
-        };
-        let token = signer
-            .sign(&claims)
-            .map_err(|e| IvsError::Token(e.to_string()))?;
-        Ok(ParticipantToken {
-            token,
-            participant_id: spec.participant_id.clone(),
-            expires_at: Timestamp::from_millis(claims.exp * 1000),
-        })
+        signer.mint(spec, &endpoints)
     }
 
     async fn api_token(

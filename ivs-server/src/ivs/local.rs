@@ -16,11 +16,11 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use ivs_client::model::{Capability, Tags, Timestamp};
+use ivs_client::model::{Capability, Tags};
 use rand::distr::{Alphanumeric, SampleString};
 
 use super::arn::StageArn;
-use super::token::{CapabilityClaims, Claims, TokenSigner};
+use super::token::TokenSigner;
 use super::{
     BackendHealth, IvsBackend, IvsError, IvsStage, ParticipantToken, StageEndpoints, TokenSpec,
 };
@@ -205,34 +205,10 @@ impl IvsBackend for LocalIvs {
             return Err(IvsError::Validation("attributes larger than 1 KB".into()));
         }
         let stage = self.get_stage(&spec.stage_arn).await?;
-        let topic = spec
-            .stage_arn
-            .parse::<StageArn>()
-            .map_err(|e| IvsError::Validation(e.to_string()))?
-            .id()
-            .to_string();
-        let now = Utc::now();
-        let exp_ms = now.timestamp_millis() + spec.duration.as_millis() as i64;
-        let claims = Claims {
-            exp: exp_ms / 1000,
-            iat: now.timestamp(),
-            jti: spec.participant_id.clone(),
-            user_id: spec.user_id.clone(),
-            resource: spec.stage_arn.clone(),
-            topic,
-            events_url: stage.endpoints.events.clone(),
-            whip_url: stage.endpoints.whip.clone(),
-            capabilities: CapabilityClaims::from_list(&spec.capabilities),
-            attributes: spec.attributes.clone(),
-            version: "1.0".into(),
-        };
-        let token = self
-            .signer
-            .sign(&claims)
-            .map_err(|e| IvsError::Token(e.to_string()))?;
+        let minted = self.signer.mint(spec, &stage.endpoints)?;
         if spec.capabilities.contains(&Capability::Publish) {
             let mut state = self.lock();
-            let now_ms = now.timestamp_millis();
+            let now_ms = Utc::now().timestamp_millis();
             let entry = state
                 .live
                 .entry(spec.stage_arn.clone())
@@ -240,13 +216,9 @@ impl IvsBackend for LocalIvs {
             if entry.0 <= now_ms {
                 entry.1 = format!("st-{}", random_id(12));
             }
-            entry.0 = entry.0.max(claims.exp * 1000);
+            entry.0 = entry.0.max(minted.expires_at.millis());
         }
-        Ok(ParticipantToken {
-            token,
-            participant_id: spec.participant_id.clone(),
-            expires_at: Timestamp::from_millis(claims.exp * 1000),
-        })
+        Ok(minted)
     }
 
     async fn publisher_live(&self, stage_arn: &str) -> Result<bool, IvsError> {

@@ -10,8 +10,11 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P384_SHA384_FIXED_SIGNING};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use ivs_client::model::{Attributes, Capability};
+use ivs_client::model::{Attributes, Capability, Timestamp};
 use serde::{Deserialize, Serialize};
+
+use super::arn::StageArn;
+use super::{IvsError, ParticipantToken, StageEndpoints, TokenSpec};
 
 /// Why a signing key could not be loaded or used.
 #[derive(Debug, thiserror::Error)]
@@ -172,6 +175,44 @@ impl TokenSigner {
         }
         out.push_str("-----END PUBLIC KEY-----\n");
         out
+    }
+
+    /// Mints the participant token IVS expects for `spec` on a stage with
+    /// these endpoints: IVS's self-signed claim set, signed with this key.
+    pub fn mint(
+        &self,
+        spec: &TokenSpec,
+        endpoints: &StageEndpoints,
+    ) -> Result<ParticipantToken, IvsError> {
+        let topic = spec
+            .stage_arn
+            .parse::<StageArn>()
+            .map_err(|e| IvsError::Validation(e.to_string()))?
+            .id()
+            .to_string();
+        let now = chrono::Utc::now();
+        let exp_ms = now.timestamp_millis() + spec.duration.as_millis() as i64;
+        let claims = Claims {
+            exp: exp_ms / 1000,
+            iat: now.timestamp(),
+            jti: spec.participant_id.clone(),
+            user_id: spec.user_id.clone(),
+            resource: spec.stage_arn.clone(),
+            topic,
+            events_url: endpoints.events.clone(),
+            whip_url: endpoints.whip.clone(),
+            capabilities: CapabilityClaims::from_list(&spec.capabilities),
+            attributes: spec.attributes.clone(),
+            version: "1.0".into(),
+        };
+        let token = self
+            .sign(&claims)
+            .map_err(|e| IvsError::Token(e.to_string()))?;
+        Ok(ParticipantToken {
+            token,
+            participant_id: spec.participant_id.clone(),
+            expires_at: Timestamp::from_millis(claims.exp * 1000),
+        })
     }
 
     /// Signs a claim set into a compact JWS.
