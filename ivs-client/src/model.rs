@@ -684,16 +684,6 @@ pub enum ServerMessage {
         /// The numbers.
         data: StatsUpdate,
     },
-    /// Confirms a subscription.
-    Subscribed {
-        /// The channel.
-        channel: String,
-    },
-    /// Confirms an unsubscription.
-    Unsubscribed {
-        /// The channel.
-        channel: String,
-    },
     /// Answers a `ping`.
     Pong,
     /// The client's message was not understood; the connection stays open.
