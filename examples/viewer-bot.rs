@@ -27,16 +27,11 @@
 //!
 //! # Heartbeat latency
 //!
-//! The session API reports each recorded heartbeat as an event but not the
-//! request's duration. The bots therefore turn off the SDK's random start
-//! offset (`jitter_start(false)`; `--ramp` spreads the joins, and with them
-//! the beats, instead): a session then beats at a known schedule — right
-//! after joining and every interval after that, a late beat moving the
-//! schedule (Tokio's `MissedTickBehavior::Delay`) — and the latency of a beat
-//! is the time from its scheduled start to the arrival of its `Heartbeat`
-//! event. That includes the SDK's retries and client-side scheduling delay:
-//! the latency as the viewer experiences it, never less than the HTTP
-//! round trip.
+//! Each `Heartbeat` event carries the beat's round trip as the SDK measured
+//! it: from sending the request to the answer, its retries included — the
+//! latency as the viewer experiences it. The bots keep the SDK's random
+//! start offset off (`jitter_start(false)`) so that `--ramp` alone decides
+//! how the beats spread.
 
 mod common;
 
@@ -358,18 +353,14 @@ async fn bot(run: Run, user_id: String, join_at: Instant, mut stop: watch::Recei
     run.active.fetch_sub(1, Relaxed);
 }
 
-/// Reads the session's events until told to stop, timing each heartbeat
-/// against the session's beat schedule (see the module docs).
+/// Reads the session's events until told to stop, recording each
+/// heartbeat's round trip.
 async fn follow(
     run: &RunState,
     mut session: ViewerSession,
     stage: &mut Option<Arc<str>>,
     stop: &mut watch::Receiver<bool>,
 ) -> ViewerSession {
-    // The session beats at once and then every interval; a beat that starts
-    // late (the task was busy) moves the schedule: next = start + interval.
-    let mut next_beat = Instant::now();
-    let mut busy_until = next_beat;
     loop {
         let event = tokio::select! {
             _ = stop.wait_for(|s| *s) => return session,
@@ -380,34 +371,10 @@ async fn follow(
             stop.wait_for(|s| *s).await.ok();
             return session;
         };
-        let now = Instant::now();
-        // Heartbeats, failed heartbeats and rejoins each use one beat slot.
-        let beat_started = if matches!(
-            event,
-            SessionEvent::Heartbeat { .. }
-                | SessionEvent::HeartbeatFailed { .. }
-                | SessionEvent::Rejoined { .. }
-        ) {
-            let start = next_beat.max(busy_until);
-            next_beat = if start > next_beat {
-                start + run.interval
-            } else {
-                next_beat + run.interval
-            };
-            Some(start)
-        } else {
-            None
-        };
-        if !matches!(event, SessionEvent::Recovered { .. }) {
-            busy_until = now;
-        }
         match event {
-            SessionEvent::Heartbeat { .. } => {
+            SessionEvent::Heartbeat { round_trip, .. } => {
                 run.beats.fetch_add(1, Relaxed);
-                if let Some(start) = beat_started {
-                    run.beat_latency
-                        .record(now.saturating_duration_since(start));
-                }
+                run.beat_latency.record(round_trip);
             }
             SessionEvent::HeartbeatFailed { error, .. } => {
                 run.beats_failed.fetch_add(1, Relaxed);

@@ -43,6 +43,8 @@ pub enum HeartbeatEvent {
     Beat {
         /// When the server recorded it.
         last_heartbeat: Timestamp,
+        /// From sending the request to the answer, the client's retries included.
+        round_trip: std::time::Duration,
     },
     /// A heartbeat failed after the client's retries; the next one goes at
     /// the next interval.
@@ -272,10 +274,12 @@ async fn run(
             _ = &mut stop => return,
             _ = ticker.tick() => {}
         }
+        let sent = tokio::time::Instant::now();
         let result = tokio::select! {
             _ = &mut stop => return,
             r = client.viewers().heartbeat(&user_id, &stage_arn) => r,
         };
+        let round_trip = sent.elapsed();
         match result {
             Ok(beat) => {
                 if let Some(after_failures) = failures.succeeded() {
@@ -283,6 +287,7 @@ async fn run(
                 }
                 events.emit(HeartbeatEvent::Beat {
                     last_heartbeat: beat.last_heartbeat,
+                    round_trip,
                 });
             }
             Err(e) if e.is_not_found() => {

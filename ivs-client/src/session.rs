@@ -47,6 +47,8 @@ pub enum SessionEvent {
     Heartbeat {
         /// When the server recorded it.
         last_heartbeat: Timestamp,
+        /// From sending the request to the answer, the client's retries included.
+        round_trip: std::time::Duration,
     },
     /// A heartbeat (or the rejoin after `NOT_FOUND`) failed after the
     /// client's retries; tried again at the next interval.
@@ -287,15 +289,18 @@ impl SessionTask {
                 }
                 Wake::Beat => {
                     let stage_arn = self.token.borrow().stage_arn.clone();
+                    let sent = Instant::now();
                     let result = tokio::select! {
                         _ = &mut stop => return,
                         r = self.client.viewers().heartbeat(&self.request.user_id, &stage_arn) => r,
                     };
+                    let round_trip = sent.elapsed();
                     match result {
                         Ok(beat) => {
                             self.recovered();
                             self.events.emit(SessionEvent::Heartbeat {
                                 last_heartbeat: beat.last_heartbeat,
+                                round_trip,
                             });
                         }
                         Err(e) if e.is_not_found() => {

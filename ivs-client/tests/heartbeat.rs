@@ -53,8 +53,12 @@ async fn beats_every_interval() {
 
     for _ in 0..3 {
         match next(&mut handle).await {
-            HeartbeatEvent::Beat { last_heartbeat } => {
-                assert_eq!(last_heartbeat.to_string(), "2025-10-19T12:00:00.000Z")
+            HeartbeatEvent::Beat {
+                last_heartbeat,
+                round_trip,
+            } => {
+                assert_eq!(last_heartbeat.to_string(), "2025-10-19T12:00:00.000Z");
+                assert!(round_trip < INTERVAL, "{round_trip:?}");
             }
             other => panic!("expected Beat, got {other:?}"),
         }
@@ -63,6 +67,29 @@ async fn beats_every_interval() {
     // Beats at 0, 100, ..., about 700 ms: neither a burst nor a stall.
     let seen = heartbeats_seen(&server).await;
     assert!((5..=10).contains(&seen), "{seen} heartbeats in ~750 ms");
+}
+
+#[tokio::test]
+async fn a_beat_reports_its_round_trip() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/viewer/heartbeat"))
+        .respond_with(beat_ok().set_delay(Duration::from_millis(150)))
+        .mount(&server)
+        .await;
+    let c = client(&server.uri(), RetryPolicy::none());
+    let mut handle = c
+        .heartbeat_builder("viewer-001", ARN)
+        .interval(Duration::from_secs(5))
+        .jitter_start(false)
+        .spawn();
+    match next(&mut handle).await {
+        HeartbeatEvent::Beat { round_trip, .. } => {
+            assert!(round_trip >= Duration::from_millis(150), "{round_trip:?}");
+            assert!(round_trip < Duration::from_secs(2), "{round_trip:?}");
+        }
+        other => panic!("expected Beat, got {other:?}"),
+    }
 }
 
 #[tokio::test]
