@@ -250,3 +250,72 @@ async fn a_subscriber_that_does_not_read_does_not_slow_the_others() {
     );
     drop(raw);
 }
+
+#[tokio::test]
+async fn a_subscriber_that_does_not_read_is_dropped() {
+    let mut settings = test_settings();
+    settings.limits.ws_ping_interval = Duration::from_millis(300);
+    // The stuck subscriber holds the key's only slot until it is dropped.
+    settings.ws_max_connections_per_key = 1;
+    let s = TestServer::start(settings).await;
+    let mut raw = tokio::net::TcpStream::connect(s.server.addr())
+        .await
+        .unwrap();
+    let upgrade = format!(
+        "GET /ws HTTP/1.1\r\nhost: x\r\nx-api-key: {}\r\nconnection: upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        s.key
+    );
+    raw.write_all(upgrade.as_bytes()).await.unwrap();
+    let payload = br#"{"type":"subscribe","channel":"stats"}"#;
+    let mask = [9u8, 8, 7, 6];
+    let mut frame = vec![0x81, 0x80 | payload.len() as u8];
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    raw.write_all(&frame).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        ws(&s).await.is_err(),
+        "the stuck subscriber should hold the only slot"
+    );
+
+    // It answers no ping: after two ping intervals without a word, it is dropped.
+    let started = Instant::now();
+    let mut freed = false;
+    while started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        if ws(&s).await.is_ok() {
+            freed = true;
+            break;
+        }
+    }
+    assert!(freed, "the subscriber that does not read was never dropped");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(raw);
+}
+
+#[tokio::test]
+async fn a_subscriber_that_reads_answers_pings_and_stays() {
+    let mut settings = test_settings();
+    settings.limits.ws_ping_interval = Duration::from_millis(100);
+    let s = TestServer::start(settings).await;
+    let mut c = ws(&s).await.unwrap();
+    c.send(Message::text(r#"{"type":"subscribe","channel":"stats"}"#))
+        .await
+        .unwrap();
+    // Reading answers pings (tungstenite replies by itself); a second of updates
+    // means ten ping intervals passed without a drop.
+    let started = Instant::now();
+    let mut pings = 0;
+    while started.elapsed() < Duration::from_secs(1) {
+        match tokio::time::timeout(Duration::from_secs(2), c.next()).await {
+            Ok(Some(Ok(Message::Ping(_)))) => pings += 1,
+            Ok(Some(Ok(Message::Text(_)))) => {}
+            other => panic!("connection ended: {other:?}"),
+        }
+    }
+    assert!(pings >= 5, "{pings} pings");
+}

@@ -197,6 +197,9 @@ pub struct Args {
     /// Open `/ws` connections allowed per API key on one instance.
     #[arg(long, env = "IVS_WS_MAX_CONNECTIONS_PER_KEY", default_value_t = 10_000)]
     pub ws_max_connections_per_key: usize,
+    /// How often `/ws` clients are pinged; one that answers none for two intervals is dropped (milliseconds).
+    #[arg(long, env = "IVS_WS_PING_INTERVAL_MS", default_value_t = 15_000)]
+    pub ws_ping_interval_ms: u64,
     /// Serve `/metrics` without an API key (for a scraper on a private network).
     #[arg(long, env = "IVS_METRICS_PUBLIC", default_value_t = false)]
     pub metrics_public: bool,
@@ -346,6 +349,8 @@ pub struct Limits {
     pub max_body_bytes: u64,
     /// Body upload time bound.
     pub body_timeout: Duration,
+    /// `/ws` ping period.
+    pub ws_ping_interval: Duration,
 }
 
 impl Default for Limits {
@@ -364,6 +369,7 @@ impl Default for Limits {
             duration_retention: Duration::from_secs(86_400),
             max_body_bytes: 16 * 1024,
             body_timeout: Duration::from_secs(10),
+            ws_ping_interval: Duration::from_secs(15),
         }
     }
 }
@@ -432,6 +438,7 @@ impl Args {
             duration_retention: Duration::from_secs(self.duration_retention_secs),
             max_body_bytes: self.max_body_bytes,
             body_timeout: Duration::from_millis(self.body_timeout_ms),
+            ws_ping_interval: Duration::from_millis(self.ws_ping_interval_ms.max(100)),
         };
         validate_limits(&limits)?;
         let aws = AwsSettings {

@@ -242,12 +242,22 @@ async fn session(socket: WebSocket, app: Arc<App>, hub: StatsHub) {
     let mut shutdown = hub.shutdown.clone();
     let mut subscribed = false;
     let mut budget = MessageBudget::new();
+    // A client that does not read never answers a ping: after two silent
+    // intervals it is dropped, long before its socket buffers would fill.
+    let ping_every = app.settings().limits.ws_ping_interval;
+    let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
+    pings.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_heard = tokio::time::Instant::now();
     loop {
         tokio::select! {
             incoming = rx.next() => {
                 let Some(Ok(msg)) = incoming else { break };
+                last_heard = tokio::time::Instant::now();
                 if msg.is_close() {
                     break;
+                }
+                if msg.is_pong() {
+                    continue;
                 }
                 if !budget.take() {
                     let text = error_message(
@@ -311,6 +321,16 @@ async fn session(socket: WebSocket, app: Arc<App>, hub: StatsHub) {
                         tracing::debug!("dropping a /ws subscriber that does not read");
                         break;
                     }
+                }
+            }
+            _ = pings.tick() => {
+                if last_heard.elapsed() > ping_every * 2 {
+                    tracing::debug!("dropping a /ws client that answers no pings");
+                    break;
+                }
+                let ping = tokio::time::timeout(SEND_TIMEOUT, tx.send(Message::ping(Vec::new())));
+                if !matches!(ping.await, Ok(Ok(()))) {
+                    break;
                 }
             }
             _ = shutdown.changed() => {
