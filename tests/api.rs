@@ -301,6 +301,7 @@ struct Faulty {
     inner: LocalIvs,
     fail_create_stage: bool,
     fail_tokens: bool,
+    note: Option<String>,
 }
 
 #[async_trait]
@@ -335,6 +336,9 @@ impl IvsBackend for Faulty {
     async fn health(&self) -> BackendHealth {
         self.inner.health().await
     }
+    fn replication_note(&self, _arn: &str) -> Option<String> {
+        self.note.clone()
+    }
 }
 
 fn faulty(fail_create_stage: bool, fail_tokens: bool) -> Arc<Faulty> {
@@ -342,7 +346,30 @@ fn faulty(fail_create_stage: bool, fail_tokens: bool) -> Arc<Faulty> {
         inner: LocalIvs::generate("ap-northeast-1", "123456789012").unwrap(),
         fail_create_stage,
         fail_tokens,
+        note: None,
     })
+}
+
+#[tokio::test]
+async fn a_backend_note_about_a_stage_shows_in_its_info() {
+    let ivs = Arc::new(Faulty {
+        inner: LocalIvs::generate("ap-northeast-1", "123456789012").unwrap(),
+        fail_create_stage: false,
+        fail_tokens: false,
+        note: Some("the publisher is replicated into 5 stages already".into()),
+    });
+    let s = TestServer::start_builder(ServerBuilder::new(test_settings()).ivs(ivs)).await;
+    let r = s.get(&format!("/api/stage/{}", enc(&s.master()))).await;
+    assert_eq!(
+        r.data()["replicationNote"],
+        "the publisher is replicated into 5 stages already"
+    );
+    // Without a note the key is absent (the spec's shape).
+    let plain = server().await;
+    let r = plain
+        .get(&format!("/api/stage/{}", enc(&plain.master())))
+        .await;
+    assert!(r.data().get("replicationNote").is_none());
 }
 
 #[tokio::test]

@@ -384,6 +384,10 @@ pub struct StageInfo {
     pub stage: StageDetail,
     /// Viewers counted on it now.
     pub viewer_count: u32,
+    /// Present only when something needs an operator's attention, e.g. the
+    /// publisher cannot be replicated into this stage (AWS backend).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication_note: Option<String>,
     /// When the answer was made.
     pub timestamp: Timestamp,
 }

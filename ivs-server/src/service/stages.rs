@@ -103,6 +103,7 @@ impl App {
         Ok(StageInfo {
             stage: detail(&load, session),
             viewer_count: load.viewers,
+            replication_note: self.ivs.replication_note(arn),
             timestamp: Timestamp::now(),
         })
     }
