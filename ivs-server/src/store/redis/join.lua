@@ -22,9 +22,15 @@ if current then
   redis.call('DEL', vk)
 end
 
-local target = pick_stage(capacity)
+local target, min_n, at_min = pick_stage(capacity)
 if not target then return { 0 } end
 local hb = hb_key(target)
 redis.call('HSET', vk, 'stage', target, 'pid', pid, 'joined', int(now))
 redis.call('ZADD', hb, int(now), user)
-return { 1, target, redis.call('ZCARD', hb), 0, needs_stage(scale_up_at) }
+-- needs_stage without a second walk of the registry: the target had the
+-- smallest count (it is the least loaded and has room), so after this add the
+-- smallest count grows by one only if the target was the only stage at it.
+if at_min == 1 then min_n = min_n + 1 end
+local needs = 0
+if min_n >= scale_up_at then needs = 1 end
+return { 1, target, redis.call('ZCARD', hb), 0, needs }

@@ -34,21 +34,26 @@ local function record_duration(user, arn, secs, now)
 end
 
 -- The least-loaded assignable, non-draining stage with fewer than `capacity`
--- viewers (ties: oldest, then ARN — the registry's own order), and the
--- smallest count over all assignable, non-draining stages (nil when none).
+-- viewers (ties: oldest, then ARN — the registry's own order), the smallest
+-- count over all assignable, non-draining stages (nil when none), and how
+-- many of those stages have that smallest count.
 local function pick_stage(capacity)
-  local best, best_n, min_n = nil, nil, nil
+  local best, best_n, min_n, at_min = nil, nil, nil, 0
   for _, arn in ipairs(redis.call('ZRANGE', STAGES, 0, -1)) do
     local f = redis.call('HMGET', stage_key(arn), 'assignable', 'draining')
     if f[1] == '1' and f[2] ~= '1' then
       local n = redis.call('ZCARD', hb_key(arn))
-      if min_n == nil or n < min_n then min_n = n end
+      if min_n == nil or n < min_n then
+        min_n, at_min = n, 1
+      elseif n == min_n then
+        at_min = at_min + 1
+      end
       if n < capacity and (best_n == nil or n < best_n) then
         best, best_n = arn, n
       end
     end
   end
-  return best, min_n
+  return best, min_n, at_min
 end
 
 local function needs_stage(scale_up_at)
