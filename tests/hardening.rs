@@ -206,10 +206,8 @@ async fn websocket_message_floods_and_oversized_messages_close_the_connection() 
     );
 }
 
-#[tokio::test]
-async fn a_subscriber_that_does_not_read_does_not_slow_the_others() {
-    let s = TestServer::start(test_settings()).await;
-    // A client that subscribes over a raw socket and then never reads.
+/// A `/ws` client on a raw socket that subscribes and then never reads.
+async fn stuck_subscriber(s: &TestServer) -> tokio::net::TcpStream {
     let mut raw = tokio::net::TcpStream::connect(s.server.addr())
         .await
         .unwrap();
@@ -225,6 +223,14 @@ async fn a_subscriber_that_does_not_read_does_not_slow_the_others() {
     frame.extend_from_slice(&mask);
     frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
     raw.write_all(&frame).await.unwrap();
+    raw
+}
+
+#[tokio::test]
+async fn a_subscriber_that_does_not_read_does_not_slow_the_others() {
+    let s = TestServer::start(test_settings()).await;
+    // A client that subscribes over a raw socket and then never reads.
+    let raw = stuck_subscriber(&s).await;
 
     // A well-behaved subscriber keeps getting an update about every 200 ms.
     let mut good = ws(&s).await.unwrap();
@@ -258,20 +264,7 @@ async fn a_subscriber_that_does_not_read_is_dropped() {
     // The stuck subscriber holds the key's only slot until it is dropped.
     settings.ws_max_connections_per_key = 1;
     let s = TestServer::start(settings).await;
-    let mut raw = tokio::net::TcpStream::connect(s.server.addr())
-        .await
-        .unwrap();
-    let upgrade = format!(
-        "GET /ws HTTP/1.1\r\nhost: x\r\nx-api-key: {}\r\nconnection: upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
-        s.key
-    );
-    raw.write_all(upgrade.as_bytes()).await.unwrap();
-    let payload = br#"{"type":"subscribe","channel":"stats"}"#;
-    let mask = [9u8, 8, 7, 6];
-    let mut frame = vec![0x81, 0x80 | payload.len() as u8];
-    frame.extend_from_slice(&mask);
-    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-    raw.write_all(&frame).await.unwrap();
+    let raw = stuck_subscriber(&s).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(
         ws(&s).await.is_err(),
