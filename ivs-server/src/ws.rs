@@ -5,15 +5,28 @@
 //! subscriber only ever misses intermediate snapshots and never holds a queue
 //! (or the others) back. A subscriber whose socket does not accept a frame
 //! within [`SEND_TIMEOUT`] is dropped.
+//!
+//! The upgrade is done here rather than with `warp::ws()`, because warp does
+//! not let the WebSocket's buffers be sized: tungstenite's default 128 KiB
+//! read buffer per connection made 1,000 subscribers cost 128 MiB, where
+//! messages from clients are at most 4 KiB (docs/performance.md).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
+use hyper::upgrade::{OnUpgrade, Upgraded};
+use hyper_util::rt::TokioIo;
 use ivs_client::model::{ClientMessage, ErrorCode, ServerMessage};
 use tokio::sync::watch;
-use warp::filters::ws::{Message, WebSocket, Ws};
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+use tokio_tungstenite::WebSocketStream;
+use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
@@ -25,6 +38,14 @@ use crate::service::App;
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 /// Largest message a client may send.
 pub const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
+/// Read buffer per connection: a client message is at most 4 KiB.
+const READ_BUFFER: usize = 4 * 1024;
+/// Bytes a connection may hold unsent before it is dropped.
+const MAX_UNSENT: usize = 64 * 1024;
+
+type Socket = WebSocketStream<TokioIo<Upgraded>>;
+type Sender = SplitSink<Socket, Message>;
+
 /// Client messages allowed in a burst, and refilled per second after it.
 pub const MESSAGE_BURST: f64 = 20.0;
 /// See [`MESSAGE_BURST`].
@@ -104,7 +125,7 @@ impl MessageBudget {
 /// The shared snapshot and the shutdown signal, handed to every connection.
 #[derive(Clone)]
 pub struct StatsHub {
-    latest: watch::Receiver<Option<Arc<str>>>,
+    latest: watch::Receiver<Option<Utf8Bytes>>,
     shutdown: watch::Receiver<bool>,
     connections: Arc<ConnectionCounts>,
     /// Held by every open session (each owns a clone of the hub); the server
@@ -117,7 +138,7 @@ pub struct StatsHub {
 impl StatsHub {
     /// A hub fed by `latest`, closing connections when `shutdown` turns true.
     pub fn new(
-        latest: watch::Receiver<Option<Arc<str>>>,
+        latest: watch::Receiver<Option<Utf8Bytes>>,
         shutdown: watch::Receiver<bool>,
         alive: tokio::sync::mpsc::Sender<()>,
     ) -> Self {
@@ -137,7 +158,7 @@ fn encode(msg: &ServerMessage) -> Option<String> {
 /// Computes and publishes the snapshot every interval until shutdown.
 pub async fn run_broadcaster(
     app: Arc<App>,
-    tx: watch::Sender<Option<Arc<str>>>,
+    tx: watch::Sender<Option<Utf8Bytes>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(app.settings().limits.stats_interval);
@@ -154,7 +175,7 @@ pub async fn run_broadcaster(
         match app.stats_update().await {
             Ok(data) => {
                 if let Some(text) = encode(&ServerMessage::StatsUpdate { data }) {
-                    tx.send_replace(Some(Arc::from(text)));
+                    tx.send_replace(Some(Utf8Bytes::from(text)));
                 }
             }
             Err(e) => tracing::warn!(error = %e, "stats snapshot failed"),
@@ -198,25 +219,93 @@ pub fn route(
                 Ok::<_, Rejection>((app, hub, slot))
             }
         })
-        .and(warp::ws())
+        .and(upgrade_request())
         .map(
-            move |(app, hub, slot): (Arc<App>, StatsHub, ConnectionSlot), ws: Ws| {
-                ws.max_message_size(MAX_CLIENT_MESSAGE)
-                    .max_frame_size(MAX_CLIENT_MESSAGE)
-                    .on_upgrade(move |socket| async move {
-                        session(socket, app, hub).await;
-                        drop(slot);
-                    })
-                    .into_response()
+            move |(app, hub, slot): (Arc<App>, StatsHub, ConnectionSlot),
+                  key: String,
+                  on_upgrade: OnUpgrade| {
+                tokio::spawn(async move {
+                    match on_upgrade.await {
+                        Ok(upgraded) => {
+                            let config = WebSocketConfig::default()
+                                .read_buffer_size(READ_BUFFER)
+                                .write_buffer_size(0)
+                                .max_write_buffer_size(MAX_UNSENT)
+                                .max_message_size(Some(MAX_CLIENT_MESSAGE))
+                                .max_frame_size(Some(MAX_CLIENT_MESSAGE));
+                            let socket = WebSocketStream::from_raw_socket(
+                                TokioIo::new(upgraded),
+                                Role::Server,
+                                Some(config),
+                            )
+                            .await;
+                            session(socket, app, hub).await;
+                        }
+                        Err(e) => tracing::debug!(error = %e, "WebSocket upgrade failed"),
+                    }
+                    drop(slot);
+                });
+                let mut res =
+                    warp::reply::with_status(warp::reply(), StatusCode::SWITCHING_PROTOCOLS)
+                        .into_response();
+                let h = res.headers_mut();
+                h.insert(
+                    "connection",
+                    warp::http::HeaderValue::from_static("upgrade"),
+                );
+                h.insert("upgrade", warp::http::HeaderValue::from_static("websocket"));
+                if let Ok(accept) = derive_accept_key(key.as_bytes()).parse() {
+                    h.insert("sec-websocket-accept", accept);
+                }
+                res
             },
         )
 }
 
-async fn send(tx: &mut futures_util::stream::SplitSink<WebSocket, Message>, text: String) -> bool {
+/// A WebSocket upgrade request: its `Sec-WebSocket-Key` and hyper's handle
+/// on the upgraded connection; anything else is a 400 in the API's format.
+fn upgrade_request() -> impl Filter<Extract = (String, OnUpgrade), Error = Rejection> + Clone {
+    warp::get()
+        .and(warp::header::optional::<String>("connection"))
+        .and(warp::header::optional::<String>("upgrade"))
+        .and(warp::header::optional::<String>("sec-websocket-version"))
+        .and(warp::header::optional::<String>("sec-websocket-key"))
+        .and(warp::ext::optional::<OnUpgrade>())
+        .and_then(
+            |connection: Option<String>,
+             upgrade: Option<String>,
+             version: Option<String>,
+             key: Option<String>,
+             on_upgrade: Option<OnUpgrade>| async move {
+                let is_upgrade = connection.is_some_and(|c| {
+                    c.split(',')
+                        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+                }) && upgrade.is_some_and(|u| u.eq_ignore_ascii_case("websocket"))
+                    && version.as_deref() == Some("13");
+                match (is_upgrade, key, on_upgrade) {
+                    (true, Some(key), Some(on_upgrade)) => Ok((key, on_upgrade)),
+                    _ => Err(warp::reject::custom(ApiError::validation(
+                        "需要 WebSocket 升級",
+                        "GET /ws must be a WebSocket upgrade (Connection: upgrade, Upgrade: websocket, Sec-WebSocket-Version: 13, Sec-WebSocket-Key)",
+                    ))),
+                }
+            },
+        )
+        .untuple_one()
+}
+
+async fn send(tx: &mut Sender, text: impl Into<Utf8Bytes>) -> bool {
     matches!(
         tokio::time::timeout(SEND_TIMEOUT, tx.send(Message::text(text))).await,
         Ok(Ok(()))
     )
+}
+
+fn close(code: CloseCode, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }))
 }
 
 fn error_message(code: ErrorCode, message: impl Into<String>) -> String {
@@ -228,15 +317,15 @@ fn error_message(code: ErrorCode, message: impl Into<String>) -> String {
 }
 
 /// Tells the client the server is going away (close code 1001).
-async fn going_away(tx: &mut futures_util::stream::SplitSink<WebSocket, Message>) {
+async fn going_away(tx: &mut Sender) {
     let _ = tokio::time::timeout(
         Duration::from_secs(1),
-        tx.send(Message::close_with(1001u16, "server shutting down")),
+        tx.send(close(CloseCode::Away, "server shutting down")),
     )
     .await;
 }
 
-async fn session(socket: WebSocket, app: Arc<App>, hub: StatsHub) {
+async fn session(socket: Socket, app: Arc<App>, hub: StatsHub) {
     let (mut tx, mut rx) = socket.split();
     let mut latest = hub.latest.clone();
     let mut shutdown = hub.shutdown.clone();
@@ -267,12 +356,12 @@ async fn session(socket: WebSocket, app: Arc<App>, hub: StatsHub) {
                     let _ = send(&mut tx, text).await;
                     let _ = tokio::time::timeout(
                         Duration::from_secs(1),
-                        tx.send(Message::close_with(1008u16, "message rate exceeded")),
+                        tx.send(close(CloseCode::Policy, "message rate exceeded")),
                     )
                     .await;
                     break;
                 }
-                let reply = if let Ok(text) = msg.to_str() {
+                let reply = if let Message::Text(text) = &msg {
                     match serde_json::from_str::<ClientMessage>(text) {
                         Ok(ClientMessage::Subscribe { channel }) if channel == "stats" => {
                             subscribed = true;
@@ -317,7 +406,7 @@ async fn session(socket: WebSocket, app: Arc<App>, hub: StatsHub) {
                 }
                 let text = latest.borrow_and_update().clone();
                 if let Some(text) = text {
-                    if !send(&mut tx, text.to_string()).await {
+                    if !send(&mut tx, text).await {
                         tracing::debug!("dropping a /ws subscriber that does not read");
                         break;
                     }
@@ -328,7 +417,7 @@ async fn session(socket: WebSocket, app: Arc<App>, hub: StatsHub) {
                     tracing::debug!("dropping a /ws client that answers no pings");
                     break;
                 }
-                let ping = tokio::time::timeout(SEND_TIMEOUT, tx.send(Message::ping(Vec::new())));
+                let ping = tokio::time::timeout(SEND_TIMEOUT, tx.send(Message::Ping(Default::default())));
                 if !matches!(ping.await, Ok(Ok(()))) {
                     break;
                 }
