@@ -395,6 +395,7 @@ async fn every_key_is_under_the_prefix() {
     let expected = |p: &str| -> Vec<String> {
         [
             "stages".to_string(),
+            "open".into(),
             format!("stage:{ARN_A}"),
             format!("hb:{ARN_A}"),
             "viewer:u1".into(),

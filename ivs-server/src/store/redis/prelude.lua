@@ -5,6 +5,9 @@
 -- the store targets one Redis server (or a primary), not Redis Cluster.
 local P = ARGV[1]
 local STAGES = P .. 'stages'
+-- The assignable, non-draining stages, scored like STAGES (by creation): the
+-- only ones a join looks at, so it reads no per-stage flags.
+local OPEN = P .. 'open'
 local WATCH = P .. 'watch'
 local WATCH_AT = P .. 'watch:at'
 
@@ -39,18 +42,15 @@ end
 -- many of those stages have that smallest count.
 local function pick_stage(capacity)
   local best, best_n, min_n, at_min = nil, nil, nil, 0
-  for _, arn in ipairs(redis.call('ZRANGE', STAGES, 0, -1)) do
-    local f = redis.call('HMGET', stage_key(arn), 'assignable', 'draining')
-    if f[1] == '1' and f[2] ~= '1' then
-      local n = redis.call('ZCARD', hb_key(arn))
-      if min_n == nil or n < min_n then
-        min_n, at_min = n, 1
-      elseif n == min_n then
-        at_min = at_min + 1
-      end
-      if n < capacity and (best_n == nil or n < best_n) then
-        best, best_n = arn, n
-      end
+  for _, arn in ipairs(redis.call('ZRANGE', OPEN, 0, -1)) do
+    local n = redis.call('ZCARD', hb_key(arn))
+    if min_n == nil or n < min_n then
+      min_n, at_min = n, 1
+    elseif n == min_n then
+      at_min = at_min + 1
+    end
+    if n < capacity and (best_n == nil or n < best_n) then
+      best, best_n = arn, n
     end
   end
   return best, min_n, at_min

@@ -7,4 +7,9 @@ redis.call('DEL', key)
 redis.call('HSET', key, 'record', ARGV[3], 'name', ARGV[4], 'assignable', ARGV[5],
   'draining', ARGV[6])
 redis.call('ZADD', STAGES, ARGV[7], arn)
+if ARGV[5] == '1' and ARGV[6] ~= '1' then
+  redis.call('ZADD', OPEN, ARGV[7], arn)
+else
+  redis.call('ZREM', OPEN, arn)
+end
 return 1

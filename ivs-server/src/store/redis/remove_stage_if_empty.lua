@@ -7,4 +7,5 @@ local n = redis.call('ZCARD', hb_key(arn))
 if n > 0 then return n end
 redis.call('DEL', key, hb_key(arn))
 redis.call('ZREM', STAGES, arn)
+redis.call('ZREM', OPEN, arn)
 return 0

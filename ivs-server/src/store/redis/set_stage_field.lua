@@ -1,6 +1,14 @@
 -- ARGV: prefix, arn, field ('name' or 'draining'), value
 -- Returns 1 when the stage is registered (and now updated), 0 otherwise.
-local key = stage_key(ARGV[2])
+local arn = ARGV[2]
+local key = stage_key(arn)
 if redis.call('EXISTS', key) == 0 then return 0 end
 redis.call('HSET', key, ARGV[3], ARGV[4])
+if ARGV[3] == 'draining' then
+  if ARGV[4] ~= '1' and redis.call('HGET', key, 'assignable') == '1' then
+    redis.call('ZADD', OPEN, redis.call('ZSCORE', STAGES, arn), arn)
+  else
+    redis.call('ZREM', OPEN, arn)
+  end
+end
 return 1
