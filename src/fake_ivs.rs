@@ -570,6 +570,21 @@ impl State {
         Ok((page, (end < items.len()).then(|| format!("p{end}"))))
     }
 
+    /// The list response `{key: [page], nextToken?}` for `body`'s paging.
+    fn paged(&self, body: &Value, key: &str, items: &[Value]) -> ResponseTemplate {
+        match self.page(body, items) {
+            Ok((page, next)) => {
+                let mut out = Map::new();
+                out.insert(key.into(), Value::Array(page));
+                if let Some(next) = next {
+                    out.insert("nextToken".into(), json!(next));
+                }
+                ok(Value::Object(out))
+            }
+            Err(e) => err(Fault::Validation, e),
+        }
+    }
+
     fn answer(&mut self, op: &str, body: &Value) -> ResponseTemplate {
         match op {
             "CreateStage" => {
@@ -601,17 +616,7 @@ impl State {
                         v
                     })
                     .collect();
-                match self.page(body, &summaries) {
-                    Ok((page, next)) => {
-                        let mut out = Map::new();
-                        out.insert("stages".into(), Value::Array(page));
-                        if let Some(next) = next {
-                            out.insert("nextToken".into(), json!(next));
-                        }
-                        ok(Value::Object(out))
-                    }
-                    Err(e) => err(Fault::Validation, e),
-                }
+                self.paged(body, "stages", &summaries)
             }
             "UpdateStage" => {
                 let Some(i) = self.find(str_field(body, "arn")) else {
@@ -695,17 +700,7 @@ impl State {
                 } else {
                     Vec::new()
                 };
-                match self.page(body, &participants) {
-                    Ok((page, next)) => {
-                        let mut out = Map::new();
-                        out.insert("participants".into(), Value::Array(page));
-                        if let Some(next) = next {
-                            out.insert("nextToken".into(), json!(next));
-                        }
-                        ok(Value::Object(out))
-                    }
-                    Err(e) => err(Fault::Validation, e),
-                }
+                self.paged(body, "participants", &participants)
             }
             "StartParticipantReplication" => self.start_replication(body),
             "StopParticipantReplication" => {
@@ -759,17 +754,7 @@ impl State {
                         })
                     })
                     .collect();
-                match self.page(body, &replicas) {
-                    Ok((page, next)) => {
-                        let mut out = Map::new();
-                        out.insert("replicas".into(), Value::Array(page));
-                        if let Some(next) = next {
-                            out.insert("nextToken".into(), json!(next));
-                        }
-                        ok(Value::Object(out))
-                    }
-                    Err(e) => err(Fault::Validation, e),
-                }
+                self.paged(body, "replicas", &replicas)
             }
             other => ResponseTemplate::new(404)
                 .insert_header("x-amzn-ErrorType", "UnknownOperationException")

@@ -36,6 +36,17 @@ async fn mount_token(server: &MockServer, body: serde_json::Value, times: Option
     mock.mount(server).await;
 }
 
+/// Every heartbeat succeeds.
+async fn mount_heartbeat_ok(server: &MockServer) {
+    Mock::given(method("POST"))
+        .and(path("/api/viewer/heartbeat"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(fixture("viewer-heartbeat.response.json")),
+        )
+        .mount(server)
+        .await;
+}
+
 #[tokio::test]
 async fn rejoins_after_not_found_with_a_new_token() {
     let server = MockServer::start().await;
@@ -119,13 +130,7 @@ async fn failed_rejoin_is_retried_at_the_next_interval() {
         .up_to_n_times(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path("/api/viewer/heartbeat"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(fixture("viewer-heartbeat.response.json")),
-        )
-        .mount(&server)
-        .await;
+    mount_heartbeat_ok(&server).await;
     let c = client(&server.uri(), RetryPolicy::none());
     let mut session = c
         .viewer_session(TokenRequest::new("viewer-001"))
@@ -172,13 +177,7 @@ async fn refreshes_the_token_before_it_expires() {
         Some(1),
     )
     .await;
-    Mock::given(method("POST"))
-        .and(path("/api/viewer/heartbeat"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(fixture("viewer-heartbeat.response.json")),
-        )
-        .mount(&server)
-        .await;
+    mount_heartbeat_ok(&server).await;
     let c = client(&server.uri(), RetryPolicy::none());
     let mut session = c
         .viewer_session(TokenRequest::new("viewer-001"))
@@ -222,13 +221,7 @@ async fn short_lived_tokens_do_not_make_refresh_spin() {
         )
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path("/api/viewer/heartbeat"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(fixture("viewer-heartbeat.response.json")),
-        )
-        .mount(&server)
-        .await;
+    mount_heartbeat_ok(&server).await;
     let c = client(&server.uri(), RetryPolicy::none());
     let session = c
         .viewer_session(TokenRequest::new("viewer-001"))
@@ -277,13 +270,7 @@ async fn refresh_onto_another_stage_leaves_the_old_one() {
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path("/api/viewer/heartbeat"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(fixture("viewer-heartbeat.response.json")),
-        )
-        .mount(&server)
-        .await;
+    mount_heartbeat_ok(&server).await;
     let c = client(&server.uri(), RetryPolicy::none());
     let mut session = c
         .viewer_session(TokenRequest::new("viewer-001"))
@@ -312,13 +299,7 @@ async fn stop_leaves_the_current_stage() {
         Some(1),
     )
     .await;
-    Mock::given(method("POST"))
-        .and(path("/api/viewer/heartbeat"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(fixture("viewer-heartbeat.response.json")),
-        )
-        .mount(&server)
-        .await;
+    mount_heartbeat_ok(&server).await;
     Mock::given(method("POST"))
         .and(path("/api/viewer/leave"))
         .and(body_json(
