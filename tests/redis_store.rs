@@ -148,7 +148,9 @@ async fn the_sweep_reads_only_expired_viewers() {
     assert_eq!(removed, 3);
     let after = stats(&server, &watched);
     // One round trip; per stage one range query; per expired viewer one read,
-    // one delete and its watch time (HSET + ZADD); retention: one range query.
+    // one delete and its watch time (HSET + ZADD); per stage that lost
+    // viewers its new count in the load index (ZCARD + ZADD); retention: one
+    // range query.
     assert_eq!(
         diff(&before, &after),
         counts(&[
@@ -159,11 +161,96 @@ async fn the_sweep_reads_only_expired_viewers() {
             ("hmget", 3),
             ("del", 3),
             ("hset", 3),
-            ("zadd", 3),
+            ("zadd", 5),
+            ("zcard", 2),
         ])
     );
     assert_eq!(store.stage(ARN_A).await.unwrap().unwrap().viewers, 198);
     assert_eq!(store.stage(ARN_B).await.unwrap().unwrap().viewers, 199);
+}
+
+/// The commands one new join runs inside its script, by name.
+async fn join_commands(
+    server: &RedisServer,
+    store: &RedisStore,
+    user: &str,
+) -> HashMap<String, u64> {
+    let watched = [
+        "evalsha", "zrange", "zcard", "hmget", "hget", "hset", "zadd", "zscore", "exists",
+    ];
+    let before = stats(server, &watched);
+    assert!(matches!(
+        store.join(&req(user, 5_000, 50)).await.unwrap(),
+        JoinOutcome::Joined {
+            rejoined: false,
+            ..
+        }
+    ));
+    diff(&before, &stats(server, &watched))
+}
+
+#[tokio::test]
+async fn a_join_costs_the_same_whatever_the_number_of_stages() {
+    let server = RedisServer::start();
+    let store = connect(&server, "ivs:").await;
+    store.register_stage(&stage(ARN_A, 1)).await.unwrap();
+    let one_stage = join_commands(&server, &store, "first").await;
+    // One EVALSHA; inside it the viewer's hash (HGET, HSET), the least
+    // loaded stage twice (ZRANGE ... 0 0: to pick it and, after the add, for
+    // needs_stage), the add (ZADD, ZCARD) and the new count (ZADD XX).
+    assert_eq!(
+        one_stage,
+        counts(&[
+            ("evalsha", 1),
+            ("hget", 1),
+            ("hset", 1),
+            ("zrange", 2),
+            ("zadd", 2),
+            ("zcard", 1),
+        ])
+    );
+    for i in 0..300 {
+        let arn = format!("arn:aws:ivs:ap-northeast-1:123456789012:stage/x{i:04}");
+        store.register_stage(&stage(&arn, 10 + i)).await.unwrap();
+    }
+    assert_eq!(join_commands(&server, &store, "second").await, one_stage);
+}
+
+#[tokio::test]
+async fn connecting_rebuilds_the_load_index() {
+    let server = RedisServer::start();
+    let store = connect(&server, "ivs:").await;
+    let mut manual = stage(ARN_B, 0);
+    manual.assignable = false;
+    store.register_stage(&manual).await.unwrap();
+    store.register_stage(&stage(ARN_A, 1)).await.unwrap();
+    for i in 0..3 {
+        store.join(&req(&format!("u{i}"), 1_000, 50)).await.unwrap();
+    }
+    let index = server.command(&["ZRANGE", "ivs:load", "0", "-1", "WITHSCORES"]);
+    assert_eq!(index, format!("{:016}{ARN_A}\n3", 1));
+    // As an earlier version left it: no `load`, the old `open` set instead;
+    // or an index that drifted (a restored backup, a hand edit).
+    server.command(&["DEL", "ivs:load"]);
+    server.command(&["ZADD", "ivs:open", "1", ARN_A]);
+    let upgraded = connect(&server, "ivs:").await;
+    assert_eq!(
+        server.command(&["ZRANGE", "ivs:load", "0", "-1", "WITHSCORES"]),
+        index
+    );
+    assert_eq!(server.command(&["EXISTS", "ivs:open"]), "0");
+    server.command(&["ZADD", "ivs:load", "40", &format!("{:016}{ARN_A}", 1)]);
+    drop(connect(&server, "ivs:").await);
+    assert_eq!(
+        server.command(&["ZRANGE", "ivs:load", "0", "-1", "WITHSCORES"]),
+        index
+    );
+    match upgraded.join(&req("u9", 2_000, 50)).await.unwrap() {
+        JoinOutcome::Joined {
+            stage_arn, viewers, ..
+        } => assert_eq!((stage_arn.as_str(), viewers), (ARN_A, 4)),
+        JoinOutcome::Full => panic!("no stage found after the rebuild"),
+    }
 }
 
 #[tokio::test]
@@ -395,7 +482,7 @@ async fn every_key_is_under_the_prefix() {
     let expected = |p: &str| -> Vec<String> {
         [
             "stages".to_string(),
-            "open".into(),
+            "load".into(),
             format!("stage:{ARN_A}"),
             format!("hb:{ARN_A}"),
             "viewer:u1".into(),

@@ -72,6 +72,7 @@ struct Scripts {
     rate_limit: Script,
     try_lease: Script,
     release_lease: Script,
+    rebuild_load: Script,
 }
 
 impl Scripts {
@@ -93,10 +94,11 @@ impl Scripts {
             rate_limit: lua!("rate_limit.lua"),
             try_lease: lua!("try_lease.lua"),
             release_lease: lua!("release_lease.lua"),
+            rebuild_load: lua!("rebuild_load.lua"),
         }
     }
 
-    fn all(&self) -> [&Script; 16] {
+    fn all(&self) -> [&Script; 17] {
         [
             &self.register_stage,
             &self.stages,
@@ -114,6 +116,7 @@ impl Scripts {
             &self.rate_limit,
             &self.try_lease,
             &self.release_lease,
+            &self.rebuild_load,
         ]
     }
 }
@@ -353,7 +356,8 @@ impl RedisStore {
             .load_scripts()
             .await
             .map_err(|e| StoreError::Unavailable(format!("cannot reach Redis at {shown}: {e}")))?;
-        tracing::info!(url = %shown, prefix, "Redis store connected");
+        let open = store.run_int(&store.scripts.rebuild_load, &[]).await?;
+        tracing::info!(url = %shown, prefix, open_stages = open, "Redis store connected");
         Ok(store)
     }
 

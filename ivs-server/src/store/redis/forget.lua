@@ -5,5 +5,6 @@ local vk = viewer_key(user)
 if redis.call('HGET', vk, 'stage') == arn then
   redis.call('DEL', vk)
   redis.call('ZREM', hb_key(arn), user)
+  refresh_load(arn)
 end
 return 1

@@ -15,22 +15,23 @@ if current then
     if now > last then last = now end
     redis.call('ZADD', hb, int(last), user)
     redis.call('HSET', vk, 'pid', pid)
+    refresh_load(current)
     return { 1, current, redis.call('ZCARD', hb), 1, needs_stage(scale_up_at) }
   end
-  -- Its stage left the registry: start over on a live one.
+  -- Its stage left the registry (so it has no LOAD entry): start over on a
+  -- live one.
   redis.call('ZREM', hb, user)
   redis.call('DEL', vk)
 end
 
-local target, min_n, at_min = pick_stage(capacity)
-if not target then return { 0 } end
+-- The least-loaded open stage is the only candidate: if it is full, so is
+-- every other one.
+local member, n = least_loaded()
+if not member or n >= capacity then return { 0 } end
+local target = member_arn(member)
 local hb = hb_key(target)
 redis.call('HSET', vk, 'stage', target, 'pid', pid, 'joined', int(now))
 redis.call('ZADD', hb, int(now), user)
--- needs_stage without a second walk of the registry: the target had the
--- smallest count (it is the least loaded and has room), so after this add the
--- smallest count grows by one only if the target was the only stage at it.
-if at_min == 1 then min_n = min_n + 1 end
-local needs = 0
-if min_n >= scale_up_at then needs = 1 end
-return { 1, target, redis.call('ZCARD', hb), 0, needs }
+n = redis.call('ZCARD', hb)
+redis.call('ZADD', LOAD, 'XX', n, member)
+return { 1, target, n, 0, needs_stage(scale_up_at) }

@@ -7,6 +7,7 @@ local v = redis.call('HMGET', vk, 'stage', 'joined')
 if v[1] == arn then
   redis.call('DEL', vk)
   redis.call('ZREM', hb_key(arn), user)
+  refresh_load(arn)
   local secs = seconds_between(tonumber(v[2]), now)
   record_duration(user, arn, secs, now)
   return { 1, secs }

@@ -5,9 +5,12 @@
 -- the store targets one Redis server (or a primary), not Redis Cluster.
 local P = ARGV[1]
 local STAGES = P .. 'stages'
--- The assignable, non-draining stages, scored like STAGES (by creation): the
--- only ones a join looks at, so it reads no per-stage flags.
-local OPEN = P .. 'open'
+-- The assignable, non-draining stages scored by viewer count, so that a
+-- join reads the least-loaded one with a single ZRANGE. Members are
+-- load_member(): the creation time zero-padded, then the ARN, so that equal
+-- counts fall back to "oldest, then ARN" by Redis' own member order. Every
+-- script that changes a stage's heartbeat set refreshes its score.
+local LOAD = P .. 'load'
 local WATCH = P .. 'watch'
 local WATCH_AT = P .. 'watch:at'
 
@@ -36,28 +39,35 @@ local function record_duration(user, arn, secs, now)
   redis.call('ZADD', WATCH_AT, int(now), f)
 end
 
--- The least-loaded assignable, non-draining stage with fewer than `capacity`
--- viewers (ties: oldest, then ARN — the registry's own order), the smallest
--- count over all assignable, non-draining stages (nil when none), and how
--- many of those stages have that smallest count.
-local function pick_stage(capacity)
-  local best, best_n, min_n, at_min = nil, nil, nil, 0
-  for _, arn in ipairs(redis.call('ZRANGE', OPEN, 0, -1)) do
-    local n = redis.call('ZCARD', hb_key(arn))
-    if min_n == nil or n < min_n then
-      min_n, at_min = n, 1
-    elseif n == min_n then
-      at_min = at_min + 1
-    end
-    if n < capacity and (best_n == nil or n < best_n) then
-      best, best_n = arn, n
-    end
-  end
-  return best, min_n, at_min
+-- 16 digits hold any creation time in ms for the next 300,000 years.
+local function load_member(arn, created) return string.format('%016.0f', created) .. arn end
+local function member_arn(member) return string.sub(member, 17) end
+
+-- The stage's member of LOAD (nil when it is not registered).
+local function load_member_of(arn)
+  local created = redis.call('ZSCORE', STAGES, arn)
+  if not created then return nil end
+  return load_member(arn, tonumber(created))
 end
 
+-- Re-scores an open stage after its viewer set changed; XX leaves closed
+-- (draining, non-assignable) and unregistered stages out.
+local function refresh_load(arn)
+  local m = load_member_of(arn)
+  if m then redis.call('ZADD', LOAD, 'XX', redis.call('ZCARD', hb_key(arn)), m) end
+end
+
+-- The least-loaded open stage and its viewer count (nil when none is open).
+local function least_loaded()
+  local first = redis.call('ZRANGE', LOAD, 0, 0, 'WITHSCORES')
+  if #first == 0 then return nil, nil end
+  return first[1], tonumber(first[2])
+end
+
+-- A new stage is needed when no stage is open or the least loaded one has
+-- reached the threshold.
 local function needs_stage(scale_up_at)
-  local _, min_n = pick_stage(0)
-  if min_n == nil or min_n >= scale_up_at then return 1 end
+  local _, n = least_loaded()
+  if n == nil or n >= scale_up_at then return 1 end
   return 0
 end

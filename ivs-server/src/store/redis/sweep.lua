@@ -22,6 +22,7 @@ for _, arn in ipairs(redis.call('ZRANGE', STAGES, 0, -1)) do
       removed = removed + 1
     end
     redis.call('ZREMRANGEBYSCORE', hb, '-inf', cutoff)
+    refresh_load(arn)
   end
 end
 local old = redis.call('ZRANGEBYSCORE', WATCH_AT, '-inf', forget_before)
