@@ -411,7 +411,8 @@ async fn an_http_heartbeat_costs_one_redis_command() {
     .await;
     assert_eq!(status, 200, "{body}");
     let stage = body["data"]["stageArn"].as_str().unwrap().to_string();
-    let before = redis.command_stat("evalsha");
+    let sent = |redis: &RedisServer| ["evalsha", "zadd", "zscore"].map(|c| redis.command_stat(c));
+    let before = sent(&redis);
     let n = 300;
     for _ in 0..n {
         let (status, _) = post(
@@ -421,15 +422,23 @@ async fn an_http_heartbeat_costs_one_redis_command() {
         )
         .await;
         assert_eq!(status, 200);
+        // A viewer beats every 30 s; two beats in one millisecond would
+        // take the ZSCORE path (tests/redis_store.rs covers it).
+        tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    let used = redis.command_stat("evalsha") - before;
-    // n heartbeat scripts, plus a rate-limit reservation per 100 requests,
-    // plus at most a few maintenance rounds (sweep every 5 s by default).
-    assert!(used >= n, "{used}");
+    let after = sent(&redis);
+    let [scripts, zadds, zscores] = [0, 1, 2].map(|i| after[i] - before[i]);
+    // n plain ZADDs, a rate-limit reservation script per 100 requests, and
+    // at most a few maintenance rounds (sweep every 5 s by default).
     assert!(
-        used <= n + n / 100 + 1 + 6,
-        "{used} commands for {n} heartbeats"
+        zadds >= n && zadds <= n + 6,
+        "{zadds} ZADDs for {n} heartbeats"
     );
+    assert!(
+        scripts <= n / 100 + 1 + 6,
+        "{scripts} scripts for {n} heartbeats"
+    );
+    assert_eq!(zscores, 0, "a heartbeat needed a second command");
     server.shutdown().await;
 }
 

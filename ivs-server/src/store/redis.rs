@@ -1,7 +1,8 @@
 //! The Redis viewer store: shared state for any number of instances.
 //!
-//! Every trait call is one Lua script (one `EVALSHA`, atomic in Redis), so
-//! instances behind a load balancer see the same counts, never exceed a
+//! Every trait call is one round trip, atomic in Redis: a Lua script (one
+//! `EVALSHA`), or for the heartbeat a single plain `ZADD`. So instances
+//! behind a load balancer see the same counts, never exceed a
 //! stage's capacity together, and never leave half-written state when Redis
 //! dies mid-request. The scripts mirror [`MemoryStore`](super::memory::MemoryStore)
 //! line for line; the behaviour suite (`tests/store_behaviour.rs`) runs the
@@ -64,7 +65,6 @@ struct Scripts {
     join: Script,
     set_participant: Script,
     forget: Script,
-    heartbeat: Script,
     leave: Script,
     viewers: Script,
     watch_duration: Script,
@@ -86,7 +86,6 @@ impl Scripts {
             join: lua!("join.lua"),
             set_participant: lua!("set_participant.lua"),
             forget: lua!("forget.lua"),
-            heartbeat: lua!("heartbeat.lua"),
             leave: lua!("leave.lua"),
             viewers: lua!("viewers.lua"),
             watch_duration: lua!("watch_duration.lua"),
@@ -98,7 +97,7 @@ impl Scripts {
         }
     }
 
-    fn all(&self) -> [&Script; 17] {
+    fn all(&self) -> [&Script; 16] {
         [
             &self.register_stage,
             &self.stages,
@@ -108,7 +107,6 @@ impl Scripts {
             &self.join,
             &self.set_participant,
             &self.forget,
-            &self.heartbeat,
             &self.leave,
             &self.viewers,
             &self.watch_duration,
@@ -258,6 +256,32 @@ impl Reply {
     }
 }
 
+/// The outcome of one call under its deadline; retires the connection when
+/// the failure means it cannot heal in place.
+fn settle(
+    tracked: &TrackedConnection,
+    result: Result<Result<Value, RedisError>, tokio::time::error::Elapsed>,
+) -> StoreResult<Value> {
+    match result {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => {
+            if breaks_connection(&e) {
+                tracked.mark_broken("command failed at the connection level");
+            }
+            Err(classify(&e))
+        }
+        Err(_) => {
+            // A hung connection (Redis stopped, network gone) never reports
+            // an error by itself: retire it.
+            tracked.mark_broken("command timed out");
+            Err(StoreError::Unavailable(format!(
+                "redis: no answer within {} ms",
+                COMMAND_TIMEOUT.as_millis()
+            )))
+        }
+    }
+}
+
 fn corrupt(msg: String) -> StoreError {
     StoreError::Corrupt(msg)
 }
@@ -276,6 +300,20 @@ fn millis(d: Duration) -> i64 {
 
 fn micros(d: Duration) -> i64 {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// `ZADD … GT` (the one-command heartbeat) arrived in Redis 6.2.
+const MIN_REDIS_VERSION: (u32, u32) = (6, 2);
+
+/// `(major, minor)` of `redis_version:` in an `INFO server` reply.
+fn redis_version(info: &str) -> Option<(u32, u32)> {
+    let v = info
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("redis_version:"))?;
+    let mut parts = v.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
 }
 
 /// The URL without its password, for messages and logs.
@@ -356,6 +394,7 @@ impl RedisStore {
             .load_scripts()
             .await
             .map_err(|e| StoreError::Unavailable(format!("cannot reach Redis at {shown}: {e}")))?;
+        store.check_version().await?;
         let open = store.run_int(&store.scripts.rebuild_load, &[]).await?;
         tracing::info!(url = %shown, prefix, open_stages = open, "Redis store connected");
         Ok(store)
@@ -364,6 +403,24 @@ impl RedisStore {
     /// The key prefix.
     pub fn prefix(&self) -> &str {
         &self.prefix
+    }
+
+    /// Refuses a Redis older than the commands the store sends need.
+    async fn check_version(&self) -> StoreResult<()> {
+        let info = match self.query(redis::cmd("INFO").arg("server")).await? {
+            Value::BulkString(b) => String::from_utf8_lossy(&b).into_owned(),
+            Value::VerbatimString { text, .. } => text,
+            other => return Err(corrupt(format!("INFO answered {other:?}"))),
+        };
+        match redis_version(&info) {
+            Some(v) if v >= MIN_REDIS_VERSION => Ok(()),
+            Some((major, minor)) => Err(StoreError::Unavailable(format!(
+                "Redis {major}.{minor} is too old: the store needs {}.{} or later (ZADD GT)",
+                MIN_REDIS_VERSION.0, MIN_REDIS_VERSION.1
+            ))),
+            // A proxy or a fork that hides its version: let the commands speak.
+            None => Ok(()),
+        }
     }
 
     /// Loads every script so that steady-state calls are a single `EVALSHA`.
@@ -428,26 +485,30 @@ impl RedisStore {
             invocation.arg(a);
         }
         let mut conn = tracked.conn.clone();
-        match tokio::time::timeout(COMMAND_TIMEOUT, invocation.invoke_async::<Value>(&mut conn))
-            .await
-        {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => {
-                if breaks_connection(&e) {
-                    tracked.mark_broken("command failed at the connection level");
-                }
-                Err(classify(&e))
-            }
-            Err(_) => {
-                // A hung connection (Redis stopped, network gone) never
-                // reports an error by itself: retire it.
-                tracked.mark_broken("command timed out");
-                Err(StoreError::Unavailable(format!(
-                    "redis: no answer within {} ms",
-                    COMMAND_TIMEOUT.as_millis()
-                )))
-            }
+        let result =
+            tokio::time::timeout(COMMAND_TIMEOUT, invocation.invoke_async::<Value>(&mut conn))
+                .await;
+        settle(&tracked, result)
+    }
+
+    /// Runs one plain command (no script): for the calls that a single
+    /// Redis command answers atomically by itself.
+    async fn query(&self, cmd: &redis::Cmd) -> StoreResult<Value> {
+        let tracked = self.checkout().await?;
+        let mut conn = tracked.conn.clone();
+        let result =
+            tokio::time::timeout(COMMAND_TIMEOUT, cmd.query_async::<Value>(&mut conn)).await;
+        settle(&tracked, result)
+    }
+
+    fn key(&self, parts: &[&str]) -> String {
+        let mut key =
+            String::with_capacity(self.prefix.len() + parts.iter().map(|p| p.len()).sum::<usize>());
+        key.push_str(&self.prefix);
+        for p in parts {
+            key.push_str(p);
         }
+        key
     }
 
     async fn run_reply(&self, script: &Script, args: &[Arg<'_>]) -> StoreResult<Reply> {
@@ -640,16 +701,38 @@ impl ViewerStore for RedisStore {
         stage_arn: &str,
         now: Millis,
     ) -> StoreResult<Option<Millis>> {
-        let mut reply = self
-            .run_reply(
-                &self.scripts.heartbeat,
-                &[user_id.into(), stage_arn.into(), now.into()],
-            )
-            .await?;
-        if reply.int()? == 0 {
-            return Ok(None);
+        // The hot path is one plain command: XX never adds a viewer (so a
+        // removed one is not recreated), GT never moves a heartbeat
+        // backwards, CH answers 1 when it moved. A 0 means "not counted
+        // there" or "already at or past `now`" (two heartbeats in one
+        // millisecond, an instance whose clock is behind): only then a
+        // second command tells them apart.
+        let key = self.key(&["hb:", stage_arn]);
+        let mut zadd = redis::cmd("ZADD");
+        zadd.arg(&key)
+            .arg("XX")
+            .arg("GT")
+            .arg("CH")
+            .arg(now)
+            .arg(user_id);
+        match self.query(&zadd).await? {
+            Value::Int(1) => return Ok(Some(now)),
+            Value::Int(0) => {}
+            other => return Err(corrupt(format!("ZADD answered {other:?}"))),
         }
-        Ok(Some(reply.int()?))
+        let mut zscore = redis::cmd("ZSCORE");
+        zscore.arg(&key).arg(user_id);
+        match self.query(&zscore).await? {
+            Value::Nil => Ok(None),
+            Value::BulkString(b) => std::str::from_utf8(&b)
+                .ok()
+                .and_then(|s| s.parse::<f64>().ok())
+                // Scores are whole milliseconds, far below 2^53.
+                .map(|score| Some(score as Millis))
+                .ok_or_else(|| corrupt(format!("heartbeat score {b:?}"))),
+            Value::Double(score) => Ok(Some(score as Millis)),
+            other => Err(corrupt(format!("ZSCORE answered {other:?}"))),
+        }
     }
 
     async fn leave(
@@ -778,6 +861,17 @@ impl ViewerStore for RedisStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_the_version_from_info() {
+        let info = "# Server\r\nredis_version:7.0.15\r\nredis_mode:standalone\r\n";
+        assert_eq!(redis_version(info), Some((7, 0)));
+        assert_eq!(redis_version("redis_version:6.2.0"), Some((6, 2)));
+        assert!(redis_version("redis_version:6.0.9").unwrap() < MIN_REDIS_VERSION);
+        assert!(redis_version("redis_version:10.1.0").unwrap() >= MIN_REDIS_VERSION);
+        assert_eq!(redis_version("# Server\r\nuptime:1\r\n"), None);
+        assert_eq!(redis_version("redis_version:seven"), None);
+    }
 
     #[test]
     fn redact_hides_credentials() {
