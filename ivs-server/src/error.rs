@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use ivs_client::model::{ErrorBody, ErrorCode};
+use warp::http::header::{HeaderName, HeaderValue};
 use warp::http::StatusCode;
 
 use crate::ivs::IvsError;
@@ -167,17 +168,16 @@ impl warp::Reply for ApiError {
 
 /// Adds the `RateLimit-*` headers (IETF draft names) to a response.
 pub fn rate_headers(res: &mut warp::reply::Response, rate: &RateDecision) {
+    // Static names and integer values: this runs on every API response, and
+    // parsing names or formatting strings showed in the heartbeat profile.
+    const LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
+    const REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+    const RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
     let h = res.headers_mut();
-    let reset = rate.reset_after.as_millis().div_ceil(1000);
-    for (name, value) in [
-        ("ratelimit-limit", rate.limit.to_string()),
-        ("ratelimit-remaining", rate.remaining.to_string()),
-        ("ratelimit-reset", reset.to_string()),
-    ] {
-        if let Ok(v) = value.parse() {
-            h.insert(name, v);
-        }
-    }
+    let reset = u64::try_from(rate.reset_after.as_millis().div_ceil(1000)).unwrap_or(u64::MAX);
+    h.insert(LIMIT, HeaderValue::from(rate.limit));
+    h.insert(REMAINING, HeaderValue::from(rate.remaining));
+    h.insert(RESET, HeaderValue::from(reset));
 }
 
 impl From<StoreError> for ApiError {

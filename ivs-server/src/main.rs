@@ -8,6 +8,13 @@ use ivs_server::config::{Args, LogFormat};
 use ivs_server::ServerBuilder;
 use tracing_subscriber::EnvFilter;
 
+// Faster than glibc's malloc for the many small, short-lived allocations of a
+// request (docs/performance.md). `--no-default-features` builds with the
+// system allocator, e.g. for heap profilers.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,warp::filters::trace=warn"));

@@ -11,43 +11,19 @@ use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
+mod common;
 
 #[tokio::test]
 async fn sigterm_under_load_drains_and_exits_zero() {
-    let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ivs-server"))
-        .env("IVS_BIND", format!("127.0.0.1:{port}"))
-        .env("IVS_STATS_INTERVAL_MS", "200")
-        .env_remove("IVS_API_KEYS")
-        .env_remove("REDIS_URL")
-        .env_remove("IVS_BACKEND")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the server binary starts");
-    let base = format!("http://127.0.0.1:{port}");
+    let common::Binary { mut child, base } = common::start(
+        &[("IVS_STATS_INTERVAL_MS", "200")],
+        Stdio::null(),
+        Stdio::null(),
+    )
+    .await;
     let http = reqwest::Client::new();
-    let ready = async {
-        loop {
-            if let Ok(r) = http.get(format!("{base}/health")).send().await {
-                if r.status().is_success() {
-                    break;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(20), ready)
-        .await
-        .expect("server ready");
 
-    let mut req = format!("ws://127.0.0.1:{port}/ws")
+    let mut req = format!("{}/ws", base.replacen("http", "ws", 1))
         .into_client_request()
         .unwrap();
     req.headers_mut()

@@ -311,6 +311,13 @@ pub fn routes(
             );
         }))
         .with(warp::trace(|info| {
+            // DEBUG, as tower-http's request spans: at the default filter
+            // the span is never built, which was ~8 % of a heartbeat's
+            // instructions (docs/performance.md). Enable it with
+            // RUST_LOG=info,ivs_server::request=debug (docs/operations.md).
+            if !tracing::enabled!(target: "ivs_server::request", tracing::Level::DEBUG) {
+                return tracing::Span::none();
+            }
             // Keys and tokens never appear here: the path carries no query
             // string, and headers are not recorded.
             let id = info
@@ -320,7 +327,13 @@ pub fn routes(
                 .filter(|v| v.len() <= 64)
                 .map(str::to_owned)
                 .unwrap_or_else(|| crate::service::random_id(12));
-            tracing::info_span!("request", id = %id, method = %info.method(), path = %info.path())
+            tracing::debug_span!(
+                target: "ivs_server::request",
+                "request",
+                id = %id,
+                method = %info.method(),
+                path = %info.path()
+            )
         }))
 }
 
