@@ -128,7 +128,11 @@ impl ViewerSessionBuilder {
     ///
     /// Outside a Tokio runtime, like [`tokio::spawn`].
     pub async fn spawn(self) -> Result<ViewerSession, Error> {
-        let token = self.client.tokens().viewer(&self.request).await?;
+        // Boxed, as every request below: a request future with its retries
+        // is kilobytes, and an unboxed one would be part of this future (and
+        // of the caller's) for as long as they live. A load test holds
+        // thousands of sessions (docs/performance.md).
+        let token = Box::pin(self.client.tokens().viewer(&self.request)).await?;
         let interval = self.interval.max(Duration::from_millis(1));
         let first_delay = if self.jitter_start {
             heartbeat::random_offset(interval)
@@ -228,7 +232,7 @@ impl ViewerSession {
         }
         let _ = (&mut self.task).await;
         let stage_arn = self.token.borrow().stage_arn.clone();
-        heartbeat::leave(&self.client, &self.user_id, &stage_arn).await
+        Box::pin(heartbeat::leave(&self.client, &self.user_id, &stage_arn)).await
     }
 }
 
@@ -292,7 +296,7 @@ impl SessionTask {
                     let sent = Instant::now();
                     let result = tokio::select! {
                         _ = &mut stop => return,
-                        r = self.client.viewers().heartbeat(&self.request.user_id, &stage_arn) => r,
+                        r = Box::pin(self.client.viewers().heartbeat(&self.request.user_id, &stage_arn)) => r,
                     };
                     let round_trip = sent.elapsed();
                     match result {
@@ -321,7 +325,7 @@ impl SessionTask {
                 Wake::Refresh => {
                     let result = tokio::select! {
                         _ = &mut stop => return,
-                        r = self.client.tokens().viewer(&self.request) => r,
+                        r = Box::pin(self.client.tokens().viewer(&self.request)) => r,
                     };
                     match result {
                         Ok(token) => {
@@ -329,11 +333,11 @@ impl SessionTask {
                             if token.stage_arn != old_stage {
                                 // Best effort: otherwise the old stage counts
                                 // the viewer for another 60 s.
-                                if let Err(e) = heartbeat::leave(
+                                if let Err(e) = Box::pin(heartbeat::leave(
                                     &self.client,
                                     &self.request.user_id,
                                     &old_stage,
-                                )
+                                ))
                                 .await
                                 {
                                     tracing::debug!(error = %e, "leave of the previous stage failed");
@@ -371,7 +375,7 @@ impl SessionTask {
 
     /// Gets a new token after `NOT_FOUND`; whether it worked.
     async fn rejoin(&mut self) -> bool {
-        match self.client.tokens().viewer(&self.request).await {
+        match Box::pin(self.client.tokens().viewer(&self.request)).await {
             Ok(token) => {
                 self.recovered();
                 self.token.send_replace(token.clone());
@@ -437,5 +441,52 @@ impl Client {
             jitter_start: true,
             event_capacity: DEFAULT_EVENT_CAPACITY,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::TokenRequest;
+
+    /// A load test holds thousands of sessions: what a session keeps while
+    /// it waits for the next beat must not include a request in flight.
+    /// Requests are boxed; unboxed, each future below was over 2.4 KB.
+    #[tokio::test]
+    async fn a_waiting_session_is_small() {
+        let client = Client::builder()
+            .base_url("http://127.0.0.1:9")
+            .api_key("k")
+            .build()
+            .unwrap();
+        let spawn = client.viewer_session(TokenRequest::new("u")).spawn();
+        assert!(
+            std::mem::size_of_val(&spawn) <= 1024,
+            "{}",
+            std::mem::size_of_val(&spawn)
+        );
+        let token: ViewerToken = serde_json::from_value(serde_json::json!({
+            "token": "t", "participantId": "p", "userId": "u",
+            "stageArn": "arn:aws:ivs:ap-northeast-1:123456789012:stage/abc",
+            "expiresAt": "2025-10-19T13:00:00.000Z", "capabilities": ["SUBSCRIBE"],
+            "currentViewers": 1, "attributes": {}
+        }))
+        .unwrap();
+        let (token, _) = watch::channel(token);
+        let task = SessionTask {
+            client: client.clone(),
+            request: TokenRequest::new("u"),
+            interval: Duration::from_secs(30),
+            refresh_lead: Duration::from_secs(60),
+            token,
+            events: events::channel(4).0,
+            failures: FailureCount::default(),
+        };
+        let run = task.run(Duration::ZERO, oneshot::channel().1);
+        assert!(
+            std::mem::size_of_val(&run) <= 1024,
+            "{}",
+            std::mem::size_of_val(&run)
+        );
     }
 }
