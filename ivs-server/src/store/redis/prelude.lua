@@ -51,10 +51,14 @@ local function load_member_of(arn)
 end
 
 -- Re-scores an open stage after its viewer set changed; XX leaves closed
--- (draining, non-assignable) and unregistered stages out.
-local function refresh_load(arn)
-  local m = load_member_of(arn)
-  if m then redis.call('ZADD', LOAD, 'XX', redis.call('ZCARD', hb_key(arn)), m) end
+-- (draining, non-assignable) and unregistered stages out. `created` saves
+-- the registry lookup when the caller already read it (the sweep).
+local function refresh_load(arn, created)
+  created = created or redis.call('ZSCORE', STAGES, arn)
+  if created then
+    redis.call('ZADD', LOAD, 'XX', redis.call('ZCARD', hb_key(arn)),
+      load_member(arn, tonumber(created)))
+  end
 end
 
 -- The least-loaded open stage and its viewer count (nil when none is open).

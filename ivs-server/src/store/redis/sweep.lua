@@ -7,7 +7,9 @@ local now = tonumber(ARGV[2])
 local cutoff = '(' .. int(now - tonumber(ARGV[3]))
 local forget_before = '(' .. int(now - tonumber(ARGV[4]))
 local removed = 0
-for _, arn in ipairs(redis.call('ZRANGE', STAGES, 0, -1)) do
+local registry = redis.call('ZRANGE', STAGES, 0, -1, 'WITHSCORES')
+for r = 1, #registry, 2 do
+  local arn, created = registry[r], registry[r + 1]
   local hb = hb_key(arn)
   local expired = redis.call('ZRANGEBYSCORE', hb, '-inf', cutoff, 'WITHSCORES')
   if #expired > 0 then
@@ -22,7 +24,7 @@ for _, arn in ipairs(redis.call('ZRANGE', STAGES, 0, -1)) do
       removed = removed + 1
     end
     redis.call('ZREMRANGEBYSCORE', hb, '-inf', cutoff)
-    refresh_load(arn)
+    refresh_load(arn, created)
   end
 end
 local old = redis.call('ZRANGEBYSCORE', WATCH_AT, '-inf', forget_before)
