@@ -235,14 +235,7 @@ impl Reply {
     }
 
     fn int(&mut self) -> StoreResult<i64> {
-        match self.items.next() {
-            Some(Value::Int(i)) => Ok(i),
-            Some(Value::BulkString(b)) => std::str::from_utf8(&b)
-                .ok()
-                .and_then(|s| s.parse::<i64>().ok())
-                .ok_or_else(|| corrupt(format!("expected an integer, got {b:?}"))),
-            other => Err(corrupt(format!("expected an integer, got {other:?}"))),
-        }
+        int_value(self.items.next())
     }
 
     fn string(&mut self) -> StoreResult<String> {
@@ -279,6 +272,18 @@ fn settle(
                 COMMAND_TIMEOUT.as_millis()
             )))
         }
+    }
+}
+
+/// An integer reply, or one sent as digits (scores, script results).
+fn int_value(value: Option<Value>) -> StoreResult<i64> {
+    match value {
+        Some(Value::Int(i)) => Ok(i),
+        Some(Value::BulkString(b)) => std::str::from_utf8(&b)
+            .ok()
+            .and_then(|s| s.parse::<i64>().ok())
+            .ok_or_else(|| corrupt(format!("expected an integer, got {b:?}"))),
+        other => Err(corrupt(format!("expected an integer, got {other:?}"))),
     }
 }
 
@@ -722,16 +727,10 @@ impl ViewerStore for RedisStore {
         }
         let mut zscore = redis::cmd("ZSCORE");
         zscore.arg(&key).arg(user_id);
+        // Scores are whole milliseconds, which Redis prints as digits.
         match self.query(&zscore).await? {
             Value::Nil => Ok(None),
-            Value::BulkString(b) => std::str::from_utf8(&b)
-                .ok()
-                .and_then(|s| s.parse::<f64>().ok())
-                // Scores are whole milliseconds, far below 2^53.
-                .map(|score| Some(score as Millis))
-                .ok_or_else(|| corrupt(format!("heartbeat score {b:?}"))),
-            Value::Double(score) => Ok(Some(score as Millis)),
-            other => Err(corrupt(format!("ZSCORE answered {other:?}"))),
+            score => int_value(Some(score)).map(Some),
         }
     }
 
