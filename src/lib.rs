@@ -5,4 +5,5 @@
 pub mod fake_ivs;
 pub mod harness;
 pub mod redis_server;
+pub mod server_process;
 pub mod shape;

@@ -86,8 +86,11 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // The bound address, not the configured one: with port 0 (tests, fleets
+    // on one host) the caller learns the port from this line.
+    let addr = listener.local_addr().unwrap_or(bind);
     tracing::info!(
-        addr = %bind,
+        addr = %addr,
         store = server.app().store().kind(),
         master = %server.app().master_arn(),
         "ivs-server listening"
