@@ -147,6 +147,10 @@ struct State {
     delays: HashMap<String, Duration>,
     page_size: usize,
     requests: Vec<Recorded>,
+    /// (stage ARN, participant id) of every DisconnectParticipant.
+    disconnected: Vec<(String, String)>,
+    /// CreateStage answers 402 once the account holds this many stages.
+    stage_quota: Option<usize>,
 }
 
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -200,12 +204,26 @@ impl FakeIvs {
             delays: HashMap::new(),
             page_size: 100,
             requests: Vec::new(),
+            disconnected: Vec::new(),
+            stage_quota: None,
         }));
         Mock::given(method("POST"))
             .respond_with(Handler(state.clone()))
             .mount(&server)
             .await;
         FakeIvs { server, state }
+    }
+
+    /// Every (stage ARN, participant id) DisconnectParticipant was called
+    /// with, in order.
+    pub fn disconnected(&self) -> Vec<(String, String)> {
+        lock(&self.state).disconnected.clone()
+    }
+
+    /// Makes CreateStage answer 402 `ServiceQuotaExceededException` while the
+    /// account holds `n` stages or more, as IVS does at the account's quota.
+    pub fn set_stage_quota(&self, n: usize) {
+        lock(&self.state).stage_quota = Some(n);
     }
 
     /// The endpoint URL (`http://127.0.0.1:PORT`).
@@ -596,6 +614,12 @@ impl State {
                 if tags.len() > 50 {
                     return err(Fault::Validation, "at most 50 tags");
                 }
+                if self.stage_quota.is_some_and(|q| self.stages.len() >= q) {
+                    return err(
+                        Fault::ServiceQuotaExceeded,
+                        "Stage quota for this account and region is exceeded",
+                    );
+                }
                 let stage = self.new_stage(name, tags);
                 ok(json!({ "stage": Self::stage_json(&stage), "participantTokens": [] }))
             }
@@ -703,6 +727,19 @@ impl State {
                 self.paged(body, "participants", &participants)
             }
             "StartParticipantReplication" => self.start_replication(body),
+            "DisconnectParticipant" => {
+                let (Some(arn), Some(pid)) = (
+                    str_field(body, "stageArn"),
+                    str_field(body, "participantId"),
+                ) else {
+                    return err(Fault::Validation, "stageArn and participantId are required");
+                };
+                if self.find(Some(arn)).is_none() {
+                    return err(Fault::ResourceNotFound, "Stage not found");
+                }
+                self.disconnected.push((arn.to_string(), pid.to_string()));
+                ok(json!({}))
+            }
             "StopParticipantReplication" => {
                 let (Some(src), Some(dst), Some(pid)) = (
                     str_field(body, "sourceStageArn"),

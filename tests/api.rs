@@ -333,6 +333,9 @@ impl IvsBackend for Faulty {
     async fn publisher_live(&self, arn: &str) -> Result<bool, IvsError> {
         self.inner.publisher_live(arn).await
     }
+    async fn disconnect_participant(&self, arn: &str, participant: &str) -> Result<(), IvsError> {
+        self.inner.disconnect_participant(arn, participant).await
+    }
     async fn health(&self) -> BackendHealth {
         self.inner.health().await
     }

@@ -23,8 +23,8 @@ use futures_util::StreamExt;
 use ivs_server::config::parse_api_keys;
 use ivs_server::store::memory::MemoryStore;
 use ivs_server::store::{
-    JoinOutcome, JoinRequest, LeaveOutcome, Millis, RateDecision, RemoveOutcome, StageLoad,
-    StageRecord, StoreError, StoreResult, ViewerRecord, ViewerStore,
+    BeginOutcome, Fence, Intent, JoinOutcome, JoinRequest, LeaveOutcome, Millis, RateDecision,
+    RemoveOutcome, StageLoad, StageRecord, StoreError, StoreResult, ViewerRecord, ViewerStore,
 };
 use ivs_server::{ServerBuilder, Settings};
 use ivs_suite::harness::{enc, test_settings, Resp, TestServer};
@@ -492,13 +492,64 @@ impl ViewerStore for FlakyStore {
             .rate_limit(key_id, limit, period, now, want)
             .await
     }
-    async fn try_lease(&self, name: &str, holder: &str, ttl: Duration) -> StoreResult<bool> {
+    async fn try_lease(&self, name: &str, holder: &str, ttl: Duration) -> StoreResult<Option<u64>> {
         self.fault()?;
         self.inner.try_lease(name, holder, ttl).await
     }
     async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()> {
         self.fault()?;
         self.inner.release_lease(name, holder).await
+    }
+    async fn master(&self) -> StoreResult<Option<String>> {
+        self.fault()?;
+        self.inner.master().await
+    }
+    async fn begin_create(
+        &self,
+        intent: &Intent,
+        fence: &Fence,
+        max_stages: u32,
+    ) -> StoreResult<BeginOutcome> {
+        self.fault()?;
+        self.inner.begin_create(intent, fence, max_stages).await
+    }
+    async fn finish_create(&self, stage: &StageRecord, fence: &Fence) -> StoreResult<bool> {
+        self.fault()?;
+        self.inner.finish_create(stage, fence).await
+    }
+    async fn intents(&self) -> StoreResult<Vec<Intent>> {
+        self.fault()?;
+        self.inner.intents().await
+    }
+    async fn drop_intent(&self, id: &str) -> StoreResult<bool> {
+        self.fault()?;
+        self.inner.drop_intent(id).await
+    }
+    async fn drain_if_idle(
+        &self,
+        arn: &str,
+        below: u32,
+        min_age: Duration,
+        now: Millis,
+        fence: &Fence,
+    ) -> StoreResult<bool> {
+        self.fault()?;
+        self.inner
+            .drain_if_idle(arn, below, min_age, now, fence)
+            .await
+    }
+    async fn revive(&self, arn: &str, now: Millis) -> StoreResult<bool> {
+        self.fault()?;
+        self.inner.revive(arn, now).await
+    }
+    async fn begin_delete(
+        &self,
+        arn: &str,
+        now: Millis,
+        fence: &Fence,
+    ) -> StoreResult<RemoveOutcome> {
+        self.fault()?;
+        self.inner.begin_delete(arn, now, fence).await
     }
 }
 

@@ -10,7 +10,8 @@ use std::time::Duration;
 use ivs_server::store::memory::MemoryStore;
 use ivs_server::store::redis::RedisStore;
 use ivs_server::store::{
-    gcra, JoinOutcome, JoinRequest, LeaveOutcome, Millis, RemoveOutcome, StageRecord, ViewerStore,
+    gcra, BeginOutcome, Fence, Intent, IntentAction, JoinOutcome, JoinRequest, LeaveOutcome,
+    Millis, RemoveOutcome, StageRecord, ViewerStore,
 };
 use ivs_suite::redis_server::RedisServer;
 
@@ -83,6 +84,12 @@ behaviours!(
     leases_are_exclusive,
     lease_expires,
     stages_are_sorted_oldest_first_with_counts,
+    fencing_tokens_grow_with_each_holder,
+    creation_intents_count_toward_the_limit,
+    a_stale_fence_writes_nothing,
+    deletion_keeps_counting_until_ivs_confirms,
+    drain_if_idle_respects_revivals,
+    the_master_pointer_follows_the_registry,
 );
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -100,6 +107,7 @@ fn stage(arn: &str, created_at: Millis) -> StageRecord {
         assignable: true,
         created_at,
         draining: false,
+        revived_at: None,
     }
 }
 
@@ -611,40 +619,43 @@ async fn rate_limit_grants_batches_up_to_the_allowance(s: &dyn ViewerStore) {
 
 async fn leases_are_exclusive(s: &dyn ViewerStore) {
     let ttl = Duration::from_secs(30);
-    assert!(s.try_lease("sweep", "h1", ttl).await.unwrap());
-    assert!(!s.try_lease("sweep", "h2", ttl).await.unwrap());
+    assert!(s.try_lease("sweep", "h1", ttl).await.unwrap().is_some());
+    assert!(s.try_lease("sweep", "h2", ttl).await.unwrap().is_none());
     assert!(
-        s.try_lease("sweep", "h1", ttl).await.unwrap(),
+        s.try_lease("sweep", "h1", ttl).await.unwrap().is_some(),
         "renewed by the holder"
     );
     assert!(
-        s.try_lease("scale-up", "h2", ttl).await.unwrap(),
+        s.try_lease("scale-up", "h2", ttl).await.unwrap().is_some(),
         "another lease"
     );
     s.release_lease("sweep", "h2").await.unwrap();
     assert!(
-        !s.try_lease("sweep", "h2", ttl).await.unwrap(),
+        s.try_lease("sweep", "h2", ttl).await.unwrap().is_none(),
         "only the holder releases"
     );
     s.release_lease("sweep", "h1").await.unwrap();
-    assert!(s.try_lease("sweep", "h2", ttl).await.unwrap());
-    assert!(!s.try_lease("sweep", "h1", ttl).await.unwrap());
+    assert!(s.try_lease("sweep", "h2", ttl).await.unwrap().is_some());
+    assert!(s.try_lease("sweep", "h1", ttl).await.unwrap().is_none());
     s.release_lease("nothing", "h1").await.unwrap();
 }
 
 async fn lease_expires(s: &dyn ViewerStore) {
     let ttl = Duration::from_millis(400);
     let ms = Duration::from_millis;
-    assert!(s.try_lease("sweep", "h1", ttl).await.unwrap());
-    assert!(!s.try_lease("sweep", "h2", ttl).await.unwrap());
+    assert!(s.try_lease("sweep", "h1", ttl).await.unwrap().is_some());
+    assert!(s.try_lease("sweep", "h2", ttl).await.unwrap().is_none());
     tokio::time::sleep(ms(250)).await;
     // A renewal pushes the expiry out again (to about 650 ms from the start).
-    assert!(s.try_lease("sweep", "h1", ttl).await.unwrap());
+    assert!(s.try_lease("sweep", "h1", ttl).await.unwrap().is_some());
     tokio::time::sleep(ms(250)).await;
-    assert!(!s.try_lease("sweep", "h2", ttl).await.unwrap());
+    assert!(s.try_lease("sweep", "h2", ttl).await.unwrap().is_none());
     tokio::time::sleep(ms(500)).await;
-    assert!(s.try_lease("sweep", "h2", ttl).await.unwrap(), "expired");
-    assert!(!s.try_lease("sweep", "h1", ttl).await.unwrap());
+    assert!(
+        s.try_lease("sweep", "h2", ttl).await.unwrap().is_some(),
+        "expired"
+    );
+    assert!(s.try_lease("sweep", "h1", ttl).await.unwrap().is_none());
 }
 
 async fn stages_are_sorted_oldest_first_with_counts(s: &dyn ViewerStore) {
@@ -762,4 +773,254 @@ fn expected_load_index(stages: &[ivs_server::store::StageLoad]) -> Vec<String> {
             ]
         })
         .collect()
+}
+
+async fn lease(s: &dyn ViewerStore, name: &str, holder: &str) -> Fence {
+    let token = s
+        .try_lease(name, holder, MINUTE)
+        .await
+        .unwrap()
+        .expect("lease free");
+    Fence {
+        lease: name.to_string(),
+        holder: holder.to_string(),
+        token,
+    }
+}
+
+fn create_intent(name: &str, master: bool) -> Intent {
+    Intent {
+        action: IntentAction::Create,
+        target: name.to_string(),
+        master,
+        at: 1,
+        owner: "test".into(),
+    }
+}
+
+fn named(arn: &str, name: &str, created_at: Millis) -> StageRecord {
+    StageRecord {
+        name: name.to_string(),
+        ..stage(arn, created_at)
+    }
+}
+
+async fn fencing_tokens_grow_with_each_holder(s: &dyn ViewerStore) {
+    let ttl = Duration::from_millis(300);
+    let t1 = s.try_lease("l", "h1", ttl).await.unwrap().unwrap();
+    assert_eq!(
+        s.try_lease("l", "h1", ttl).await.unwrap(),
+        Some(t1),
+        "a renewal keeps the token"
+    );
+    s.release_lease("l", "h1").await.unwrap();
+    let t2 = s.try_lease("l", "h2", ttl).await.unwrap().unwrap();
+    assert!(t2 > t1);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let t3 = s.try_lease("l", "h1", ttl).await.unwrap().unwrap();
+    assert!(t3 > t2, "taking an expired lease gives a newer token");
+}
+
+async fn creation_intents_count_toward_the_limit(s: &dyn ViewerStore) {
+    let f = lease(s, "scale-up", "h1").await;
+    s.register_stage(&stage(ARN_A, 1)).await.unwrap();
+    assert_eq!(
+        s.begin_create(&create_intent("x", false), &f, 3)
+            .await
+            .unwrap(),
+        BeginOutcome::Recorded
+    );
+    assert_eq!(
+        s.begin_create(&create_intent("y", false), &f, 3)
+            .await
+            .unwrap(),
+        BeginOutcome::Recorded
+    );
+    // One registered + two in flight = the limit of 3.
+    assert_eq!(
+        s.begin_create(&create_intent("z", false), &f, 3)
+            .await
+            .unwrap(),
+        BeginOutcome::AtLimit
+    );
+    assert_eq!(s.intents().await.unwrap().len(), 2);
+    // Finishing one moves it from the intents to the registry: still 3.
+    assert!(s.finish_create(&named(ARN_B, "x", 2), &f).await.unwrap());
+    let ids: Vec<String> = s.intents().await.unwrap().iter().map(Intent::id).collect();
+    assert_eq!(ids, vec!["create:y".to_string()]);
+    assert_eq!(s.stages().await.unwrap().len(), 2);
+    assert_eq!(
+        s.begin_create(&create_intent("z", false), &f, 3)
+            .await
+            .unwrap(),
+        BeginOutcome::AtLimit
+    );
+    assert!(s.drop_intent("create:y").await.unwrap());
+    assert!(!s.drop_intent("create:y").await.unwrap());
+    assert_eq!(
+        s.begin_create(&create_intent("z", false), &f, 3)
+            .await
+            .unwrap(),
+        BeginOutcome::Recorded
+    );
+    // One master: none may be begun while one is registered or in flight.
+    assert_eq!(
+        s.begin_create(&create_intent("m1", true), &f, 10)
+            .await
+            .unwrap(),
+        BeginOutcome::Recorded
+    );
+    assert_eq!(
+        s.begin_create(&create_intent("m2", true), &f, 10)
+            .await
+            .unwrap(),
+        BeginOutcome::MasterExists
+    );
+}
+
+async fn a_stale_fence_writes_nothing(s: &dyn ViewerStore) {
+    let ttl = Duration::from_millis(300);
+    let token = s.try_lease("scale-up", "h1", ttl).await.unwrap().unwrap();
+    let old = Fence {
+        lease: "scale-up".into(),
+        holder: "h1".into(),
+        token,
+    };
+    assert_eq!(
+        s.begin_create(&create_intent("x", false), &old, 20)
+            .await
+            .unwrap(),
+        BeginOutcome::Recorded
+    );
+    // The holder stalls past its lease; another takes it.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let new = lease(s, "scale-up", "h2").await;
+    assert!(!s.finish_create(&named(ARN_A, "x", 1), &old).await.unwrap());
+    assert!(s.stages().await.unwrap().is_empty(), "nothing registered");
+    assert_eq!(s.intents().await.unwrap().len(), 1, "the intent stays");
+    assert_eq!(
+        s.begin_create(&create_intent("y", false), &old, 20)
+            .await
+            .unwrap(),
+        BeginOutcome::Fenced
+    );
+    // The same holder name with the old token is still stale.
+    s.register_stage(&named(ARN_B, "b", 1)).await.unwrap();
+    s.set_draining(ARN_B, true).await.unwrap();
+    assert_eq!(
+        s.begin_delete(ARN_B, 5, &old).await.unwrap(),
+        RemoveOutcome::Fenced
+    );
+    assert!(!s
+        .drain_if_idle(ARN_B, 5, Duration::ZERO, 10, &old)
+        .await
+        .unwrap());
+    assert!(s.finish_create(&named(ARN_A, "x", 1), &new).await.unwrap());
+    assert!(s.intents().await.unwrap().is_empty());
+}
+
+async fn deletion_keeps_counting_until_ivs_confirms(s: &dyn ViewerStore) {
+    let f = lease(s, "maintenance", "h1").await;
+    s.register_stage(&stage(ARN_A, 1)).await.unwrap();
+    s.register_stage(&stage(ARN_B, 2)).await.unwrap();
+    assert_eq!(
+        s.begin_delete(ARN_A, 5, &f).await.unwrap(),
+        RemoveOutcome::NotDraining
+    );
+    assert!(s.set_draining(ARN_A, true).await.unwrap());
+    joined(s, req("u1", 3, 50, 45)).await;
+    // u1 went to B (A drains); put one on A by registering it open again.
+    assert_eq!(
+        s.begin_delete(ARN_C, 5, &f).await.unwrap(),
+        RemoveOutcome::Unknown
+    );
+    assert_eq!(
+        s.begin_delete(ARN_A, 5, &f).await.unwrap(),
+        RemoveOutcome::Removed
+    );
+    assert!(s.stage(ARN_A).await.unwrap().is_none());
+    let intents = s.intents().await.unwrap();
+    assert_eq!(intents.len(), 1);
+    assert_eq!(intents[0].action, IntentAction::Delete);
+    assert_eq!(intents[0].target, ARN_A);
+    // Still counted: B + the deletion in flight reach a limit of 2.
+    let g = lease(s, "scale-up", "h1").await;
+    assert_eq!(
+        s.begin_create(&create_intent("x", false), &g, 2)
+            .await
+            .unwrap(),
+        BeginOutcome::AtLimit
+    );
+    assert!(s.drop_intent(&intents[0].id()).await.unwrap());
+    assert_eq!(
+        s.begin_create(&create_intent("x", false), &g, 2)
+            .await
+            .unwrap(),
+        BeginOutcome::Recorded
+    );
+    // A stage with viewers is not taken out.
+    assert!(s.set_draining(ARN_B, true).await.unwrap());
+    assert_eq!(
+        s.begin_delete(ARN_B, 5, &f).await.unwrap(),
+        RemoveOutcome::NotEmpty(1)
+    );
+}
+
+async fn drain_if_idle_respects_revivals(s: &dyn ViewerStore) {
+    let f = lease(s, "maintenance", "h1").await;
+    let min_age = Duration::from_millis(1_000);
+    s.register_stage(&stage(ARN_A, 1_000)).await.unwrap();
+    let mut master = stage(ARN_B, 1_000);
+    master.auto_scaled = false;
+    master.master = true;
+    s.register_stage(&master).await.unwrap();
+    // Too young.
+    assert!(!s.drain_if_idle(ARN_A, 5, min_age, 1_500, &f).await.unwrap());
+    // Never the master (not auto-scaled).
+    assert!(!s.drain_if_idle(ARN_B, 5, min_age, 9_000, &f).await.unwrap());
+    // Too busy.
+    joined(s, req("u1", 2_000, 50, 45)).await;
+    joined(s, req("u2", 2_000, 50, 45)).await;
+    assert!(!s.drain_if_idle(ARN_A, 1, min_age, 3_000, &f).await.unwrap());
+    assert!(s.drain_if_idle(ARN_A, 5, min_age, 3_000, &f).await.unwrap());
+    assert!(s.stage(ARN_A).await.unwrap().unwrap().record.draining);
+    assert!(
+        !s.drain_if_idle(ARN_A, 5, min_age, 3_000, &f).await.unwrap(),
+        "once"
+    );
+    // Revived: back in service and left alone for the minimum age again.
+    assert!(s.revive(ARN_A, 4_000).await.unwrap());
+    assert!(!s.revive(ARN_A, 4_000).await.unwrap(), "not draining now");
+    let a = s.stage(ARN_A).await.unwrap().unwrap();
+    assert!(!a.record.draining);
+    assert_eq!(a.record.revived_at, Some(4_000));
+    assert!(!s.drain_if_idle(ARN_A, 5, min_age, 4_500, &f).await.unwrap());
+    assert_eq!(
+        s.begin_delete(ARN_A, 4_500, &f).await.unwrap(),
+        RemoveOutcome::NotDraining,
+        "a revived stage is not deleted from a stale decision"
+    );
+    assert!(s.drain_if_idle(ARN_A, 5, min_age, 5_000, &f).await.unwrap());
+    assert!(!s.revive(ARN_C, 5_000).await.unwrap());
+}
+
+async fn the_master_pointer_follows_the_registry(s: &dyn ViewerStore) {
+    assert_eq!(s.master().await.unwrap(), None);
+    s.register_stage(&stage(ARN_A, 1)).await.unwrap();
+    assert_eq!(s.master().await.unwrap(), None);
+    let mut master = stage(ARN_B, 2);
+    master.master = true;
+    s.register_stage(&master).await.unwrap();
+    assert_eq!(s.master().await.unwrap().as_deref(), Some(ARN_B));
+    s.purge_stage(ARN_B, 3).await.unwrap();
+    assert_eq!(s.master().await.unwrap(), None);
+    let f = lease(s, "scale-up", "h").await;
+    s.begin_create(&create_intent("m", true), &f, 20)
+        .await
+        .unwrap();
+    let mut next = named(ARN_C, "m", 4);
+    next.master = true;
+    assert!(s.finish_create(&next, &f).await.unwrap());
+    assert_eq!(s.master().await.unwrap().as_deref(), Some(ARN_C));
+    assert!(s.intents().await.unwrap().is_empty());
 }

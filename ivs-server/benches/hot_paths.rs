@@ -82,6 +82,7 @@ fn assignment(c: &mut Criterion) {
                     assignable: true,
                     created_at: i,
                     draining: false,
+                    revived_at: None,
                 })
                 .await
                 .unwrap();

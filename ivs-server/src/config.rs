@@ -158,6 +158,11 @@ pub struct Args {
     /// Value of the `Environment` tag on stages the server creates.
     #[arg(long, env = "IVS_ENVIRONMENT", default_value = "development")]
     pub environment: String,
+    /// This deployment's identity, put in the `Deployment` tag of every stage
+    /// it creates; only stages carrying it are ever adopted or deleted as
+    /// leftovers. Default: the Redis prefix without its trailing colon.
+    #[arg(long, env = "IVS_DEPLOYMENT_ID")]
+    pub deployment_id: Option<String>,
     /// Maximum managed stages (master included).
     #[arg(long, env = "IVS_MAX_STAGES", default_value_t = 20)]
     pub max_stages: u32,
@@ -244,6 +249,8 @@ pub struct Settings {
     pub master_stage_name: String,
     /// `Environment` tag value.
     pub environment: String,
+    /// `Deployment` tag value; `None` derives it from the Redis prefix.
+    pub deployment_id: Option<String>,
     /// Limits and timings.
     pub limits: Limits,
     /// `/metrics` needs no API key.
@@ -374,6 +381,27 @@ impl Default for Limits {
     }
 }
 
+impl Settings {
+    /// The `Deployment` tag value: the configured one, else the Redis prefix
+    /// without its trailing separator (stable across restarts, and distinct
+    /// for two deployments sharing a Redis).
+    pub fn deployment(&self) -> String {
+        match &self.deployment_id {
+            Some(id) if !id.is_empty() => id.clone(),
+            _ => {
+                let p = self
+                    .redis_prefix
+                    .trim_end_matches([':', '/', '.', '-', '_']);
+                if p.is_empty() {
+                    "ivs".to_string()
+                } else {
+                    p.to_string()
+                }
+            }
+        }
+    }
+}
+
 impl Default for Settings {
     /// The embedded defaults, with the development key.
     fn default() -> Self {
@@ -396,6 +424,7 @@ impl Default for Settings {
             master_stage_arn: None,
             master_stage_name: "master-stage".into(),
             environment: "development".into(),
+            deployment_id: None,
             limits: Limits::default(),
             metrics_public: false,
             ws_max_connections_per_key: 10_000,
@@ -478,6 +507,7 @@ impl Args {
                 master_stage_arn: self.master_stage_arn,
                 master_stage_name: self.master_stage_name,
                 environment: self.environment,
+                deployment_id: self.deployment_id,
                 limits,
                 metrics_public: self.metrics_public,
                 ws_max_connections_per_key: self.ws_max_connections_per_key,

@@ -15,11 +15,13 @@ use tokio::task::JoinHandle;
 
 use crate::config::{BackendKind, Settings};
 use crate::http::auth::KeyRing;
+use crate::ivs::local::redis_account::RedisAccount;
 use crate::ivs::local::LocalIvs;
 use crate::ivs::token::{KeyError, TokenSigner};
 use crate::ivs::IvsBackend;
 use crate::service::{App, StartError};
 use crate::store::memory::MemoryStore;
+use crate::store::redis::RedisStore;
 use crate::store::ViewerStore;
 use crate::ws::StatsHub;
 
@@ -73,13 +75,13 @@ impl ServerBuilder {
 
     /// Connects the seams and ensures the master stage.
     pub async fn build(self) -> Result<Server, BuildError> {
-        let store = match self.store {
-            Some(store) => store,
+        let (store, redis) = match self.store {
+            Some(store) => (store, None),
             None => make_store(&self.settings).await?,
         };
         let ivs = match self.ivs {
             Some(ivs) => ivs,
-            None => make_backend(&self.settings).await?,
+            None => make_backend(&self.settings, redis).await?,
         };
         let app = App::new(self.settings, store, ivs);
         app.ensure_master().await?;
@@ -91,21 +93,29 @@ impl ServerBuilder {
     }
 }
 
-async fn make_store(settings: &Settings) -> Result<Arc<dyn ViewerStore>, BuildError> {
+/// The store the settings select, and the Redis store itself when it is one
+/// (the local emulator keeps its account beside it).
+async fn make_store(
+    settings: &Settings,
+) -> Result<(Arc<dyn ViewerStore>, Option<Arc<RedisStore>>), BuildError> {
     match &settings.redis_url {
-        None => Ok(Arc::new(MemoryStore::new())),
+        None => Ok((Arc::new(MemoryStore::new()), None)),
         // Unreachable at start-up is an error (the server refuses to start);
         // later outages are survived by the store itself.
         Some(url) => {
-            let store = crate::store::redis::RedisStore::connect(url, &settings.redis_prefix)
+            let store = RedisStore::connect(url, &settings.redis_prefix)
                 .await
                 .map_err(|e| BuildError::Store(e.to_string()))?;
-            Ok(Arc::new(store))
+            let store = Arc::new(store);
+            Ok((store.clone(), Some(store)))
         }
     }
 }
 
-async fn make_backend(settings: &Settings) -> Result<Arc<dyn IvsBackend>, BuildError> {
+async fn make_backend(
+    settings: &Settings,
+    redis: Option<Arc<RedisStore>>,
+) -> Result<Arc<dyn IvsBackend>, BuildError> {
     match settings.ivs_backend {
         BackendKind::Local => {
             let kid = settings.public_key_arn.clone().unwrap_or_else(|| {
@@ -114,14 +124,38 @@ async fn make_backend(settings: &Settings) -> Result<Arc<dyn IvsBackend>, BuildE
                     settings.local_region, settings.local_account
                 )
             });
+            let (region, account) = (&settings.local_region, &settings.local_account);
+            // With Redis, the emulated account (stages, sessions, signing key)
+            // is shared by every local-mode instance on it: one account, as
+            // on AWS. Without, it lives and dies with this process.
+            let Some(redis) = redis else {
+                let signer = match &settings.token_key_file {
+                    Some(path) => TokenSigner::from_pem_file(path, kid)?,
+                    None => TokenSigner::generate(kid)?,
+                };
+                return Ok(Arc::new(LocalIvs::new(region, account, signer)));
+            };
+            let state = RedisAccount::new(redis, account, region);
             let signer = match &settings.token_key_file {
                 Some(path) => TokenSigner::from_pem_file(path, kid)?,
-                None => TokenSigner::generate(kid)?,
+                None => {
+                    let key = state
+                        .signing_key(&TokenSigner::generate_pkcs8()?)
+                        .await
+                        .map_err(|e| BuildError::Backend(e.to_string()))?;
+                    TokenSigner::from_pkcs8(&key, kid)?
+                }
             };
-            Ok(Arc::new(LocalIvs::new(
-                &settings.local_region,
-                &settings.local_account,
+            tracing::info!(
+                account,
+                region,
+                "local IVS emulator keeps its account in Redis"
+            );
+            Ok(Arc::new(LocalIvs::with_state(
+                region,
+                account,
                 signer,
+                Box::new(state),
             )))
         }
         BackendKind::Aws => crate::ivs::aws::AwsIvs::new(settings)
@@ -177,6 +211,8 @@ impl Server {
         // close frame and ended. `recv` returns `None` once all senders are gone.
         let _ = tokio::time::timeout(Duration::from_secs(3), alive_rx.recv()).await;
         let _ = tokio::join!(maintenance, broadcaster);
+        // Scale-ups that requests started finish (or time out) before exit.
+        self.app.drain_tasks(Duration::from_secs(10)).await;
     }
 
     /// Serves in a background task; the returned handle stops it.

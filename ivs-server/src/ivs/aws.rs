@@ -103,10 +103,11 @@ enum Op {
     StartParticipantReplication,
     StopParticipantReplication,
     ListParticipantReplicas,
+    DisconnectParticipant,
 }
 
 impl Op {
-    const ALL: [Op; 10] = [
+    const ALL: [Op; 11] = [
         Op::CreateStage,
         Op::GetStage,
         Op::ListStages,
@@ -117,6 +118,7 @@ impl Op {
         Op::StartParticipantReplication,
         Op::StopParticipantReplication,
         Op::ListParticipantReplicas,
+        Op::DisconnectParticipant,
     ];
 
     fn name(self) -> &'static str {
@@ -131,6 +133,7 @@ impl Op {
             Op::StartParticipantReplication => "StartParticipantReplication",
             Op::StopParticipantReplication => "StopParticipantReplication",
             Op::ListParticipantReplicas => "ListParticipantReplicas",
+            Op::DisconnectParticipant => "DisconnectParticipant",
         }
     }
 
@@ -768,6 +771,26 @@ impl IvsBackend for AwsIvs {
 
     async fn publisher_live(&self, stage_arn: &str) -> Result<bool, IvsError> {
         Ok(self.inner.liveness(stage_arn).await?.publisher.is_some())
+    }
+
+    async fn disconnect_participant(
+        &self,
+        stage_arn: &str,
+        participant_id: &str,
+    ) -> Result<(), IvsError> {
+        let inner = &self.inner;
+        inner
+            .call(Op::DisconnectParticipant, || {
+                inner
+                    .client
+                    .disconnect_participant()
+                    .stage_arn(stage_arn)
+                    .participant_id(participant_id)
+                    .reason("removed by ivs-server: left, expired or moved")
+                    .send()
+            })
+            .await
+            .map(|_| ())
     }
 
     /// From the last outcome of any call, refreshed by a background

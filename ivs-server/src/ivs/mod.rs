@@ -140,6 +140,13 @@ pub trait IvsBackend: Send + Sync + 'static {
     async fn create_token(&self, spec: &TokenSpec) -> Result<ParticipantToken, IvsError>;
     /// Whether a publisher is live on the stage.
     async fn publisher_live(&self, stage_arn: &str) -> Result<bool, IvsError>;
+    /// Disconnects a participant from a stage (its token stops working there
+    /// until it joins again). `NotFound` when the stage does not exist.
+    async fn disconnect_participant(
+        &self,
+        stage_arn: &str,
+        participant_id: &str,
+    ) -> Result<(), IvsError>;
     /// A cheap, possibly cached, reachability report.
     async fn health(&self) -> BackendHealth;
 

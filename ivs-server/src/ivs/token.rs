@@ -120,6 +120,26 @@ impl TokenSigner {
         })
     }
 
+    /// A fresh P-384 private key as PKCS#8 DER (to be shared by several
+    /// processes, as the local emulator's account does through Redis).
+    pub fn generate_pkcs8() -> Result<Vec<u8>, KeyError> {
+        let rng = SystemRandom::new();
+        EcdsaKeyPair::generate_pkcs8(&ECDSA_P384_SHA384_FIXED_SIGNING, &rng)
+            .map(|doc| doc.as_ref().to_vec())
+            .map_err(|_| KeyError::Format("key generation failed".into()))
+    }
+
+    /// A signer with a PKCS#8 DER private key.
+    pub fn from_pkcs8(der: &[u8], kid: impl Into<String>) -> Result<Self, KeyError> {
+        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P384_SHA384_FIXED_SIGNING, der)
+            .map_err(|e| KeyError::Format(e.to_string()))?;
+        Ok(TokenSigner {
+            key,
+            kid: kid.into(),
+            rng: SystemRandom::new(),
+        })
+    }
+
     /// A signer with the private key in a PEM file.
     pub fn from_pem_file(path: &Path, kid: impl Into<String>) -> Result<Self, KeyError> {
         let pem = std::fs::read_to_string(path).map_err(|source| KeyError::Io {

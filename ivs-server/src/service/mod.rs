@@ -5,13 +5,14 @@
 //! [`IvsBackend`]), so several instances of this type (in one process or in
 //! many) act as one service when they share a store and an IVS account.
 
+mod lease;
 mod scaling;
 mod stages;
 mod stats;
 mod tokens;
 mod viewers;
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -22,14 +23,27 @@ use crate::config::Settings;
 use crate::error::ApiError;
 use crate::ivs::{BackendHealth, IvsBackend, IvsError};
 use crate::metrics::Metrics;
-use crate::store::{Millis, StageLoad, StageRecord, StoreError, ViewerStore};
+use crate::store::{Fence, IntentAction, Millis, StageLoad, StageRecord, StoreError, ViewerStore};
 
+use scaling::Created;
 pub use scaling::ScaleResult;
 
 /// How long `/health` waits for the store before calling it disconnected.
 const HEALTH_TIMEOUT: Duration = Duration::from_millis(800);
 /// Tag marking stages this server manages.
 pub const MANAGED_BY: (&str, &str) = ("ManagedBy", "api-server");
+/// Tag naming the deployment that created a stage: leftovers are adopted or
+/// deleted only when it names this one, so two deployments in one AWS
+/// account never touch each other's stages.
+pub const DEPLOYMENT_TAG: &str = "Deployment";
+/// The lease every stage creation runs under (scale-ups, the master, stages
+/// created on request), so that the limit check and the creation are one
+/// decision across the fleet.
+/// Tag marking the master stage.
+pub const ROLE_TAG: (&str, &str) = ("Role", "master");
+pub(crate) const STAGE_LEASE: &str = "scale-up";
+/// Longest a stage-operation lease lives without renewal.
+pub(crate) const STAGE_LEASE_TTL: Duration = Duration::from_secs(30);
 
 /// Why the application could not start.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +76,12 @@ pub struct App {
     master: RwLock<String>,
     me: Weak<App>,
     scale_in_flight: AtomicBool,
+    master_repair: AtomicBool,
+    /// Background work the server owns (scale-ups, master repair): drained
+    /// on shutdown, never dropped with the request that started it.
+    tasks: tokio_util::task::TaskTracker,
+    /// Each finished scale-up's result, for joins waiting on one.
+    scale_results: tokio::sync::watch::Sender<(u64, Option<ScaleResult>)>,
     metrics: Metrics,
 }
 
@@ -100,6 +120,7 @@ pub(crate) fn stage_record(
         assignable: kind != StageKind::Custom,
         created_at,
         draining: false,
+        revived_at: None,
     }
 }
 
@@ -128,6 +149,9 @@ impl App {
             master: RwLock::new(String::new()),
             me: me.clone(),
             scale_in_flight: AtomicBool::new(false),
+            master_repair: AtomicBool::new(false),
+            tasks: tokio_util::task::TaskTracker::new(),
+            scale_results: tokio::sync::watch::channel((0, None)).0,
             metrics: Metrics::default(),
         })
     }
@@ -178,7 +202,45 @@ impl App {
         let mut tags = Tags::new();
         tags.insert("Environment".into(), self.settings.environment.clone());
         tags.insert(MANAGED_BY.0.into(), MANAGED_BY.1.into());
+        tags.insert(DEPLOYMENT_TAG.into(), self.settings.deployment());
         tags
+    }
+
+    /// Whether a stage in IVS was created by this deployment.
+    pub(crate) fn ours(&self, tags: &Tags) -> bool {
+        tags.get(MANAGED_BY.0).map(String::as_str) == Some(MANAGED_BY.1)
+            && tags.get(DEPLOYMENT_TAG) == Some(&self.settings.deployment())
+    }
+
+    /// Waits (boundedly) for the background work this instance owns, after
+    /// the HTTP server stopped: a scale-up half done at shutdown would
+    /// otherwise leave its intent for another instance to resolve.
+    pub async fn drain_tasks(&self, within: Duration) {
+        self.tasks.close();
+        if tokio::time::timeout(within, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "background work still running at shutdown; its intents stay in the store"
+            );
+        }
+    }
+
+    /// The master stage as the store has it now (every instance agrees on
+    /// it), also refreshing this instance's copy.
+    pub async fn current_master(&self) -> Result<String, StoreError> {
+        match self.store.master().await? {
+            Some(arn) => {
+                self.set_master(arn.clone());
+                Ok(arn)
+            }
+            None => {
+                // Being replaced: answer with the last known one meanwhile.
+                self.spawn_master_repair();
+                Ok(self.master_arn())
+            }
+        }
     }
 
     /// Finds or creates the master stage, once across all instances.
@@ -203,31 +265,22 @@ impl App {
             self.store.register_stage(&record).await?;
             return Ok(stage.arn);
         }
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if let Some(master) = self.registered_master().await? {
-                match self.ivs.get_stage(&master.record.arn).await {
-                    Ok(_) => return Ok(master.record.arn),
+            if let Some(arn) = self.store.master().await? {
+                match self.ivs.get_stage(&arn).await {
+                    Ok(_) => return Ok(arn),
                     Err(IvsError::NotFound(_)) => {
                         // The registry outlived the stage (emulator restart, or
                         // deleted in the console): forget it and make a new one.
-                        tracing::warn!(stage = %master.record.arn, "registered master stage no longer exists; creating a new one");
-                        self.store.purge_stage(&master.record.arn, now_ms()).await?;
+                        tracing::warn!(stage = %arn, "registered master stage no longer exists; creating a new one");
+                        self.store.purge_stage(&arn, now_ms()).await?;
                     }
                     Err(e) => return Err(e.into()),
                 }
             }
-            if self
-                .store
-                .try_lease("master-init", &self.instance_id, Duration::from_secs(30))
-                .await?
-            {
-                let result = self.create_master_if_absent().await;
-                let _ = self
-                    .store
-                    .release_lease("master-init", &self.instance_id)
-                    .await;
-                return result;
+            if let Some(arn) = self.create_master().await? {
+                return Ok(arn);
             }
             if Instant::now() > deadline {
                 return Err(StartError::MasterTimeout);
@@ -236,29 +289,106 @@ impl App {
         }
     }
 
-    async fn registered_master(&self) -> Result<Option<StageLoad>, StoreError> {
-        Ok(self
+    /// Makes sure a master is registered, once across the fleet: under the
+    /// stage lease, adopts an unregistered master of this deployment that
+    /// IVS already has (left by a crash, or by a store that lost its data),
+    /// else creates one through a creation intent. `None` when another
+    /// instance holds the lease (try again shortly).
+    pub(crate) async fn create_master(&self) -> Result<Option<String>, StartError> {
+        let holder = format!("{}/{}", self.instance_id, random_id(8));
+        let outcome = self
+            .with_lease(
+                STAGE_LEASE,
+                &holder,
+                STAGE_LEASE_TTL,
+                lease::AfterWork::Release,
+                |fence| self.create_master_locked(fence),
+            )
+            .await?;
+        match outcome {
+            Some(result) => result.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn create_master_locked(&self, fence: Fence) -> Result<String, StartError> {
+        if let Some(arn) = self.store.master().await? {
+            return Ok(arn);
+        }
+        let registered: std::collections::HashSet<String> = self
             .store
             .stages()
             .await?
             .into_iter()
-            .find(|s| s.record.master))
-    }
-
-    pub(crate) async fn create_master_if_absent(&self) -> Result<String, StartError> {
-        if let Some(master) = self.registered_master().await? {
-            return Ok(master.record.arn);
+            .map(|s| s.record.arn)
+            .collect();
+        let mut leftovers: Vec<crate::ivs::IvsStage> = self
+            .ivs
+            .list_stages()
+            .await?
+            .into_iter()
+            .filter(|s| {
+                self.ours(&s.tags)
+                    && s.tags.get(ROLE_TAG.0).map(String::as_str) == Some(ROLE_TAG.1)
+                    && !registered.contains(&s.arn)
+            })
+            .collect();
+        leftovers.sort_by(|a, b| a.arn.cmp(&b.arn));
+        // Earlier attempts' intents: this holder has the lease, so their
+        // owners are gone; the listing above tells what they left.
+        for intent in self.store.intents().await? {
+            if intent.master && intent.action == IntentAction::Create {
+                self.store.drop_intent(&intent.id()).await?;
+            }
+        }
+        if let Some(stage) = leftovers.first() {
+            let record = stage_record(stage, StageKind::Master, now_ms());
+            if self.store.finish_create(&record, &fence).await? {
+                tracing::warn!(stage = %record.arn, "adopted an unregistered master stage of this deployment");
+                return Ok(record.arn);
+            }
+            return Err(StartError::MasterTimeout);
         }
         let mut tags = self.managed_tags();
-        tags.insert("Role".into(), "master".into());
-        let stage = self
-            .ivs
-            .create_stage(&self.settings.master_stage_name, &tags)
-            .await?;
-        let record = stage_record(&stage, StageKind::Master, now_ms());
-        self.store.register_stage(&record).await?;
-        tracing::info!(stage = %record.arn, "created the master stage");
-        Ok(record.arn)
+        tags.insert(ROLE_TAG.0.into(), ROLE_TAG.1.into());
+        let name = self.settings.master_stage_name.clone();
+        match self
+            .create_managed(&name, &tags, StageKind::Master, &fence)
+            .await
+        {
+            Ok(Created::Stage(record)) => {
+                tracing::info!(stage = %record.arn, "created the master stage");
+                Ok(record.arn)
+            }
+            Ok(Created::AtLimit) => Err(StartError::Ivs(IvsError::QuotaExceeded(
+                "the stage limit is reached: no room for the master stage".into(),
+            ))),
+            Ok(Created::MasterExists | Created::Fenced) => Err(StartError::MasterTimeout),
+            Err(scaling::ScaleError::Store(e)) => Err(e.into()),
+            Err(scaling::ScaleError::Ivs(e)) => Err(e.into()),
+        }
+    }
+
+    /// Re-creates (or adopts) the master in the background when it is gone,
+    /// once per instance at a time.
+    pub(crate) fn spawn_master_repair(&self) {
+        if self.settings.master_stage_arn.is_some()
+            || self.master_repair.swap(true, Ordering::AcqRel)
+        {
+            return;
+        }
+        let Some(app) = self.self_arc() else {
+            self.master_repair.store(false, Ordering::Release);
+            return;
+        };
+        self.tasks.spawn(async move {
+            match app.create_master().await {
+                Ok(Some(arn)) => app.set_master(arn),
+                Ok(None) => {}
+                Err(e) => tracing::error!(error = %e, "could not recreate the master stage"),
+            }
+            app.master_repair.store(false, Ordering::Release);
+        });
     }
 
     /// `GET /health`: answers within about a second whatever the dependencies do.

@@ -1,22 +1,30 @@
 //! Stage scaling and the periodic maintenance (expiry sweep, scale-down,
-//! reconciliation with IVS).
+//! intents left by crashes, reconciliation with IVS).
 //!
 //! Decisions that must happen once across all instances are taken under a
-//! store lease: `scale-up` (held while one stage is created) and `maintenance`
-//! (held, and renewed, by the one instance that sweeps).
+//! store lease (`service/lease.rs`): the stage lease (held while one stage
+//! is created) and `maintenance` (held, and renewed, by the one instance
+//! that sweeps). Every creation and deletion goes through an intent recorded
+//! in the store before IVS is called, so the stage limit counts stages in
+//! flight and a crash in between is finished or undone by maintenance.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{now_ms, stage_record, App, StageKind};
+use ivs_client::model::Tags;
+
+use super::lease::AfterWork;
+use super::{
+    now_ms, random_id, stage_record, App, StageKind, ROLE_TAG, STAGE_LEASE, STAGE_LEASE_TTL,
+};
 use crate::ivs::IvsError;
 use crate::metrics::Metrics;
-use crate::store::{RemoveOutcome, StoreError};
+use crate::store::{
+    BeginOutcome, Fence, Intent, IntentAction, RemoveOutcome, StageRecord, StoreError,
+};
 
-const SCALE_LEASE: &str = "scale-up";
-const SCALE_LEASE_TTL: Duration = Duration::from_secs(30);
 const MAINTENANCE_LEASE: &str = "maintenance";
 /// Reconcile the registry with IVS every this many maintenance rounds.
 const RECONCILE_EVERY: u64 = 12;
@@ -31,7 +39,7 @@ pub enum ScaleResult {
     Revived,
     /// The fleet has room; nothing done.
     NotNeeded,
-    /// The stage limit is reached.
+    /// The stage limit is reached (in our registry, or IVS's quota).
     AtLimit,
     /// Another instance (or task) is scaling right now.
     Busy,
@@ -48,23 +56,61 @@ pub enum ScaleError {
     Ivs(#[from] IvsError),
 }
 
+/// What a crash-safe creation did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Created {
+    /// Created and registered.
+    Stage(StageRecord),
+    /// No room: the limit (registered stages + intents) or IVS's quota.
+    AtLimit,
+    /// A master exists or is being created.
+    MasterExists,
+    /// The lease was lost; nothing registered.
+    Fenced,
+}
+
 impl App {
-    /// Starts a scale-up in the background unless one is already running here.
+    /// Starts a scale-up as a task the server owns (it survives the request
+    /// that asked for it, and shutdown waits for it), unless one is already
+    /// running here.
     pub(crate) fn spawn_scale_up(&self) {
         if self.scale_in_flight.swap(true, Ordering::AcqRel) {
             return;
         }
         // `self` is not 'static; the handler holds an Arc<App>, reached again
         // through this weak handle so a shutting-down server is not kept alive.
-        if let Some(app) = self.self_arc() {
-            tokio::spawn(async move {
-                if let Err(e) = app.scale_up_now().await {
-                    tracing::warn!(error = %e, "background scale-up failed");
-                }
-                app.scale_in_flight.store(false, Ordering::Release);
-            });
-        } else {
+        let Some(app) = self.self_arc() else {
             self.scale_in_flight.store(false, Ordering::Release);
+            return;
+        };
+        self.tasks.spawn(async move {
+            let result = match app.scale_up_now().await {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    tracing::warn!(error = %e, "background scale-up failed");
+                    None
+                }
+            };
+            app.scale_in_flight.store(false, Ordering::Release);
+            app.scale_results.send_modify(|(generation, last)| {
+                *generation += 1;
+                *last = result;
+            });
+        });
+    }
+
+    /// Starts a scale-up (or joins the running one) and waits until it ends
+    /// or `until`; its result, `None` when it failed or is still running.
+    pub(crate) async fn scale_up_and_wait(
+        &self,
+        until: tokio::time::Instant,
+    ) -> Option<ScaleResult> {
+        let mut results = self.scale_results.subscribe();
+        results.mark_unchanged();
+        self.spawn_scale_up();
+        match tokio::time::timeout_at(until, results.changed()).await {
+            Ok(Ok(())) => results.borrow().1,
+            _ => None,
         }
     }
 
@@ -75,22 +121,20 @@ impl App {
     pub async fn scale_up_now(&self) -> Result<ScaleResult, ScaleError> {
         // A holder per call, not per instance: the lease must also exclude the
         // other requests of this instance, and a holder may renew its own lease.
-        let holder = format!("{}/{}", self.instance_id, super::random_id(8));
-        if !self
-            .store
-            .try_lease(SCALE_LEASE, &holder, SCALE_LEASE_TTL)
-            .await?
-        {
-            return Ok(ScaleResult::Busy);
-        }
-        let result = self.scale_up_locked().await;
-        if let Err(e) = self.store.release_lease(SCALE_LEASE, &holder).await {
-            tracing::warn!(error = %e, "could not release the scale-up lease; it will expire");
-        }
-        result
+        let holder = format!("{}/{}", self.instance_id, random_id(8));
+        let outcome = self
+            .with_lease(
+                STAGE_LEASE,
+                &holder,
+                STAGE_LEASE_TTL,
+                AfterWork::Release,
+                |fence| async move { self.scale_up_locked(&fence).await },
+            )
+            .await?;
+        outcome.unwrap_or(Ok(ScaleResult::Busy))
     }
 
-    async fn scale_up_locked(&self) -> Result<ScaleResult, ScaleError> {
+    async fn scale_up_locked(&self, fence: &Fence) -> Result<ScaleResult, ScaleError> {
         let limits = self.settings.limits;
         let stages = self.store.stages().await?;
         let min_active = stages
@@ -101,50 +145,139 @@ impl App {
         if min_active.is_some_and(|n| n < limits.scale_up_threshold) {
             return Ok(ScaleResult::NotNeeded);
         }
-        if let Some(draining) = stages
+        let mut draining: Vec<_> = stages
             .iter()
             .filter(|s| s.record.assignable && s.record.draining)
-            .max_by_key(|s| s.viewers)
-        {
-            self.store.set_draining(&draining.record.arn, false).await?;
-            Metrics::inc(&self.metrics.scale_ups);
-            tracing::info!(stage = %draining.record.arn, "revived a draining stage");
-            return Ok(ScaleResult::Revived);
+            .collect();
+        draining.sort_by_key(|s| std::cmp::Reverse(s.viewers));
+        for stage in draining {
+            // Atomic in the store: a stage deleted meanwhile is not revived.
+            if self.store.revive(&stage.record.arn, now_ms()).await? {
+                Metrics::inc(&self.metrics.scale_ups);
+                tracing::info!(stage = %stage.record.arn, "revived a draining stage");
+                return Ok(ScaleResult::Revived);
+            }
         }
-        if stages.len() as u32 >= limits.max_stages {
-            tracing::warn!(
-                limit = limits.max_stages,
-                "stage limit reached; cannot scale up"
-            );
-            return Ok(ScaleResult::AtLimit);
-        }
-        let now = now_ms();
-        let name = format!("auto-stage-{now}");
+        let name = format!("auto-stage-{}", now_ms());
         let mut tags = self.managed_tags();
         tags.insert("AutoScaled".into(), "true".into());
-        let stage = self.ivs.create_stage(&name, &tags).await?;
-        let record = stage_record(&stage, StageKind::AutoScaled, now);
-        self.store.register_stage(&record).await?;
-        Metrics::inc(&self.metrics.scale_ups);
-        tracing::info!(stage = %record.arn, "scaled up: created a stage");
-        Ok(ScaleResult::Added)
+        match self
+            .create_managed(&name, &tags, StageKind::AutoScaled, fence)
+            .await?
+        {
+            Created::Stage(record) => {
+                Metrics::inc(&self.metrics.scale_ups);
+                tracing::info!(stage = %record.arn, "scaled up: created a stage");
+                Ok(ScaleResult::Added)
+            }
+            Created::AtLimit => {
+                tracing::warn!(
+                    limit = limits.max_stages,
+                    "stage limit reached; cannot scale up"
+                );
+                Ok(ScaleResult::AtLimit)
+            }
+            Created::MasterExists | Created::Fenced => Ok(ScaleResult::Busy),
+        }
+    }
+
+    /// Creates a stage crash-safely: a creation intent (checked against the
+    /// limit, fenced by the caller's lease), CreateStage, then registration
+    /// and the intent's removal in one store step. A crash anywhere leaves
+    /// the intent, which maintenance resolves.
+    pub(crate) async fn create_managed(
+        &self,
+        name: &str,
+        tags: &Tags,
+        kind: StageKind,
+        fence: &Fence,
+    ) -> Result<Created, ScaleError> {
+        let intent = Intent {
+            action: IntentAction::Create,
+            target: name.to_string(),
+            master: kind == StageKind::Master,
+            at: now_ms(),
+            owner: fence.holder.clone(),
+        };
+        match self
+            .store
+            .begin_create(&intent, fence, self.settings.limits.max_stages)
+            .await?
+        {
+            BeginOutcome::Recorded => {}
+            BeginOutcome::AtLimit => return Ok(Created::AtLimit),
+            BeginOutcome::MasterExists => return Ok(Created::MasterExists),
+            BeginOutcome::Fenced => return Ok(Created::Fenced),
+        }
+        let stage = match self.ivs.create_stage(name, tags).await {
+            Ok(stage) => stage,
+            Err(e) => {
+                // A definite "no" from IVS created nothing: the intent goes.
+                // Anything else (a timeout) may have created the stage, so
+                // the intent stays for maintenance to look it up.
+                let definite = matches!(
+                    e,
+                    IvsError::QuotaExceeded(_)
+                        | IvsError::Validation(_)
+                        | IvsError::AccessDenied(_)
+                        | IvsError::Conflict(_)
+                );
+                if definite {
+                    self.store.drop_intent(&intent.id()).await?;
+                }
+                if let IvsError::QuotaExceeded(msg) = &e {
+                    tracing::warn!(error = %msg, "IVS refused a stage: the account's stage quota is reached");
+                    return Ok(Created::AtLimit);
+                }
+                return Err(e.into());
+            }
+        };
+        let record = stage_record(&stage, kind, now_ms());
+        if self.store.finish_create(&record, fence).await? {
+            return Ok(Created::Stage(record));
+        }
+        // The lease passed to another holder while IVS worked: this stage
+        // is not ours to register. Undo it; if that fails, the intent stays
+        // and maintenance deletes the stage.
+        tracing::warn!(stage = %record.arn, "lost the stage lease during CreateStage; deleting the stage");
+        match self.ivs.delete_stage(&record.arn).await {
+            Ok(()) | Err(IvsError::NotFound(_)) => {
+                self.store.drop_intent(&intent.id()).await?;
+            }
+            Err(e) => {
+                tracing::warn!(stage = %record.arn, error = %e, "could not delete an unregistered stage; maintenance will")
+            }
+        }
+        Ok(Created::Fenced)
     }
 
     /// One maintenance round: sweep expired viewers, drain and delete idle
-    /// auto-scaled stages, and (every few rounds) reconcile with IVS. Only the
-    /// holder of the maintenance lease runs it. Returns whether it ran.
+    /// auto-scaled stages, finish deletions, and (every few rounds)
+    /// reconcile with IVS. Only the holder of the maintenance lease runs it.
+    /// Returns whether it ran.
     pub async fn maintenance_round(&self, round: u64) -> Result<bool, ScaleError> {
-        let limits = self.settings.limits;
         // The lease outlives a few missed rounds, so a live holder keeps it and
-        // a dead one is replaced within three intervals.
-        let ttl = limits.sweep_interval * 3;
-        if !self
-            .store
-            .try_lease(MAINTENANCE_LEASE, &self.instance_id, ttl)
-            .await?
-        {
-            return Ok(false);
+        // a dead one is replaced within three intervals; it is renewed while
+        // a long round (a slow ListStages) runs.
+        let ttl = (self.settings.limits.sweep_interval * 3).max(Duration::from_secs(1));
+        let instance = self.instance_id.clone();
+        let ran = self
+            .with_lease(
+                MAINTENANCE_LEASE,
+                &instance,
+                ttl,
+                AfterWork::Keep,
+                |fence| async move { self.maintenance_locked(round, &fence).await },
+            )
+            .await?;
+        match ran {
+            Some(result) => result.map(|()| true),
+            None => Ok(false),
         }
+    }
+
+    async fn maintenance_locked(&self, round: u64, fence: &Fence) -> Result<(), ScaleError> {
+        let limits = self.settings.limits;
         let now = now_ms();
         let expired = self
             .store
@@ -156,92 +289,115 @@ impl App {
                 .fetch_add(expired, Ordering::Relaxed);
             tracing::info!(expired, "removed viewers without a heartbeat");
         }
-        self.scale_down(now).await?;
+        self.scale_down(now, fence).await?;
+        self.finish_deletions().await?;
         if round % RECONCILE_EVERY == 1 {
             self.reconcile().await?;
         }
-        Ok(true)
+        Ok(())
     }
 
-    async fn scale_down(&self, now: i64) -> Result<(), ScaleError> {
+    async fn scale_down(&self, now: i64, fence: &Fence) -> Result<(), ScaleError> {
         let limits = self.settings.limits;
-        let min_age = limits.scale_down_min_age.as_millis() as i64;
         for stage in self.store.stages().await? {
             let r = &stage.record;
             if !r.auto_scaled {
                 continue;
             }
-            let mut draining = r.draining;
-            if !draining
-                && stage.viewers < limits.scale_down_threshold
-                && now - r.created_at >= min_age
+            // Checked again in the store, in one step: a stage revived since
+            // the listing above is left alone.
+            if !r.draining
+                && self
+                    .store
+                    .drain_if_idle(
+                        &r.arn,
+                        limits.scale_down_threshold,
+                        limits.scale_down_min_age,
+                        now,
+                        fence,
+                    )
+                    .await?
             {
-                self.store.set_draining(&r.arn, true).await?;
-                draining = true;
                 tracing::info!(stage = %r.arn, viewers = stage.viewers, "draining an idle auto-scaled stage");
             }
-            if draining && self.store.remove_stage_if_empty(&r.arn).await? == RemoveOutcome::Removed
-            {
-                match self.ivs.delete_stage(&r.arn).await {
-                    Ok(()) | Err(IvsError::NotFound(_)) => {
-                        Metrics::inc(&self.metrics.scale_downs);
-                        tracing::info!(stage = %r.arn, "scaled down: deleted an empty stage");
-                    }
-                    Err(e) => {
-                        // Keep it registered (draining) so the next round retries.
-                        let mut back = r.clone();
-                        back.draining = true;
-                        self.store.register_stage(&back).await?;
-                        tracing::warn!(stage = %r.arn, error = %e, "could not delete a drained stage; will retry");
-                    }
-                }
+            if let RemoveOutcome::Removed = self.store.begin_delete(&r.arn, now, fence).await? {
+                self.delete_in_ivs(&r.arn).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes a stage whose deletion intent is recorded; the intent goes
+    /// once IVS confirms (or says it was gone already).
+    async fn delete_in_ivs(&self, arn: &str) -> Result<bool, ScaleError> {
+        let id = Intent {
+            action: IntentAction::Delete,
+            target: arn.to_string(),
+            master: false,
+            at: 0,
+            owner: String::new(),
+        }
+        .id();
+        match self.ivs.delete_stage(arn).await {
+            Ok(()) | Err(IvsError::NotFound(_)) => {
+                self.store.drop_intent(&id).await?;
+                Metrics::inc(&self.metrics.scale_downs);
+                tracing::info!(stage = %arn, "scaled down: deleted an empty stage");
+                Ok(true)
+            }
+            Err(e) => {
+                // Still counted toward the limit by its intent; retried next round.
+                tracing::warn!(stage = %arn, error = %e, "could not delete a drained stage; will retry");
+                Ok(false)
+            }
+        }
+    }
+
+    /// Retries the deletions that earlier rounds (or crashed instances) left.
+    async fn finish_deletions(&self) -> Result<(), ScaleError> {
+        for intent in self.store.intents().await? {
+            if intent.action == IntentAction::Delete {
+                self.delete_in_ivs(&intent.target).await?;
             }
         }
         Ok(())
     }
 
     /// Brings the registry in line with IVS: stages deleted outside the server
-    /// are forgotten (their viewers removed), renamed ones take the new name.
+    /// are forgotten (their viewers removed), renamed ones take the new name,
+    /// stages this deployment left unregistered (crashes) are deleted, and
+    /// creation intents whose owner is gone are resolved.
+    ///
+    /// Only stages registered *before* the listing started can be judged
+    /// missing from it: the registry is read first, and a stage is purged
+    /// only when it is still registered afterwards and IVS confirms it is
+    /// gone, so a stage created while a slow listing runs is never purged.
     pub async fn reconcile(&self) -> Result<(), ScaleError> {
-        let live: HashMap<String, String> = self
-            .ivs
-            .list_stages()
+        let before: HashMap<String, i64> = self
+            .store
+            .stages()
             .await?
             .into_iter()
-            .map(|s| (s.arn, s.name))
+            .map(|s| (s.record.arn, s.record.created_at))
             .collect();
-        let registered = self.store.stages().await?;
-        let master = self.master_arn();
-        if !registered.iter().any(|s| s.record.master) && live.contains_key(&master) {
-            // The registry was lost (Redis restarted without persistence):
-            // the master still exists in IVS, so put it back.
-            tracing::warn!(stage = %master, "master stage missing from the registry; re-registering it");
-            if let Ok(stage) = self.ivs.get_stage(&master).await {
-                let record = stage_record(&stage, StageKind::Master, now_ms());
-                self.store.register_stage(&record).await?;
-            }
-        }
-        for stage in registered {
+        let listing = self.ivs.list_stages().await?;
+        let live: HashMap<&str, &crate::ivs::IvsStage> =
+            listing.iter().map(|s| (s.arn.as_str(), s)).collect();
+        let after = self.store.stages().await?;
+        for stage in &after {
             let r = &stage.record;
-            match live.get(&r.arn) {
-                None => {
-                    tracing::warn!(stage = %r.arn, master = r.master, "stage was deleted outside the server; forgetting it");
-                    self.store.purge_stage(&r.arn, now_ms()).await?;
-                    if r.master && self.settings.master_stage_arn.is_none() {
-                        match self.create_master_if_absent().await {
-                            Ok(arn) => self.set_master(arn),
-                            Err(e) => {
-                                tracing::error!(error = %e, "could not recreate the master stage")
-                            }
-                        }
-                    }
+            match live.get(r.arn.as_str()) {
+                None if before.get(&r.arn) == Some(&r.created_at) => {
+                    self.forget_if_gone(&r.arn, r.master).await?;
                 }
-                Some(name) if *name != r.name => {
-                    self.store.rename_stage(&r.arn, name).await?;
+                None => {}
+                Some(s) if s.name != r.name => {
+                    self.store.rename_stage(&r.arn, &s.name).await?;
                 }
                 Some(_) => {}
             }
         }
+        self.clean_leftovers(&listing, &after).await?;
         // Let the backend follow the registry (the AWS backend replicates the
         // publisher into the auto-scaled stages).
         let overflow: Vec<String> = self
@@ -252,8 +408,94 @@ impl App {
             .filter(|s| s.record.auto_scaled)
             .map(|s| s.record.arn)
             .collect();
-        self.ivs.sync_stages(&self.master_arn(), &overflow).await;
+        let master = self.current_master().await?;
+        self.ivs.sync_stages(&master, &overflow).await;
         Ok(())
+    }
+
+    /// Purges a registered stage if IVS confirms it no longer exists
+    /// (deleted out of band); a purged master is replaced.
+    pub(crate) async fn forget_if_gone(&self, arn: &str, master: bool) -> Result<bool, ScaleError> {
+        match self.ivs.get_stage(arn).await {
+            Err(IvsError::NotFound(_)) => {}
+            Ok(_) => return Ok(false),
+            Err(e) => return Err(e.into()),
+        }
+        tracing::warn!(stage = %arn, master, "stage was deleted outside the server; forgetting it");
+        self.store.purge_stage(arn, now_ms()).await?;
+        if master {
+            self.spawn_master_repair();
+        }
+        Ok(true)
+    }
+
+    /// Deletes the stages of this deployment that nothing registers or
+    /// intends (what a crash between CreateStage and registration left), and
+    /// resolves creation intents whose owner is gone. Runs under the stage
+    /// lease, so no creation is in flight while it judges.
+    async fn clean_leftovers(
+        &self,
+        listing: &[crate::ivs::IvsStage],
+        registered: &[crate::store::StageLoad],
+    ) -> Result<(), ScaleError> {
+        let holder = format!("{}/{}", self.instance_id, random_id(8));
+        self.with_lease(
+            STAGE_LEASE,
+            &holder,
+            STAGE_LEASE_TTL,
+            AfterWork::Release,
+            |_fence| async move {
+                // Read under the lease: intents and registrations made before
+                // it was taken are complete or abandoned.
+                let intents = self.store.intents().await?;
+                let registered: HashSet<String> = self
+                    .store
+                    .stages()
+                    .await?
+                    .into_iter()
+                    .map(|s| s.record.arn)
+                    .chain(registered.iter().map(|s| s.record.arn.clone()))
+                    .collect();
+                let deleting: HashSet<&str> = intents
+                    .iter()
+                    .filter(|i| i.action == IntentAction::Delete)
+                    .map(|i| i.target.as_str())
+                    .collect();
+                let has_master = self.store.master().await?.is_some();
+                for stage in listing {
+                    if !self.ours(&stage.tags)
+                        || registered.contains(&stage.arn)
+                        || deleting.contains(stage.arn.as_str())
+                    {
+                        continue;
+                    }
+                    let is_master = stage.tags.get(ROLE_TAG.0).map(String::as_str)
+                        == Some(ROLE_TAG.1);
+                    if is_master && !has_master {
+                        // The master repair adopts it.
+                        self.spawn_master_repair();
+                        continue;
+                    }
+                    tracing::warn!(stage = %stage.arn, name = %stage.name, "deleting a stage of this deployment that nothing registers (left by a crash)");
+                    match self.ivs.delete_stage(&stage.arn).await {
+                        Ok(()) | Err(IvsError::NotFound(_)) => {}
+                        Err(e) => {
+                            tracing::warn!(stage = %stage.arn, error = %e, "could not delete a leftover stage; will retry")
+                        }
+                    }
+                }
+                // The listing showed what every abandoned creation left, and
+                // those stages were just deleted (or adopted as the master).
+                for intent in intents {
+                    if intent.action == IntentAction::Create && (!intent.master || has_master) {
+                        self.store.drop_intent(&intent.id()).await?;
+                    }
+                }
+                Ok::<(), ScaleError>(())
+            },
+        )
+        .await?
+        .unwrap_or(Ok(()))
     }
 
     /// Runs maintenance every sweep interval until `shutdown` fires.

@@ -7,7 +7,8 @@ use ivs_client::model::{
 };
 use warp::http::StatusCode;
 
-use super::{now_ms, stage_record, App, StageKind};
+use super::scaling::{Created, ScaleError};
+use super::{now_ms, App, StageKind};
 use crate::error::ApiError;
 use crate::ivs::IvsError;
 use crate::store::{RemoveOutcome, StageLoad, StageRecord};
@@ -64,7 +65,9 @@ impl App {
         };
         let stages = self.store.stages().await?;
         let total = stages.len();
-        let end = (start + max as usize).min(total);
+        // Saturating: a forged offset near usize::MAX must read as "past the
+        // end" (an empty page), not overflow.
+        let end = start.saturating_add(max as usize).min(total);
         let page = stages.get(start.min(total)..end).unwrap_or_default();
         Ok(StageList {
             stages: page
@@ -86,7 +89,7 @@ impl App {
 
     /// `GET /api/stage/master/info`.
     pub async fn master_info(&self) -> Result<MasterStageInfo, ApiError> {
-        let load = self.registered(&self.master_arn()).await?;
+        let load = self.registered(&self.current_master().await?).await?;
         let session = self.session_of(&load.record.arn).await?;
         Ok(MasterStageInfo {
             stage: detail(&load, session),
@@ -116,60 +119,60 @@ impl App {
         validate::tags(&user_tags)?;
         let mut tags = user_tags;
         tags.extend(self.managed_tags());
-        // The limit is checked under the scale-up lease so that a manual create
-        // and an automatic one cannot both take the last slot.
+        // Under the stage lease, through a creation intent: the limit counts
+        // stages being created, and a manual create and an automatic one
+        // cannot both take the last slot.
         let holder = format!("{}/{}", self.instance_id, super::random_id(8));
-        let mut acquired = false;
+        let mut created = None;
+        let (name, tags) = (&req.name, &tags);
         for _ in 0..40 {
-            if self
-                .store
-                .try_lease("scale-up", &holder, std::time::Duration::from_secs(30))
-                .await?
-            {
-                acquired = true;
+            let attempt = self
+                .with_lease(
+                    super::STAGE_LEASE,
+                    &holder,
+                    super::STAGE_LEASE_TTL,
+                    super::lease::AfterWork::Release,
+                    |fence| async move {
+                        self.create_managed(name, tags, StageKind::Custom, &fence)
+                            .await
+                    },
+                )
+                .await?;
+            if let Some(result) = attempt {
+                created = Some(result.map_err(|e| match e {
+                    ScaleError::Store(e) => ApiError::from(e),
+                    ScaleError::Ivs(e) => ApiError::from(e),
+                })?);
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        if !acquired {
-            return Err(ApiError::unavailable(
-                "another stage operation is in progress",
-            ));
-        }
-        let result = self.create_stage_locked(&req.name, &tags).await;
-        if let Err(e) = self.store.release_lease("scale-up", &holder).await {
-            tracing::warn!(error = %e, "could not release the scale-up lease");
-        }
-        result
-    }
-
-    async fn create_stage_locked(
-        &self,
-        name: &str,
-        tags: &ivs_client::model::Tags,
-    ) -> Result<CreatedStage, ApiError> {
-        let count = self.store.stages().await?.len() as u32;
-        if count >= self.settings.limits.max_stages {
-            return Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                ivs_client::model::ErrorCode::StageLimitReached,
-                "已達 Stage 數量上限",
-                format!(
-                    "the limit of {} stages is reached",
-                    self.settings.limits.max_stages
-                ),
-            )
-            .retry_after(std::time::Duration::from_secs(30)));
-        }
-        let stage = self.ivs.create_stage(name, tags).await?;
-        let record = stage_record(&stage, StageKind::Custom, now_ms());
-        self.store.register_stage(&record).await?;
+        let record = match created {
+            Some(Created::Stage(record)) => record,
+            Some(Created::AtLimit) => {
+                return Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ivs_client::model::ErrorCode::StageLimitReached,
+                    "已達 Stage 數量上限",
+                    format!(
+                        "the limit of {} stages is reached",
+                        self.settings.limits.max_stages
+                    ),
+                )
+                .retry_after(std::time::Duration::from_secs(30)));
+            }
+            _ => {
+                return Err(ApiError::unavailable(
+                    "another stage operation is in progress",
+                ))
+            }
+        };
         tracing::info!(stage = %record.arn, "stage created on request");
         Ok(CreatedStage {
             stage: CreatedStageDetail {
-                arn: stage.arn,
-                name: stage.name,
-                tags: stage.tags,
+                arn: record.arn,
+                name: record.name,
+                tags: record.tags,
             },
             timestamp: Timestamp::now(),
         })
@@ -203,7 +206,7 @@ impl App {
     /// `DELETE /api/stage/:stageArn`: never the master, never with viewers.
     pub async fn delete_stage(&self, arn: &str) -> Result<DeletedStage, ApiError> {
         let load = self.registered(arn).await?;
-        if load.record.master || arn == self.master_arn() {
+        if load.record.master || arn == self.current_master().await? {
             return Err(ApiError::forbidden(
                 "無法刪除主 Stage",
                 "the master stage cannot be deleted",
@@ -229,6 +232,7 @@ impl App {
         match self.store.remove_stage_if_empty(arn).await? {
             RemoveOutcome::Removed | RemoveOutcome::Unknown => {}
             RemoveOutcome::NotEmpty(_) => self.store.purge_stage(arn, now_ms()).await?,
+            RemoveOutcome::NotDraining | RemoveOutcome::Fenced => {}
         }
         tracing::info!(stage = %arn, "stage deleted on request");
         Ok(DeletedStage {

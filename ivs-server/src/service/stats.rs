@@ -24,7 +24,11 @@ impl App {
     /// Whether the publisher is live on the master stage. A backend failure
     /// reads as "not live" rather than failing the statistics.
     pub async fn publisher_live(&self) -> bool {
-        match self.ivs.publisher_live(&self.master_arn()).await {
+        let master = match self.current_master().await {
+            Ok(arn) => arn,
+            Err(_) => self.master_arn(),
+        };
+        match self.ivs.publisher_live(&master).await {
             Ok(live) => live,
             Err(e) => {
                 tracing::warn!(error = %e, "publisher liveness unknown");

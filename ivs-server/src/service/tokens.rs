@@ -41,7 +41,7 @@ impl App {
                 validate::stage_arn(&arn)?;
                 self.registered(&arn).await?.record.arn
             }
-            None => self.master_arn(),
+            None => self.current_master().await?,
         };
         let spec = TokenSpec {
             stage_arn: stage_arn.clone(),
@@ -78,6 +78,7 @@ impl App {
         let limits = self.settings.limits;
         let participant_id = random_id(12);
         let give_up_at = tokio::time::Instant::now() + FULL_WAIT;
+        let mut vanished = 0u32;
         loop {
             let join = JoinRequest {
                 user_id: req.user_id.clone(),
@@ -108,7 +109,17 @@ impl App {
                                     tracing::warn!(error = %e, "could not undo a failed join");
                                 }
                             }
-                            return Err(err);
+                            // A stage deleted out of band: forget it at once
+                            // (IVS confirms) and place the viewer elsewhere.
+                            if let MintError::StageGone(api) = err {
+                                vanished += 1;
+                                let master = stage_arn == self.master_arn();
+                                match self.forget_if_gone(&stage_arn, master).await {
+                                    Ok(true) if vanished <= 3 => continue,
+                                    _ => return Err(api),
+                                }
+                            }
+                            return Err(err.into_api());
                         }
                     };
                     if !rejoined {
@@ -130,9 +141,11 @@ impl App {
                         attributes,
                     });
                 }
-                JoinOutcome::Full => match self.scale_up_now().await {
-                    Ok(ScaleResult::Added | ScaleResult::Revived | ScaleResult::NotNeeded) => {}
-                    Ok(ScaleResult::AtLimit) => {
+                // The scale-up runs as the server's task: a client that goes
+                // away does not cut it short; this request only waits for it.
+                JoinOutcome::Full => match self.scale_up_and_wait(give_up_at).await {
+                    Some(ScaleResult::Added | ScaleResult::Revived | ScaleResult::NotNeeded) => {}
+                    Some(ScaleResult::AtLimit) => {
                         return Err(ApiError::new(
                             StatusCode::SERVICE_UNAVAILABLE,
                             ivs_client::model::ErrorCode::StageLimitReached,
@@ -144,10 +157,12 @@ impl App {
                         )
                         .retry_after(Duration::from_secs(30)));
                     }
-                    Ok(ScaleResult::Busy) | Err(_) => {
+                    Some(ScaleResult::Busy) | None => {
                         if tokio::time::Instant::now() >= give_up_at {
                             return Err(stage_full());
                         }
+                        // Another instance is scaling: its stage shows up in
+                        // the store, so look again shortly.
                         tokio::time::sleep(Duration::from_millis(50)).await;
                     }
                 },
@@ -164,7 +179,7 @@ impl App {
         stage_arn: &str,
         participant_id: &str,
         attributes: &ivs_client::model::Attributes,
-    ) -> Result<ParticipantToken, ApiError> {
+    ) -> Result<ParticipantToken, MintError> {
         let spec = TokenSpec {
             stage_arn: stage_arn.to_string(),
             user_id: format!("{VIEWER_PREFIX}{user_id}"),
@@ -173,7 +188,26 @@ impl App {
             capabilities: vec![Capability::Subscribe],
             duration: self.settings.limits.viewer_token_ttl,
         };
-        self.ivs.create_token(&spec).await.map_err(token_error)
+        self.ivs.create_token(&spec).await.map_err(|e| match e {
+            IvsError::NotFound(_) => MintError::StageGone(token_error(e)),
+            other => MintError::Other(token_error(other)),
+        })
+    }
+}
+
+/// Why a viewer token could not be minted.
+enum MintError {
+    /// IVS says the stage does not exist.
+    StageGone(ApiError),
+    /// Anything else.
+    Other(ApiError),
+}
+
+impl MintError {
+    fn into_api(self) -> ApiError {
+        match self {
+            MintError::StageGone(e) | MintError::Other(e) => e,
+        }
     }
 }
 

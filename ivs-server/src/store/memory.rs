@@ -11,8 +11,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{
-    gcra, JoinOutcome, JoinRequest, LeaveOutcome, Millis, RateDecision, RemoveOutcome, StageLoad,
-    StageRecord, StoreResult, ViewerRecord, ViewerStore,
+    gcra, BeginOutcome, Fence, Intent, IntentAction, JoinOutcome, JoinRequest, LeaveOutcome,
+    Millis, RateDecision, RemoveOutcome, StageLoad, StageRecord, StoreResult, ViewerRecord,
+    ViewerStore,
 };
 
 #[derive(Debug, Clone)]
@@ -35,10 +36,28 @@ struct State {
     duration_order: BTreeSet<(Millis, String, String)>,
     /// Key id → GCRA theoretical arrival time (microseconds).
     rate: HashMap<String, i64>,
-    leases: HashMap<String, (String, Millis)>,
+    /// Lease name → (holder, expiry, fencing token).
+    leases: HashMap<String, (String, Millis, u64)>,
+    /// Lease name → the last fencing token handed out.
+    fences: HashMap<String, u64>,
+    /// Intent id → intent.
+    intents: HashMap<String, Intent>,
+}
+
+fn wall_ms() -> Millis {
+    chrono::Utc::now().timestamp_millis()
 }
 
 impl State {
+    /// Whether `fence` still names the live holder of its lease.
+    fn fence_holds(&self, fence: &Fence) -> bool {
+        self.leases
+            .get(&fence.lease)
+            .is_some_and(|(h, until, token)| {
+                *h == fence.holder && *token == fence.token && *until > wall_ms()
+            })
+    }
+
     fn count(&self, stage: &str) -> u32 {
         self.by_heartbeat.get(stage).map_or(0, |s| s.len() as u32)
     }
@@ -164,6 +183,142 @@ impl ViewerStore for MemoryStore {
         }
         state.stages.remove(arn);
         state.by_heartbeat.remove(arn);
+        Ok(RemoveOutcome::Removed)
+    }
+
+    async fn master(&self) -> StoreResult<Option<String>> {
+        let state = self.lock();
+        let mut masters: Vec<&StageRecord> = state.stages.values().filter(|s| s.master).collect();
+        masters.sort_by_key(|s| (s.created_at, &s.arn));
+        Ok(masters.first().map(|s| s.arn.clone()))
+    }
+
+    async fn begin_create(
+        &self,
+        intent: &Intent,
+        fence: &Fence,
+        max_stages: u32,
+    ) -> StoreResult<BeginOutcome> {
+        let mut state = self.lock();
+        if !state.fence_holds(fence) {
+            return Ok(BeginOutcome::Fenced);
+        }
+        if intent.master
+            && (state.stages.values().any(|s| s.master)
+                || state
+                    .intents
+                    .values()
+                    .any(|i| i.master && i.action == IntentAction::Create))
+        {
+            return Ok(BeginOutcome::MasterExists);
+        }
+        if state.stages.len() + state.intents.len() >= max_stages as usize {
+            return Ok(BeginOutcome::AtLimit);
+        }
+        state.intents.insert(intent.id(), intent.clone());
+        Ok(BeginOutcome::Recorded)
+    }
+
+    async fn finish_create(&self, stage: &StageRecord, fence: &Fence) -> StoreResult<bool> {
+        let mut state = self.lock();
+        if !state.fence_holds(fence) {
+            return Ok(false);
+        }
+        let id = Intent {
+            action: IntentAction::Create,
+            target: stage.name.clone(),
+            master: stage.master,
+            at: 0,
+            owner: String::new(),
+        }
+        .id();
+        state.intents.remove(&id);
+        state.stages.insert(stage.arn.clone(), stage.clone());
+        Ok(true)
+    }
+
+    async fn intents(&self) -> StoreResult<Vec<Intent>> {
+        let state = self.lock();
+        let mut out: Vec<Intent> = state.intents.values().cloned().collect();
+        out.sort_by(|a, b| (a.at, a.id()).cmp(&(b.at, b.id())));
+        Ok(out)
+    }
+
+    async fn drop_intent(&self, id: &str) -> StoreResult<bool> {
+        Ok(self.lock().intents.remove(id).is_some())
+    }
+
+    async fn drain_if_idle(
+        &self,
+        arn: &str,
+        below: u32,
+        min_age: Duration,
+        now: Millis,
+        fence: &Fence,
+    ) -> StoreResult<bool> {
+        let mut state = self.lock();
+        if !state.fence_holds(fence) {
+            return Ok(false);
+        }
+        let count = state.count(arn);
+        let Some(stage) = state.stages.get_mut(arn) else {
+            return Ok(false);
+        };
+        let since = stage.revived_at.unwrap_or(0).max(stage.created_at);
+        if !stage.auto_scaled
+            || !stage.assignable
+            || stage.draining
+            || count >= below
+            || now - since < min_age.as_millis() as i64
+        {
+            return Ok(false);
+        }
+        stage.draining = true;
+        Ok(true)
+    }
+
+    async fn revive(&self, arn: &str, now: Millis) -> StoreResult<bool> {
+        let mut state = self.lock();
+        match state.stages.get_mut(arn) {
+            Some(stage) if stage.draining => {
+                stage.draining = false;
+                stage.revived_at = Some(now);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn begin_delete(
+        &self,
+        arn: &str,
+        now: Millis,
+        fence: &Fence,
+    ) -> StoreResult<RemoveOutcome> {
+        let mut state = self.lock();
+        if !state.fence_holds(fence) {
+            return Ok(RemoveOutcome::Fenced);
+        }
+        let Some(stage) = state.stages.get(arn) else {
+            return Ok(RemoveOutcome::Unknown);
+        };
+        if !stage.draining {
+            return Ok(RemoveOutcome::NotDraining);
+        }
+        let n = state.count(arn);
+        if n > 0 {
+            return Ok(RemoveOutcome::NotEmpty(n));
+        }
+        state.stages.remove(arn);
+        state.by_heartbeat.remove(arn);
+        let intent = Intent {
+            action: IntentAction::Delete,
+            target: arn.to_string(),
+            master: false,
+            at: now,
+            owner: fence.holder.clone(),
+        };
+        state.intents.insert(intent.id(), intent);
         Ok(RemoveOutcome::Removed)
     }
 
@@ -397,25 +552,29 @@ impl ViewerStore for MemoryStore {
         Ok(decision)
     }
 
-    async fn try_lease(&self, name: &str, holder: &str, ttl: Duration) -> StoreResult<bool> {
-        let now = chrono::Utc::now().timestamp_millis();
+    async fn try_lease(&self, name: &str, holder: &str, ttl: Duration) -> StoreResult<Option<u64>> {
+        let now = wall_ms();
         let mut state = self.lock();
-        let free = match state.leases.get(name) {
-            None => true,
-            Some((h, until)) => h == holder || *until <= now,
-        };
-        if free {
-            state.leases.insert(
-                name.to_string(),
-                (holder.to_string(), now + ttl.as_millis() as i64),
-            );
+        let until = now + ttl.as_millis() as i64;
+        match state.leases.get_mut(name) {
+            Some((h, expiry, token)) if h == holder && *expiry > now => {
+                *expiry = until;
+                return Ok(Some(*token));
+            }
+            Some((_, expiry, _)) if *expiry > now => return Ok(None),
+            _ => {}
         }
-        Ok(free)
+        let token = state.fences.get(name).copied().unwrap_or(0) + 1;
+        state.fences.insert(name.to_string(), token);
+        state
+            .leases
+            .insert(name.to_string(), (holder.to_string(), until, token));
+        Ok(Some(token))
     }
 
     async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()> {
         let mut state = self.lock();
-        if state.leases.get(name).is_some_and(|(h, _)| h == holder) {
+        if state.leases.get(name).is_some_and(|(h, _, _)| h == holder) {
             state.leases.remove(name);
         }
         Ok(())

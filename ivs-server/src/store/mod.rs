@@ -39,6 +39,9 @@ pub struct StageRecord {
     pub created_at: Millis,
     /// Scale-down has chosen it: it gets no new viewers and goes when empty.
     pub draining: bool,
+    /// When it was last put back in service after draining.
+    #[serde(default)]
+    pub revived_at: Option<Millis>,
 }
 
 /// A stage with its current viewer count.
@@ -109,6 +112,7 @@ pub enum LeaveOutcome {
 
 /// What removing a stage from the registry did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RemoveOutcome {
     /// Removed.
     Removed,
@@ -116,6 +120,81 @@ pub enum RemoveOutcome {
     NotEmpty(u32),
     /// It was not in the registry.
     Unknown,
+    /// Not removed: it is not draining (revived since it was chosen).
+    NotDraining,
+    /// Not removed: the caller's lease is gone.
+    Fenced,
+}
+
+/// A lease held, with the fencing token that writes made under it carry:
+/// the store refuses such a write once the lease has expired or passed to
+/// another holder, so a holder that stalled past its lease cannot undo what
+/// the next holder did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    /// The lease's name.
+    pub lease: String,
+    /// Who holds it.
+    pub holder: String,
+    /// Grows by one each time the lease is taken (not when it is renewed).
+    pub token: u64,
+}
+
+/// What an [`Intent`] is about to do in IVS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum IntentAction {
+    /// CreateStage, then register the stage.
+    Create,
+    /// DeleteStage of a stage already taken out of the registry.
+    Delete,
+}
+
+/// A stage operation recorded in the store before IVS is called, so that a
+/// crash between IVS's answer and the registry's update is finished or
+/// undone by maintenance, and so that stages being created or deleted count
+/// toward the stage limit (the limit then holds in IVS, not only in the
+/// registry).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Intent {
+    /// What it does.
+    pub action: IntentAction,
+    /// Creation: the new stage's name (unique: it carries a random part).
+    /// Deletion: the stage's ARN.
+    pub target: String,
+    /// The stage is (to be) the master.
+    #[serde(default)]
+    pub master: bool,
+    /// When it was recorded.
+    pub at: Millis,
+    /// The instance that recorded it.
+    #[serde(default)]
+    pub owner: String,
+}
+
+impl Intent {
+    /// The intent's key in the store: one per target and action.
+    pub fn id(&self) -> String {
+        match self.action {
+            IntentAction::Create => format!("create:{}", self.target),
+            IntentAction::Delete => format!("delete:{}", self.target),
+        }
+    }
+}
+
+/// What recording a creation intent did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BeginOutcome {
+    /// Recorded: the caller may call CreateStage.
+    Recorded,
+    /// Registered stages and pending intents already reach the limit.
+    AtLimit,
+    /// A master is registered or being created already.
+    MasterExists,
+    /// The caller's lease is gone.
+    Fenced,
 }
 
 /// A rate-limit decision (GCRA over a window of `period`).
@@ -175,6 +254,53 @@ pub trait ViewerStore: Send + Sync + 'static {
     async fn remove_stage_if_empty(&self, arn: &str) -> StoreResult<RemoveOutcome>;
     /// Removes a stage and its viewers unconditionally (the stage is gone from IVS).
     async fn purge_stage(&self, arn: &str, now: Millis) -> StoreResult<()>;
+    /// The registered master's ARN.
+    async fn master(&self) -> StoreResult<Option<String>>;
+
+    // ---- crash-safe stage creation and deletion
+
+    /// Records a creation intent under `fence` if registered stages plus
+    /// pending intents stay within `max_stages` (and, for a master, no master
+    /// is registered or being created).
+    async fn begin_create(
+        &self,
+        intent: &Intent,
+        fence: &Fence,
+        max_stages: u32,
+    ) -> StoreResult<BeginOutcome>;
+    /// Registers the stage a creation intent made and drops the intent (named
+    /// by the stage's name), in one step; false (nothing changed) when the
+    /// fence is stale.
+    async fn finish_create(&self, stage: &StageRecord, fence: &Fence) -> StoreResult<bool>;
+    /// Every pending intent.
+    async fn intents(&self) -> StoreResult<Vec<Intent>>;
+    /// Drops an intent (finished or undone); false when there was none.
+    async fn drop_intent(&self, id: &str) -> StoreResult<bool>;
+    /// Marks an auto-scaled, assignable stage draining if it has fewer than
+    /// `below` viewers and was created or last revived at least `min_age`
+    /// ago, all checked in the same step; false otherwise or when `fence`
+    /// is stale.
+    async fn drain_if_idle(
+        &self,
+        arn: &str,
+        below: u32,
+        min_age: Duration,
+        now: Millis,
+        fence: &Fence,
+    ) -> StoreResult<bool>;
+    /// Puts a draining stage back in service, remembering when (scale-down
+    /// leaves it alone for its minimum age again); false when unknown or
+    /// not draining.
+    async fn revive(&self, arn: &str, now: Millis) -> StoreResult<bool>;
+    /// Takes a draining, empty stage out of the registry and records a
+    /// deletion intent for it, in one step (it keeps counting toward the
+    /// limit until IVS has deleted it).
+    async fn begin_delete(
+        &self,
+        arn: &str,
+        now: Millis,
+        fence: &Fence,
+    ) -> StoreResult<RemoveOutcome>;
 
     // ---- viewers
 
@@ -232,8 +358,9 @@ pub trait ViewerStore: Send + Sync + 'static {
         now: Millis,
         want: u32,
     ) -> StoreResult<RateDecision>;
-    /// Takes the lease `name` for `holder`, or renews it if `holder` has it.
-    async fn try_lease(&self, name: &str, holder: &str, ttl: Duration) -> StoreResult<bool>;
+    /// Takes the lease `name` for `holder`, or renews it if `holder` has it;
+    /// the fencing token when held, `None` when another holder has it.
+    async fn try_lease(&self, name: &str, holder: &str, ttl: Duration) -> StoreResult<Option<u64>>;
     /// Gives the lease up if `holder` has it.
     async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()>;
 }

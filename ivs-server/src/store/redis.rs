@@ -28,8 +28,9 @@ use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, ErrorKind, RedisError, RedisWrite, Script, ToRedisArgs, Value};
 
 use super::{
-    JoinOutcome, JoinRequest, LeaveOutcome, Millis, RateDecision, RemoveOutcome, StageLoad,
-    StageRecord, StoreError, StoreResult, ViewerRecord, ViewerStore,
+    BeginOutcome, Fence, Intent, IntentAction, JoinOutcome, JoinRequest, LeaveOutcome, Millis,
+    RateDecision, RemoveOutcome, StageLoad, StageRecord, StoreError, StoreResult, ViewerRecord,
+    ViewerStore,
 };
 
 /// How long a call waits for a pooled connection (and a new connection for
@@ -73,6 +74,14 @@ struct Scripts {
     try_lease: Script,
     release_lease: Script,
     rebuild_load: Script,
+    master: Script,
+    begin_create: Script,
+    finish_create: Script,
+    intents: Script,
+    drop_intent: Script,
+    drain_if_idle: Script,
+    revive: Script,
+    begin_delete: Script,
 }
 
 impl Scripts {
@@ -94,10 +103,18 @@ impl Scripts {
             try_lease: lua!("try_lease.lua"),
             release_lease: lua!("release_lease.lua"),
             rebuild_load: lua!("rebuild_load.lua"),
+            master: lua!("master.lua"),
+            begin_create: lua!("begin_create.lua"),
+            finish_create: lua!("finish_create.lua"),
+            intents: lua!("intents.lua"),
+            drop_intent: lua!("drop_intent.lua"),
+            drain_if_idle: lua!("drain_if_idle.lua"),
+            revive: lua!("revive.lua"),
+            begin_delete: lua!("begin_delete.lua"),
         }
     }
 
-    fn all(&self) -> [&Script; 16] {
+    fn all(&self) -> [&Script; 24] {
         [
             &self.register_stage,
             &self.stages,
@@ -115,6 +132,14 @@ impl Scripts {
             &self.try_lease,
             &self.release_lease,
             &self.rebuild_load,
+            &self.master,
+            &self.begin_create,
+            &self.finish_create,
+            &self.intents,
+            &self.drop_intent,
+            &self.drain_if_idle,
+            &self.revive,
+            &self.begin_delete,
         ]
     }
 }
@@ -186,7 +211,7 @@ impl bb8::ErrorSink<RedisError> for LogErrors {
 }
 
 /// A script argument.
-enum Arg<'a> {
+pub(crate) enum Arg<'a> {
     Str(&'a str),
     Int(i64),
 }
@@ -506,6 +531,29 @@ impl RedisStore {
         settle(&tracked, result)
     }
 
+    /// Runs a script that names every key it touches in `KEYS`: for state
+    /// other components keep beside the store's (the local emulator's account).
+    pub(crate) async fn eval(
+        &self,
+        script: &Script,
+        keys: &[&str],
+        args: &[Arg<'_>],
+    ) -> StoreResult<Value> {
+        let tracked = self.checkout().await?;
+        let mut invocation = script.prepare_invoke();
+        for k in keys {
+            invocation.key(*k);
+        }
+        for a in args {
+            invocation.arg(a);
+        }
+        let mut conn = tracked.conn.clone();
+        let result =
+            tokio::time::timeout(COMMAND_TIMEOUT, invocation.invoke_async::<Value>(&mut conn))
+                .await;
+        settle(&tracked, result)
+    }
+
     fn key(&self, parts: &[&str]) -> String {
         let mut key =
             String::with_capacity(self.prefix.len() + parts.iter().map(|p| p.len()).sum::<usize>());
@@ -529,19 +577,23 @@ impl RedisStore {
 
     async fn load_stages(&self, arn: &str) -> StoreResult<Vec<StageLoad>> {
         let mut reply = self.run_reply(&self.scripts.stages, &[arn.into()]).await?;
-        let mut out = Vec::with_capacity(reply.len() / 5);
-        while reply.len() >= 5 {
+        let mut out = Vec::with_capacity(reply.len() / 6);
+        while reply.len() >= 6 {
             let arn = reply.string()?;
             let json = reply.string()?;
             let name = reply.string()?;
             let draining = reply.string()?;
             let viewers = count(reply.int()?);
+            let revived = reply.string()?;
             let mut record: StageRecord = serde_json::from_str(&json)
                 .map_err(|e| corrupt(format!("stage record of {arn}: {e}")))?;
             // The hash fields are the live values (renames, drain marks).
             record.arn = arn;
             record.name = name;
             record.draining = draining == "1";
+            if let Ok(at) = revived.parse::<Millis>() {
+                record.revived_at = Some(at);
+            }
             out.push(StageLoad { record, viewers });
         }
         Ok(out)
@@ -556,6 +608,23 @@ impl RedisStore {
             .await?;
         Ok(n == 1)
     }
+}
+
+fn record_json(stage: &StageRecord) -> StoreResult<String> {
+    serde_json::to_string(stage).map_err(|e| corrupt(format!("stage record of {}: {e}", stage.arn)))
+}
+
+/// The arguments of the prelude's `register()`, in its order.
+fn registration_args<'a>(stage: &'a StageRecord, json: &'a str) -> Vec<Arg<'a>> {
+    vec![
+        stage.arn.as_str().into(),
+        json.into(),
+        stage.name.as_str().into(),
+        flag(stage.assignable).into(),
+        flag(stage.draining).into(),
+        stage.created_at.into(),
+        flag(stage.master).into(),
+    ]
 }
 
 fn flag(b: bool) -> &'static str {
@@ -596,21 +665,164 @@ impl ViewerStore for RedisStore {
     }
 
     async fn register_stage(&self, stage: &StageRecord) -> StoreResult<()> {
-        let json = serde_json::to_string(stage)
-            .map_err(|e| corrupt(format!("stage record of {}: {e}", stage.arn)))?;
-        self.run(
-            &self.scripts.register_stage,
-            &[
-                stage.arn.as_str().into(),
-                json.as_str().into(),
-                stage.name.as_str().into(),
-                flag(stage.assignable).into(),
-                flag(stage.draining).into(),
-                stage.created_at.into(),
-            ],
-        )
-        .await?;
+        let json = record_json(stage)?;
+        let mut args = registration_args(stage, &json);
+        args.truncate(7);
+        self.run(&self.scripts.register_stage, &args).await?;
         Ok(())
+    }
+
+    async fn master(&self) -> StoreResult<Option<String>> {
+        match self.run(&self.scripts.master, &[]).await? {
+            Value::Nil => Ok(None),
+            Value::BulkString(b) => String::from_utf8(b)
+                .map(Some)
+                .map_err(|e| corrupt(format!("master ARN: {e}"))),
+            other => Err(corrupt(format!("master answered {other:?}"))),
+        }
+    }
+
+    async fn begin_create(
+        &self,
+        intent: &Intent,
+        fence: &Fence,
+        max_stages: u32,
+    ) -> StoreResult<BeginOutcome> {
+        let json = serde_json::to_string(intent).map_err(|e| corrupt(format!("intent: {e}")))?;
+        let id = intent.id();
+        let token = fence.token.to_string();
+        let n = self
+            .run_int(
+                &self.scripts.begin_create,
+                &[
+                    id.as_str().into(),
+                    json.as_str().into(),
+                    flag(intent.master).into(),
+                    i64::from(max_stages).into(),
+                    fence.lease.as_str().into(),
+                    fence.holder.as_str().into(),
+                    token.as_str().into(),
+                ],
+            )
+            .await?;
+        Ok(match n {
+            1 => BeginOutcome::Recorded,
+            0 => BeginOutcome::AtLimit,
+            2 => BeginOutcome::MasterExists,
+            _ => BeginOutcome::Fenced,
+        })
+    }
+
+    async fn finish_create(&self, stage: &StageRecord, fence: &Fence) -> StoreResult<bool> {
+        let json = record_json(stage)?;
+        let token = fence.token.to_string();
+        let id = Intent {
+            action: IntentAction::Create,
+            target: stage.name.clone(),
+            master: stage.master,
+            at: 0,
+            owner: String::new(),
+        }
+        .id();
+        let mut args = registration_args(stage, &json);
+        args.extend([
+            fence.lease.as_str().into(),
+            fence.holder.as_str().into(),
+            token.as_str().into(),
+            id.as_str().into(),
+        ]);
+        Ok(self.run_int(&self.scripts.finish_create, &args).await? == 1)
+    }
+
+    async fn intents(&self) -> StoreResult<Vec<Intent>> {
+        let mut reply = self.run_reply(&self.scripts.intents, &[]).await?;
+        let mut out = Vec::with_capacity(reply.len());
+        while reply.len() > 0 {
+            let json = reply.string()?;
+            let intent: Intent =
+                serde_json::from_str(&json).map_err(|e| corrupt(format!("intent: {e}")))?;
+            out.push(intent);
+        }
+        out.sort_by(|a, b| (a.at, a.id()).cmp(&(b.at, b.id())));
+        Ok(out)
+    }
+
+    async fn drop_intent(&self, id: &str) -> StoreResult<bool> {
+        Ok(self
+            .run_int(&self.scripts.drop_intent, &[id.into()])
+            .await?
+            == 1)
+    }
+
+    async fn drain_if_idle(
+        &self,
+        arn: &str,
+        below: u32,
+        min_age: Duration,
+        now: Millis,
+        fence: &Fence,
+    ) -> StoreResult<bool> {
+        let token = fence.token.to_string();
+        let n = self
+            .run_int(
+                &self.scripts.drain_if_idle,
+                &[
+                    arn.into(),
+                    i64::from(below).into(),
+                    millis(min_age).into(),
+                    now.into(),
+                    fence.lease.as_str().into(),
+                    fence.holder.as_str().into(),
+                    token.as_str().into(),
+                ],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn revive(&self, arn: &str, now: Millis) -> StoreResult<bool> {
+        Ok(self
+            .run_int(&self.scripts.revive, &[arn.into(), now.into()])
+            .await?
+            == 1)
+    }
+
+    async fn begin_delete(
+        &self,
+        arn: &str,
+        now: Millis,
+        fence: &Fence,
+    ) -> StoreResult<RemoveOutcome> {
+        let intent = Intent {
+            action: IntentAction::Delete,
+            target: arn.to_string(),
+            master: false,
+            at: now,
+            owner: fence.holder.clone(),
+        };
+        let json = serde_json::to_string(&intent).map_err(|e| corrupt(format!("intent: {e}")))?;
+        let id = intent.id();
+        let token = fence.token.to_string();
+        let n = self
+            .run_int(
+                &self.scripts.begin_delete,
+                &[
+                    arn.into(),
+                    id.as_str().into(),
+                    json.as_str().into(),
+                    fence.lease.as_str().into(),
+                    fence.holder.as_str().into(),
+                    token.as_str().into(),
+                ],
+            )
+            .await?;
+        Ok(match n {
+            0 => RemoveOutcome::Removed,
+            -1 => RemoveOutcome::Unknown,
+            -2 => RemoveOutcome::NotDraining,
+            n if n < 0 => RemoveOutcome::Fenced,
+            n => RemoveOutcome::NotEmpty(count(n)),
+        })
     }
 
     async fn stages(&self) -> StoreResult<Vec<StageLoad>> {
@@ -838,7 +1050,7 @@ impl ViewerStore for RedisStore {
         })
     }
 
-    async fn try_lease(&self, name: &str, holder: &str, ttl: Duration) -> StoreResult<bool> {
+    async fn try_lease(&self, name: &str, holder: &str, ttl: Duration) -> StoreResult<Option<u64>> {
         // PX 0 is an error in Redis; a 1 ms lease is as good as expired.
         let ttl = millis(ttl).max(1);
         let n = self
@@ -847,7 +1059,7 @@ impl ViewerStore for RedisStore {
                 &[name.into(), holder.into(), ttl.into()],
             )
             .await?;
-        Ok(n == 1)
+        Ok((n > 0).then_some(n as u64))
     }
 
     async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()> {

@@ -75,3 +75,34 @@ local function needs_stage(scale_up_at)
   if n == nil or n >= scale_up_at then return 1 end
   return 0
 end
+
+-- Lease values are "<fencing token>:<holder>"; a write made under a lease
+-- carries both and is refused once the lease expired or changed hands.
+local INTENTS = P .. 'intents'
+local MASTER = P .. 'master'
+local function lease_key(name) return P .. 'lease:' .. name end
+local function fence_holds(lease, holder, token)
+  return redis.call('GET', lease_key(lease)) == token .. ':' .. holder
+end
+
+-- Adds or replaces a registry entry. The hash's own `name`, `draining` and
+-- `revived` fields are the live values; `record` keeps the rest as registered.
+local function register(arn, json, name, assignable, draining, created, master)
+  local key = stage_key(arn)
+  redis.call('DEL', key)
+  redis.call('HSET', key, 'record', json, 'name', name, 'assignable', assignable,
+    'draining', draining)
+  -- A replaced entry may carry another creation time, hence another member.
+  local old = load_member_of(arn)
+  if old then redis.call('ZREM', LOAD, old) end
+  redis.call('ZADD', STAGES, created, arn)
+  if assignable == '1' and draining ~= '1' then
+    redis.call('ZADD', LOAD, redis.call('ZCARD', hb_key(arn)), load_member(arn, tonumber(created)))
+  end
+  if master == '1' then redis.call('SET', MASTER, arn) end
+end
+
+-- Forgets the master pointer when `arn` was the master.
+local function unregister_master(arn)
+  if redis.call('GET', MASTER) == arn then redis.call('DEL', MASTER) end
+end

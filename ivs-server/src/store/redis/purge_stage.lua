@@ -7,6 +7,7 @@ local m = load_member_of(arn)
 if m then redis.call('ZREM', LOAD, m) end
 redis.call('DEL', stage_key(arn))
 redis.call('ZREM', STAGES, arn)
+unregister_master(arn)
 for _, user in ipairs(redis.call('ZRANGE', hb, 0, -1)) do
   local vk = viewer_key(user)
   local v = redis.call('HMGET', vk, 'stage', 'joined')

@@ -1,4 +1,8 @@
 -- ARGV: prefix, name, holder
-local key = P .. 'lease:' .. ARGV[2]
-if redis.call('GET', key) == ARGV[3] then redis.call('DEL', key) end
+local key = lease_key(ARGV[2])
+local cur = redis.call('GET', key)
+if cur then
+  local sep = string.find(cur, ':', 1, true)
+  if sep and string.sub(cur, sep + 1) == ARGV[3] then redis.call('DEL', key) end
+end
 return 1

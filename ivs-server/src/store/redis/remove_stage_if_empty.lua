@@ -9,4 +9,5 @@ local m = load_member_of(arn)
 if m then redis.call('ZREM', LOAD, m) end
 redis.call('DEL', key, hb_key(arn))
 redis.call('ZREM', STAGES, arn)
+unregister_master(arn)
 return 0

@@ -1,5 +1,5 @@
 -- ARGV: prefix, arn ('' for every registered stage)
--- Returns a flat list: arn, record, name, draining, viewer count, ... in
+-- Returns a flat list: arn, record, name, draining, viewer count, revived, ... in
 -- registry order (created_at, then arn).
 local arns
 if ARGV[2] == '' then
@@ -9,13 +9,14 @@ else
 end
 local out = {}
 for _, arn in ipairs(arns) do
-  local f = redis.call('HMGET', stage_key(arn), 'record', 'name', 'draining')
+  local f = redis.call('HMGET', stage_key(arn), 'record', 'name', 'draining', 'revived')
   if f[1] then
     out[#out + 1] = arn
     out[#out + 1] = f[1]
     out[#out + 1] = f[2] or ''
     out[#out + 1] = f[3] or '0'
     out[#out + 1] = redis.call('ZCARD', hb_key(arn))
+    out[#out + 1] = f[4] or ''
   end
 end
 return out

@@ -1,10 +1,18 @@
 -- ARGV: prefix, name, holder, ttl (ms, >= 1)
--- Takes the lease if free, renews it if the holder already has it.
-local key = P .. 'lease:' .. ARGV[2]
+-- Takes the lease if free, renews it if the holder already has it. Returns
+-- the fencing token (it grows each time the lease is taken), or 0 when
+-- another holder has it.
+local key = lease_key(ARGV[2])
 local holder, ttl = ARGV[3], ARGV[4]
-if redis.call('GET', key) == holder then
-  redis.call('PEXPIRE', key, ttl)
-  return 1
+local cur = redis.call('GET', key)
+if cur then
+  local sep = string.find(cur, ':', 1, true)
+  if sep and string.sub(cur, sep + 1) == holder then
+    redis.call('PEXPIRE', key, ttl)
+    return tonumber(string.sub(cur, 1, sep - 1))
+  end
+  return 0
 end
-if redis.call('SET', key, holder, 'NX', 'PX', ttl) then return 1 end
-return 0
+local token = redis.call('INCR', P .. 'fence:' .. ARGV[2])
+redis.call('SET', key, token .. ':' .. holder, 'PX', ttl)
+return token

@@ -7,18 +7,21 @@
 //! publish-capable token is minted for it until that token expires. Its
 //! `activeSessionId` exists exactly while it is live.
 //!
-//! One `LocalIvs` is one emulated AWS account: several server instances that
-//! should see the same stages must share one (tests do, through
-//! `ServerBuilder::ivs`).
+//! One account is one emulated AWS account. Without Redis it lives in this
+//! process ([`account::MemoryAccount`]); with `REDIS_URL` set it lives in
+//! Redis ([`redis_account::RedisAccount`]), so that every local-mode instance
+//! of a fleet sees the same stages, sessions and signing key, as instances
+//! on AWS see one IVS account.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+pub mod account;
+pub mod redis_account;
 
 use async_trait::async_trait;
 use chrono::Utc;
 use ivs_client::model::{Capability, Tags};
 use rand::distr::{Alphanumeric, SampleString};
 
+use self::account::{AccountState, MemoryAccount, StageState, StoredStage};
 use super::arn::StageArn;
 use super::token::TokenSigner;
 use super::{
@@ -32,19 +35,12 @@ const MAX_ATTRIBUTES_BYTES: usize = 1024;
 const MAX_TOKEN_MINUTES: u64 = 20_160;
 const MAX_TAGS: usize = 50;
 
-#[derive(Default)]
-struct State {
-    stages: HashMap<String, IvsStage>,
-    /// Stage ARN → (publisher token expiry in ms, session id).
-    live: HashMap<String, (i64, String)>,
-}
-
 /// The local IVS emulator.
 pub struct LocalIvs {
     region: String,
     account: String,
     signer: TokenSigner,
-    state: Mutex<State>,
+    state: Box<dyn AccountState>,
 }
 
 impl std::fmt::Debug for LocalIvs {
@@ -52,12 +48,17 @@ impl std::fmt::Debug for LocalIvs {
         f.debug_struct("LocalIvs")
             .field("region", &self.region)
             .field("account", &self.account)
+            .field("state", &self.state.kind())
             .finish_non_exhaustive()
     }
 }
 
 fn random_id(len: usize) -> String {
     Alphanumeric.sample_string(&mut rand::rng(), len)
+}
+
+fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
 }
 
 /// Validates a stage name as IVS does: up to 128 of `[a-zA-Z0-9-_]`.
@@ -80,14 +81,51 @@ fn validate_tags(tags: &Tags) -> Result<(), IvsError> {
     Ok(())
 }
 
+/// The endpoints the emulator gives the stage with this id.
+fn endpoints(id: &str) -> StageEndpoints {
+    StageEndpoints {
+        events: format!("wss://local.events.ivs.invalid/{id}"),
+        whip: format!("https://local.whip.ivs.invalid/{id}"),
+        rtmp: format!("rtmp://local.rtmp.ivs.invalid:1935/app/{id}"),
+        rtmps: format!("rtmps://local.rtmp.ivs.invalid:443/app/{id}"),
+    }
+}
+
+/// A stage as IVS describes it, at `now`.
+fn describe(state: StageState, now: i64) -> IvsStage {
+    let id = state
+        .arn
+        .parse::<StageArn>()
+        .map(|a| a.id().to_string())
+        .unwrap_or_default();
+    IvsStage {
+        active_session_id: state.session.filter(|s| s.until > now).map(|s| s.id),
+        endpoints: endpoints(&id),
+        arn: state.arn,
+        name: state.stage.name,
+        tags: state.stage.tags,
+    }
+}
+
 impl LocalIvs {
-    /// An emulated account in `region`, signing with `signer`.
+    /// An emulated account in `region`, in this process, signing with `signer`.
     pub fn new(region: &str, account: &str, signer: TokenSigner) -> Self {
+        Self::with_state(region, account, signer, Box::new(MemoryAccount::default()))
+    }
+
+    /// An emulated account whose state lives in `state` (e.g. Redis, shared
+    /// by a fleet).
+    pub fn with_state(
+        region: &str,
+        account: &str,
+        signer: TokenSigner,
+        state: Box<dyn AccountState>,
+    ) -> Self {
         LocalIvs {
             region: region.into(),
             account: account.into(),
             signer,
-            state: Mutex::new(State::default()),
+            state,
         }
     }
 
@@ -105,32 +143,10 @@ impl LocalIvs {
         &self.signer
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        // A panic while holding this lock cannot leave the maps inconsistent
-        // (every mutation is a single insert/remove), so poisoning is ignored.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn endpoints(&self, id: &str) -> StageEndpoints {
-        StageEndpoints {
-            events: format!("wss://local.events.ivs.invalid/{id}"),
-            whip: format!("https://local.whip.ivs.invalid/{id}"),
-            rtmp: format!("rtmp://local.rtmp.ivs.invalid:1935/app/{id}"),
-            rtmps: format!("rtmps://local.rtmp.ivs.invalid:443/app/{id}"),
-        }
-    }
-
-    fn snapshot(state: &State, arn: &str) -> Option<IvsStage> {
-        let now = Utc::now().timestamp_millis();
-        state.stages.get(arn).map(|s| {
-            let mut s = s.clone();
-            s.active_session_id = state
-                .live
-                .get(arn)
-                .filter(|(until, _)| *until > now)
-                .map(|(_, session)| session.clone());
-            s
-        })
+    /// Participants disconnected from a stage within the last hour, sorted
+    /// (operators and tests check that removed viewers were cut off).
+    pub async fn disconnected(&self, stage_arn: &str) -> Result<Vec<String>, IvsError> {
+        self.state.disconnected(stage_arn, now_ms()).await
     }
 }
 
@@ -143,27 +159,36 @@ impl IvsBackend for LocalIvs {
         validate_tags(tags)?;
         let id = random_id(12);
         let arn = StageArn::new(&self.region, &self.account, &id).to_string();
-        let stage = IvsStage {
-            arn: arn.clone(),
+        let stored = StoredStage {
             name: name.into(),
-            active_session_id: None,
             tags: tags.clone(),
-            endpoints: self.endpoints(&id),
         };
-        self.lock().stages.insert(arn, stage.clone());
-        Ok(stage)
+        self.state.insert(&arn, &stored).await?;
+        Ok(describe(
+            StageState {
+                arn,
+                stage: stored,
+                session: None,
+            },
+            now_ms(),
+        ))
     }
 
     async fn get_stage(&self, arn: &str) -> Result<IvsStage, IvsError> {
-        Self::snapshot(&self.lock(), arn).ok_or_else(|| IvsError::NotFound(arn.into()))
+        match self.state.get(arn).await? {
+            Some(state) => Ok(describe(state, now_ms())),
+            None => Err(IvsError::NotFound(arn.into())),
+        }
     }
 
     async fn list_stages(&self) -> Result<Vec<IvsStage>, IvsError> {
-        let state = self.lock();
-        Ok(state
-            .stages
-            .keys()
-            .filter_map(|arn| Self::snapshot(&state, arn))
+        let now = now_ms();
+        Ok(self
+            .state
+            .list()
+            .await?
+            .into_iter()
+            .map(|s| describe(s, now))
             .collect())
     }
 
@@ -171,23 +196,18 @@ impl IvsBackend for LocalIvs {
         if !valid_stage_name(name) {
             return Err(IvsError::Validation(format!("invalid stage name {name:?}")));
         }
-        let mut state = self.lock();
-        let stage = state
-            .stages
-            .get_mut(arn)
-            .ok_or_else(|| IvsError::NotFound(arn.into()))?;
-        stage.name = name.into();
-        Self::snapshot(&state, arn).ok_or_else(|| IvsError::NotFound(arn.into()))
+        match self.state.rename(arn, name).await? {
+            Some(state) => Ok(describe(state, now_ms())),
+            None => Err(IvsError::NotFound(arn.into())),
+        }
     }
 
     async fn delete_stage(&self, arn: &str) -> Result<(), IvsError> {
-        let mut state = self.lock();
-        state.live.remove(arn);
-        state
-            .stages
-            .remove(arn)
-            .map(|_| ())
-            .ok_or_else(|| IvsError::NotFound(arn.into()))
+        if self.state.remove(arn).await? {
+            Ok(())
+        } else {
+            Err(IvsError::NotFound(arn.into()))
+        }
     }
 
     async fn create_token(&self, spec: &TokenSpec) -> Result<ParticipantToken, IvsError> {
@@ -207,27 +227,48 @@ impl IvsBackend for LocalIvs {
         let stage = self.get_stage(&spec.stage_arn).await?;
         let minted = self.signer.mint(spec, &stage.endpoints)?;
         if spec.capabilities.contains(&Capability::Publish) {
-            let mut state = self.lock();
-            let now_ms = Utc::now().timestamp_millis();
-            let entry = state
-                .live
-                .entry(spec.stage_arn.clone())
-                .or_insert_with(|| (0, String::new()));
-            if entry.0 <= now_ms {
-                entry.1 = format!("st-{}", random_id(12));
+            let session = format!("st-{}", random_id(12));
+            let published = self
+                .state
+                .publish(
+                    &spec.stage_arn,
+                    minted.expires_at.millis(),
+                    now_ms(),
+                    &session,
+                )
+                .await?;
+            if !published {
+                // Deleted between the lookup and now.
+                return Err(IvsError::NotFound(spec.stage_arn.clone()));
             }
-            entry.0 = entry.0.max(minted.expires_at.millis());
         }
         Ok(minted)
     }
 
     async fn publisher_live(&self, stage_arn: &str) -> Result<bool, IvsError> {
-        let now = Utc::now().timestamp_millis();
+        let now = now_ms();
         Ok(self
-            .lock()
-            .live
+            .state
             .get(stage_arn)
-            .is_some_and(|(until, _)| *until > now))
+            .await?
+            .and_then(|s| s.session)
+            .is_some_and(|s| s.until > now))
+    }
+
+    async fn disconnect_participant(
+        &self,
+        stage_arn: &str,
+        participant_id: &str,
+    ) -> Result<(), IvsError> {
+        if self
+            .state
+            .disconnect(stage_arn, participant_id, now_ms())
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(IvsError::NotFound(stage_arn.into()))
+        }
     }
 
     async fn health(&self) -> BackendHealth {
