@@ -207,6 +207,13 @@ impl Drop for RedisServer {
     }
 }
 
+/// Like [`RedisServer::command`] against the server on `port`, but an
+/// unreachable, paused or killed server is an `Err`, not a panic: for
+/// background samplers that may race a fault the test injected.
+pub fn try_command_on(port: u16, args: &[&str]) -> Result<String, String> {
+    send(port, args)
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
