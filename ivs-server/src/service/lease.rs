@@ -81,8 +81,16 @@ impl App {
             }
         };
         if after == AfterWork::Release {
-            if let Err(e) = self.store.release_lease(name, holder).await {
-                tracing::warn!(lease = name, error = %e, "could not release a lease; it will expire");
+            // A lease left behind blocks the fleet's stage operations until
+            // its TTL: retry briefly through a short store outage.
+            for attempt in 0..5u32 {
+                match self.store.release_lease(name, holder).await {
+                    Ok(()) => break,
+                    Err(e) if attempt == 4 => {
+                        tracing::warn!(lease = name, error = %e, "could not release a lease; it will expire")
+                    }
+                    Err(_) => tokio::time::sleep(Duration::from_millis(200 << attempt)).await,
+                }
             }
         }
         Ok(Some(out))

@@ -28,6 +28,9 @@ use crate::store::{
 const MAINTENANCE_LEASE: &str = "maintenance";
 /// Reconcile the registry with IVS every this many maintenance rounds.
 const RECONCILE_EVERY: u64 = 12;
+/// How long a stage IVS created is retried into the registry through a
+/// store outage (well under the stage lease's TTL).
+const FINISH_PATIENCE: Duration = Duration::from_secs(15);
 
 /// What a scale-up attempt did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -233,7 +236,7 @@ impl App {
             }
         };
         let record = stage_record(&stage, kind, now_ms());
-        if self.store.finish_create(&record, fence).await? {
+        if self.finish_create_patiently(&record, fence).await? {
             return Ok(Created::Stage(record));
         }
         // The lease passed to another holder while IVS worked: this stage
@@ -249,6 +252,30 @@ impl App {
             }
         }
         Ok(Created::Fenced)
+    }
+
+    /// Registers a stage IVS just created, retrying through a short store
+    /// outage (a failover, a paused Redis) while the lease is renewed: the
+    /// stage exists and should serve viewers, not wait for maintenance to
+    /// delete it. Gives up after [`FINISH_PATIENCE`]; the intent then stays.
+    async fn finish_create_patiently(
+        &self,
+        record: &StageRecord,
+        fence: &Fence,
+    ) -> Result<bool, StoreError> {
+        let give_up = tokio::time::Instant::now() + FINISH_PATIENCE;
+        let mut pause = Duration::from_millis(100);
+        loop {
+            match self.store.finish_create(record, fence).await {
+                Ok(done) => return Ok(done),
+                Err(e) if tokio::time::Instant::now() + pause < give_up => {
+                    tracing::warn!(stage = %record.arn, error = %e, "could not register a new stage yet; retrying");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(1));
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// One maintenance round: sweep expired viewers, drain and delete idle
