@@ -23,8 +23,9 @@ use futures_util::StreamExt;
 use ivs_server::config::parse_api_keys;
 use ivs_server::store::memory::MemoryStore;
 use ivs_server::store::{
-    BeginOutcome, Fence, Intent, JoinOutcome, JoinRequest, LeaveOutcome, Millis, RateDecision,
-    RemoveOutcome, StageLoad, StageRecord, StoreError, StoreResult, ViewerRecord, ViewerStore,
+    BeginOutcome, Departure, Fence, Intent, JoinOutcome, JoinRequest, LeaveOutcome, Millis,
+    RateDecision, RemoveOutcome, StageLoad, StageRecord, StoreError, StoreResult, ViewerRecord,
+    ViewerStore,
 };
 use ivs_server::{ServerBuilder, Settings};
 use ivs_suite::harness::{enc, test_settings, Resp, TestServer};
@@ -499,6 +500,14 @@ impl ViewerStore for FlakyStore {
     async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()> {
         self.fault()?;
         self.inner.release_lease(name, holder).await
+    }
+    async fn departures(&self, max: u32) -> StoreResult<Vec<Departure>> {
+        self.fault()?;
+        self.inner.departures(max).await
+    }
+    async fn ack_departures(&self, n: u32) -> StoreResult<()> {
+        self.fault()?;
+        self.inner.ack_departures(n).await
     }
     async fn master(&self) -> StoreResult<Option<String>> {
         self.fault()?;

@@ -28,6 +28,8 @@ use crate::store::{
 const MAINTENANCE_LEASE: &str = "maintenance";
 /// Reconcile the registry with IVS every this many maintenance rounds.
 const RECONCILE_EVERY: u64 = 12;
+/// Departed viewers disconnected in IVS per maintenance round.
+const DISCONNECTS_PER_ROUND: u32 = 20;
 /// How long a stage IVS created is retried into the registry through a
 /// store outage (well under the stage lease's TTL).
 const FINISH_PATIENCE: Duration = Duration::from_secs(15);
@@ -160,6 +162,19 @@ impl App {
                 tracing::info!(stage = %stage.record.arn, "revived a draining stage");
                 return Ok(ScaleResult::Revived);
             }
+        }
+        // A creation whose outcome is unknown (a timeout) holds a slot until
+        // resolved; resolve it now rather than let failed attempts pile up
+        // intents until they reach the limit.
+        if self
+            .store
+            .intents()
+            .await?
+            .iter()
+            .any(|i| i.action == IntentAction::Create && !i.master)
+        {
+            let listing = self.ivs.list_stages().await?;
+            self.resolve_leftovers_locked(&listing).await?;
         }
         let name = format!("auto-stage-{}", now_ms());
         let mut tags = self.managed_tags();
@@ -316,6 +331,7 @@ impl App {
                 .fetch_add(expired, Ordering::Relaxed);
             tracing::info!(expired, "removed viewers without a heartbeat");
         }
+        self.disconnect_departed().await?;
         self.scale_down(now, fence).await?;
         self.finish_deletions().await?;
         if round % RECONCILE_EVERY == 1 {
@@ -380,6 +396,40 @@ impl App {
         }
     }
 
+    /// Disconnects in IVS the viewers that left or expired, so that a
+    /// removed viewer's token (valid for an hour, never revoked) does not keep
+    /// watching from a seat its slot was given to. The queue is in the store;
+    /// a few per round keep the calls within IVS's 5 TPS for
+    /// DisconnectParticipant (the AWS backend's call budget paces them too).
+    async fn disconnect_departed(&self) -> Result<(), ScaleError> {
+        let batch = self.store.departures(DISCONNECTS_PER_ROUND).await?;
+        let mut handled = 0u32;
+        for d in &batch {
+            match self
+                .ivs
+                .disconnect_participant(&d.stage_arn, &d.participant_id)
+                .await
+            {
+                // Gone with its stage: nothing left to cut off.
+                Ok(()) | Err(IvsError::NotFound(_)) => {}
+                Err(IvsError::Unavailable(e)) => {
+                    // Throttled or out of budget: the rest waits for the next round.
+                    tracing::debug!(error = %e, "disconnects deferred");
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(stage = %d.stage_arn, participant = %d.participant_id, error = %e, "could not disconnect a departed viewer; dropping it");
+                }
+            }
+            handled += 1;
+        }
+        if handled > 0 {
+            self.store.ack_departures(handled).await?;
+            tracing::debug!(handled, "disconnected departed viewers in IVS");
+        }
+        Ok(())
+    }
+
     /// Retries the deletions that earlier rounds (or crashed instances) left.
     async fn finish_deletions(&self) -> Result<(), ScaleError> {
         for intent in self.store.intents().await? {
@@ -424,7 +474,7 @@ impl App {
                 Some(_) => {}
             }
         }
-        self.clean_leftovers(&listing, &after).await?;
+        self.clean_leftovers(&listing).await?;
         // Let the backend follow the registry (the AWS backend replicates the
         // publisher into the auto-scaled stages).
         let overflow: Vec<String> = self
@@ -460,69 +510,70 @@ impl App {
     /// intends (what a crash between CreateStage and registration left), and
     /// resolves creation intents whose owner is gone. Runs under the stage
     /// lease, so no creation is in flight while it judges.
-    async fn clean_leftovers(
-        &self,
-        listing: &[crate::ivs::IvsStage],
-        registered: &[crate::store::StageLoad],
-    ) -> Result<(), ScaleError> {
+    async fn clean_leftovers(&self, listing: &[crate::ivs::IvsStage]) -> Result<(), ScaleError> {
         let holder = format!("{}/{}", self.instance_id, random_id(8));
         self.with_lease(
             STAGE_LEASE,
             &holder,
             STAGE_LEASE_TTL,
             AfterWork::Release,
-            |_fence| async move {
-                // Read under the lease: intents and registrations made before
-                // it was taken are complete or abandoned.
-                let intents = self.store.intents().await?;
-                let registered: HashSet<String> = self
-                    .store
-                    .stages()
-                    .await?
-                    .into_iter()
-                    .map(|s| s.record.arn)
-                    .chain(registered.iter().map(|s| s.record.arn.clone()))
-                    .collect();
-                let deleting: HashSet<&str> = intents
-                    .iter()
-                    .filter(|i| i.action == IntentAction::Delete)
-                    .map(|i| i.target.as_str())
-                    .collect();
-                let has_master = self.store.master().await?.is_some();
-                for stage in listing {
-                    if !self.ours(&stage.tags)
-                        || registered.contains(&stage.arn)
-                        || deleting.contains(stage.arn.as_str())
-                    {
-                        continue;
-                    }
-                    let is_master = stage.tags.get(ROLE_TAG.0).map(String::as_str)
-                        == Some(ROLE_TAG.1);
-                    if is_master && !has_master {
-                        // The master repair adopts it.
-                        self.spawn_master_repair();
-                        continue;
-                    }
-                    tracing::warn!(stage = %stage.arn, name = %stage.name, "deleting a stage of this deployment that nothing registers (left by a crash)");
-                    match self.ivs.delete_stage(&stage.arn).await {
-                        Ok(()) | Err(IvsError::NotFound(_)) => {}
-                        Err(e) => {
-                            tracing::warn!(stage = %stage.arn, error = %e, "could not delete a leftover stage; will retry")
-                        }
-                    }
-                }
-                // The listing showed what every abandoned creation left, and
-                // those stages were just deleted (or adopted as the master).
-                for intent in intents {
-                    if intent.action == IntentAction::Create && (!intent.master || has_master) {
-                        self.store.drop_intent(&intent.id()).await?;
-                    }
-                }
-                Ok::<(), ScaleError>(())
-            },
+            |_fence| self.resolve_leftovers_locked(listing),
         )
         .await?
         .unwrap_or(Ok(()))
+    }
+
+    /// The work of [`App::clean_leftovers`], for a holder of the stage lease
+    /// and a listing of IVS taken before or under it.
+    async fn resolve_leftovers_locked(
+        &self,
+        listing: &[crate::ivs::IvsStage],
+    ) -> Result<(), ScaleError> {
+        // Read under the lease: intents and registrations made before it was
+        // taken are complete or abandoned.
+        let intents = self.store.intents().await?;
+        let registered: HashSet<String> = self
+            .store
+            .stages()
+            .await?
+            .into_iter()
+            .map(|s| s.record.arn)
+            .collect();
+        let deleting: HashSet<&str> = intents
+            .iter()
+            .filter(|i| i.action == IntentAction::Delete)
+            .map(|i| i.target.as_str())
+            .collect();
+        let has_master = self.store.master().await?.is_some();
+        for stage in listing {
+            if !self.ours(&stage.tags)
+                || registered.contains(&stage.arn)
+                || deleting.contains(stage.arn.as_str())
+            {
+                continue;
+            }
+            let is_master = stage.tags.get(ROLE_TAG.0).map(String::as_str) == Some(ROLE_TAG.1);
+            if is_master && !has_master {
+                // The master repair adopts it.
+                self.spawn_master_repair();
+                continue;
+            }
+            tracing::warn!(stage = %stage.arn, name = %stage.name, "deleting a stage of this deployment that nothing registers (left by a crash)");
+            match self.ivs.delete_stage(&stage.arn).await {
+                Ok(()) | Err(IvsError::NotFound(_)) => {}
+                Err(e) => {
+                    tracing::warn!(stage = %stage.arn, error = %e, "could not delete a leftover stage; will retry")
+                }
+            }
+        }
+        // The listing showed what every abandoned creation left, and those
+        // stages were just deleted (or are adopted as the master).
+        for intent in intents {
+            if intent.action == IntentAction::Create && (!intent.master || has_master) {
+                self.store.drop_intent(&intent.id()).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Runs maintenance every sweep interval until `shutdown` fires.

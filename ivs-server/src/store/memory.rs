@@ -11,9 +11,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{
-    gcra, BeginOutcome, Fence, Intent, IntentAction, JoinOutcome, JoinRequest, LeaveOutcome,
-    Millis, RateDecision, RemoveOutcome, StageLoad, StageRecord, StoreResult, ViewerRecord,
-    ViewerStore,
+    gcra, BeginOutcome, Departure, Fence, Intent, IntentAction, JoinOutcome, JoinRequest,
+    LeaveOutcome, Millis, RateDecision, RemoveOutcome, StageLoad, StageRecord, StoreResult,
+    ViewerRecord, ViewerStore, MAX_DEPARTURES,
 };
 
 #[derive(Debug, Clone)]
@@ -42,6 +42,8 @@ struct State {
     fences: HashMap<String, u64>,
     /// Intent id → intent.
     intents: HashMap<String, Intent>,
+    /// Left or expired viewers still to be disconnected in IVS.
+    departures: std::collections::VecDeque<Departure>,
 }
 
 fn wall_ms() -> Millis {
@@ -89,6 +91,16 @@ impl State {
             set.remove(&(entry.last_heartbeat, user_id.to_string()));
         }
         Some(entry)
+    }
+
+    fn depart(&mut self, stage: &str, participant_id: &str) {
+        if self.departures.len() >= MAX_DEPARTURES as usize {
+            self.departures.pop_front();
+        }
+        self.departures.push_back(Departure {
+            stage_arn: stage.to_string(),
+            participant_id: participant_id.to_string(),
+        });
     }
 
     fn record_duration(&mut self, user_id: &str, stage: &str, seconds: u64, now: Millis) {
@@ -184,6 +196,23 @@ impl ViewerStore for MemoryStore {
         state.stages.remove(arn);
         state.by_heartbeat.remove(arn);
         Ok(RemoveOutcome::Removed)
+    }
+
+    async fn departures(&self, max: u32) -> StoreResult<Vec<Departure>> {
+        Ok(self
+            .lock()
+            .departures
+            .iter()
+            .take(max as usize)
+            .cloned()
+            .collect())
+    }
+
+    async fn ack_departures(&self, n: u32) -> StoreResult<()> {
+        let mut state = self.lock();
+        let n = (n as usize).min(state.departures.len());
+        state.departures.drain(..n);
+        Ok(())
     }
 
     async fn master(&self) -> StoreResult<Option<String>> {
@@ -460,6 +489,7 @@ impl ViewerStore for MemoryStore {
             if let Some(e) = state.remove_viewer(user_id) {
                 let secs = seconds_between(e.joined_at, now);
                 state.record_duration(user_id, stage_arn, secs, now);
+                state.depart(stage_arn, &e.participant_id);
                 return Ok(LeaveOutcome::Left(secs));
             }
         }
@@ -522,6 +552,7 @@ impl ViewerStore for MemoryStore {
             if let Some(e) = state.remove_viewer(user) {
                 let secs = seconds_between(e.joined_at, e.last_heartbeat);
                 state.record_duration(user, stage, secs, now);
+                state.depart(stage, &e.participant_id);
             }
         }
         let forget_before = now - retention.as_millis() as i64;

@@ -66,6 +66,18 @@ pub struct ViewerRecord {
     pub last_heartbeat: Millis,
 }
 
+/// A viewer that left or expired, to be disconnected in IVS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Departure {
+    /// Its stage.
+    pub stage_arn: String,
+    /// The participant id of its latest token.
+    pub participant_id: String,
+}
+
+/// Most departures the store keeps waiting (the oldest are dropped beyond).
+pub const MAX_DEPARTURES: u32 = 100_000;
+
 /// A join to perform.
 #[derive(Debug, Clone)]
 pub struct JoinRequest {
@@ -345,6 +357,13 @@ pub trait ViewerStore: Send + Sync + 'static {
     /// (watch time: join to last heartbeat), and forgets watch times older than
     /// the retention. Returns how many viewers it removed.
     async fn sweep(&self, now: Millis, timeout: Duration, retention: Duration) -> StoreResult<u64>;
+
+    /// Viewers that left or expired, oldest first (at most `max`), whose
+    /// participant must still be disconnected in IVS: the queue is kept in
+    /// the store, so a crash of the instance that works it loses nothing.
+    async fn departures(&self, max: u32) -> StoreResult<Vec<Departure>>;
+    /// Removes the first `n` departures (handled).
+    async fn ack_departures(&self, n: u32) -> StoreResult<()>;
 
     // ---- coordination
 

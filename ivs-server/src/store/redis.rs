@@ -28,9 +28,9 @@ use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, ErrorKind, RedisError, RedisWrite, Script, ToRedisArgs, Value};
 
 use super::{
-    BeginOutcome, Fence, Intent, IntentAction, JoinOutcome, JoinRequest, LeaveOutcome, Millis,
-    RateDecision, RemoveOutcome, StageLoad, StageRecord, StoreError, StoreResult, ViewerRecord,
-    ViewerStore,
+    BeginOutcome, Departure, Fence, Intent, IntentAction, JoinOutcome, JoinRequest, LeaveOutcome,
+    Millis, RateDecision, RemoveOutcome, StageLoad, StageRecord, StoreError, StoreResult,
+    ViewerRecord, ViewerStore,
 };
 
 /// How long a call waits for a pooled connection (and a new connection for
@@ -82,6 +82,8 @@ struct Scripts {
     drain_if_idle: Script,
     revive: Script,
     begin_delete: Script,
+    departures: Script,
+    ack_departures: Script,
 }
 
 impl Scripts {
@@ -111,10 +113,12 @@ impl Scripts {
             drain_if_idle: lua!("drain_if_idle.lua"),
             revive: lua!("revive.lua"),
             begin_delete: lua!("begin_delete.lua"),
+            departures: lua!("departures.lua"),
+            ack_departures: lua!("ack_departures.lua"),
         }
     }
 
-    fn all(&self) -> [&Script; 24] {
+    fn all(&self) -> [&Script; 26] {
         [
             &self.register_stage,
             &self.stages,
@@ -140,6 +144,8 @@ impl Scripts {
             &self.drain_if_idle,
             &self.revive,
             &self.begin_delete,
+            &self.departures,
+            &self.ack_departures,
         ]
     }
 }
@@ -669,6 +675,30 @@ impl ViewerStore for RedisStore {
         let mut args = registration_args(stage, &json);
         args.truncate(7);
         self.run(&self.scripts.register_stage, &args).await?;
+        Ok(())
+    }
+
+    async fn departures(&self, max: u32) -> StoreResult<Vec<Departure>> {
+        let mut reply = self
+            .run_reply(&self.scripts.departures, &[i64::from(max.max(1)).into()])
+            .await?;
+        let mut out = Vec::with_capacity(reply.len());
+        while reply.len() > 0 {
+            let entry = reply.string()?;
+            let (arn, pid) = entry
+                .split_once(' ')
+                .ok_or_else(|| corrupt(format!("departure {entry:?}")))?;
+            out.push(Departure {
+                stage_arn: arn.to_string(),
+                participant_id: pid.to_string(),
+            });
+        }
+        Ok(out)
+    }
+
+    async fn ack_departures(&self, n: u32) -> StoreResult<()> {
+        self.run(&self.scripts.ack_departures, &[i64::from(n).into()])
+            .await?;
         Ok(())
     }
 

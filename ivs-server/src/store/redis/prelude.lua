@@ -106,3 +106,13 @@ end
 local function unregister_master(arn)
   if redis.call('GET', MASTER) == arn then redis.call('DEL', MASTER) end
 end
+
+-- Left or expired viewers whose participant must still be disconnected in
+-- IVS: "<arn> <participant id>", oldest first, capped (the oldest go).
+local DEPARTED = P .. 'departed'
+local MAX_DEPARTED = 100000
+local function depart(arn, pid)
+  if not pid or pid == '' then return end
+  redis.call('RPUSH', DEPARTED, arn .. ' ' .. pid)
+  redis.call('LTRIM', DEPARTED, -MAX_DEPARTED, -1)
+end

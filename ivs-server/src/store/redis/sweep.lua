@@ -16,9 +16,10 @@ for r = 1, #registry, 2 do
     for i = 1, #expired, 2 do
       local user, last = expired[i], tonumber(expired[i + 1])
       local vk = viewer_key(user)
-      local v = redis.call('HMGET', vk, 'stage', 'joined')
+      local v = redis.call('HMGET', vk, 'stage', 'joined', 'pid')
       if v[1] == arn then
         redis.call('DEL', vk)
+        depart(arn, v[3])
         record_duration(user, arn, seconds_between(tonumber(v[2]), last), now)
       end
       removed = removed + 1

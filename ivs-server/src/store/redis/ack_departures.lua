@@ -1,0 +1,4 @@
+-- ARGV: prefix, n. Drops the oldest `n` departures (handled by the one
+-- maintenance holder, the queue's only consumer).
+redis.call('LTRIM', DEPARTED, tonumber(ARGV[2]), -1)
+return 1
