@@ -164,7 +164,7 @@ impl Server {
             stats_tx,
             stop_rx.clone(),
         ));
-        let refusal_log = tokio::spawn(flush_sampled_logs(self.app.clone(), stop_rx.clone()));
+        let sampled_logs = tokio::spawn(flush_sampled_logs(self.app.clone(), stop_rx.clone()));
         let signal = async move {
             shutdown.await;
             tracing::info!("shutting down");
@@ -177,7 +177,7 @@ impl Server {
         // sure every session has sent its close frame before returning.
         // `recv` returns `None` once all senders are gone.
         let _ = tokio::time::timeout(Duration::from_secs(3), alive_rx.recv()).await;
-        let _ = tokio::join!(maintenance, broadcaster, refusal_log);
+        let _ = tokio::join!(maintenance, broadcaster, sampled_logs);
         self.app.metrics().refusals.drain();
         self.app.metrics().connections.flush(true);
     }
