@@ -211,6 +211,18 @@ pub struct Args {
     /// Longest a client may take to send a request body (milliseconds).
     #[arg(long, env = "IVS_BODY_TIMEOUT_MS", default_value_t = 10_000)]
     pub body_timeout_ms: u64,
+    /// Longest a client may take to send a request's headers, from its first byte (a new connection: from accept); slower → connection closed (milliseconds).
+    #[arg(long, env = "IVS_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000)]
+    pub header_read_timeout_ms: u64,
+    /// A keep-alive connection idle this long between requests is closed; keep it above the load balancer's idle timeout (milliseconds).
+    #[arg(long, env = "IVS_IDLE_TIMEOUT_MS", default_value_t = 75_000)]
+    pub idle_timeout_ms: u64,
+    /// Open connections (`/ws` sessions included); at the cap new connections wait in the listen backlog.
+    #[arg(long, env = "IVS_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// On shutdown, how long requests under way may take before their connections are closed (milliseconds).
+    #[arg(long, env = "IVS_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
+    pub shutdown_grace_ms: u64,
     /// Log format.
     #[arg(long, env = "IVS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -257,6 +269,37 @@ pub struct Settings {
     pub metrics_public: bool,
     /// Open `/ws` connections per key on one instance.
     pub ws_max_connections_per_key: usize,
+    /// The HTTP server's connection limits.
+    pub connections: ConnectionLimits,
+}
+
+/// Limits of the HTTP server's connections (docs/operations.md, "Abuse limits").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Longest from a request's first byte (a new connection: from accept)
+    /// to the end of its headers.
+    pub header_read_timeout: Duration,
+    /// Longest a keep-alive connection may wait for its next request.
+    pub idle_timeout: Duration,
+    /// Most open connections, upgraded `/ws` ones included.
+    pub max_connections: usize,
+    /// On shutdown, how long requests under way may take.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            header_read_timeout: Duration::from_secs(10),
+            // Above the 60 s idle timeout of an AWS ALB (and most proxies):
+            // the side that closes an idle connection first must be the load
+            // balancer, or it may send a request into a socket being closed
+            // and answer 502.
+            idle_timeout: Duration::from_secs(75),
+            max_connections: 10_000,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
 }
 
 /// A secret string: kept out of `Debug` output and logs.
@@ -428,6 +471,7 @@ impl Default for Settings {
             limits: Limits::default(),
             metrics_public: false,
             ws_max_connections_per_key: 10_000,
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -490,6 +534,13 @@ impl Args {
             stage_calls_per_sec: self.ivs_stage_calls_per_sec,
         };
         validate_aws(&aws)?;
+        let connections = ConnectionLimits {
+            header_read_timeout: Duration::from_millis(self.header_read_timeout_ms),
+            idle_timeout: Duration::from_millis(self.idle_timeout_ms),
+            max_connections: self.max_connections,
+            shutdown_grace: Duration::from_millis(self.shutdown_grace_ms),
+        };
+        validate_connections(&connections)?;
         Ok((
             Settings {
                 bind: self.bind,
@@ -511,6 +562,7 @@ impl Args {
                 limits,
                 metrics_public: self.metrics_public,
                 ws_max_connections_per_key: self.ws_max_connections_per_key,
+                connections,
             },
             dev_key,
         ))
@@ -528,6 +580,21 @@ pub fn validate_aws(a: &AwsSettings) -> Result<(), ConfigError> {
     }
     if a.token_calls_per_sec == 0 || a.stage_calls_per_sec == 0 {
         return bad("IVS_TOKEN_CALLS_PER_SEC and IVS_STAGE_CALLS_PER_SEC must be at least 1");
+    }
+    Ok(())
+}
+
+/// Most connections `IVS_MAX_CONNECTIONS` accepts (each needs a file descriptor).
+pub const MAX_CONNECTIONS_CEILING: usize = 1_000_000;
+
+/// Checks the connection limits.
+pub fn validate_connections(c: &ConnectionLimits) -> Result<(), ConfigError> {
+    let bad = |s: &str| Err(ConfigError::Limits(s.into()));
+    if c.header_read_timeout.is_zero() || c.idle_timeout.is_zero() {
+        return bad("IVS_HEADER_READ_TIMEOUT_MS and IVS_IDLE_TIMEOUT_MS must be positive");
+    }
+    if !(1..=MAX_CONNECTIONS_CEILING).contains(&c.max_connections) {
+        return bad("IVS_MAX_CONNECTIONS must be between 1 and 1000000");
     }
     Ok(())
 }
@@ -601,6 +668,43 @@ mod tests {
         assert!(!dev);
         assert_eq!(settings.api_keys.len(), 2);
         assert_eq!(settings.api_keys[0].rate_per_minute, Some(10));
+    }
+
+    #[test]
+    fn connection_limits_from_flags() {
+        let (settings, _) = Args::parse_from(["ivs-server"]).into_settings().unwrap();
+        assert_eq!(settings.connections, ConnectionLimits::default());
+        // The idle timeout outlasts an AWS ALB's 60 s default (see ConnectionLimits).
+        assert!(settings.connections.idle_timeout > Duration::from_secs(60));
+        let args = Args::parse_from([
+            "ivs-server",
+            "--header-read-timeout-ms",
+            "500",
+            "--idle-timeout-ms",
+            "1500",
+            "--max-connections",
+            "5",
+            "--shutdown-grace-ms",
+            "2000",
+        ]);
+        let (settings, _) = args.into_settings().unwrap();
+        assert_eq!(
+            settings.connections,
+            ConnectionLimits {
+                header_read_timeout: Duration::from_millis(500),
+                idle_timeout: Duration::from_millis(1500),
+                max_connections: 5,
+                shutdown_grace: Duration::from_secs(2),
+            }
+        );
+        for bad in [
+            ["--max-connections", "0"],
+            ["--idle-timeout-ms", "0"],
+            ["--header-read-timeout-ms", "0"],
+        ] {
+            let args = Args::parse_from(["ivs-server", bad[0], bad[1]]);
+            assert!(matches!(args.into_settings(), Err(ConfigError::Limits(_))));
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod config;
+pub mod conn;
 pub mod error;
 pub mod http;
 pub mod ivs;

@@ -14,6 +14,13 @@ use std::time::Duration;
 
 use crate::store::StageLoad;
 
+pub mod connections;
+pub mod refusals;
+pub mod sampled;
+
+pub use connections::ConnectionStats;
+pub use refusals::Refusals;
+
 /// Histogram bucket upper bounds, seconds.
 const BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -73,6 +80,10 @@ pub struct Metrics {
     pub ivs_errors: AtomicU64,
     /// Requests refused by the rate limit.
     pub rate_limited: AtomicU64,
+    /// 4xx responses by reason, logged sampled.
+    pub refusals: Refusals,
+    /// The HTTP server's connections.
+    pub connections: ConnectionStats,
 }
 
 impl Metrics {
@@ -195,6 +206,46 @@ impl Metrics {
             let _ = writeln!(out, "# TYPE {name} counter");
             let _ = writeln!(out, "{name} {}", counter.load(Ordering::Relaxed));
         }
+        self.refusals.render(&mut out);
+        let c = &self.connections;
+        let _ = writeln!(
+            out,
+            "# HELP ivs_http_connections Open HTTP connections, /ws sessions included."
+        );
+        let _ = writeln!(out, "# TYPE ivs_http_connections gauge");
+        let _ = writeln!(
+            out,
+            "ivs_http_connections {}",
+            c.open.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP ivs_http_connections_closed_total Connections closed by the server's timeouts."
+        );
+        let _ = writeln!(out, "# TYPE ivs_http_connections_closed_total counter");
+        let _ = writeln!(
+            out,
+            "ivs_http_connections_closed_total{{reason=\"header_timeout\"}} {}",
+            c.header_timeouts()
+        );
+        let _ = writeln!(
+            out,
+            "ivs_http_connections_closed_total{{reason=\"idle_timeout\"}} {}",
+            c.idle_closed.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP ivs_http_connection_limit_reached_total Times new connections had to wait because IVS_MAX_CONNECTIONS were open."
+        );
+        let _ = writeln!(
+            out,
+            "# TYPE ivs_http_connection_limit_reached_total counter"
+        );
+        let _ = writeln!(
+            out,
+            "ivs_http_connection_limit_reached_total {}",
+            c.capacity_reached()
+        );
         let _ = writeln!(out, "# HELP ivs_stages Managed stages.");
         let _ = writeln!(out, "# TYPE ivs_stages gauge");
         let _ = writeln!(out, "ivs_stages {}", stages.len());

@@ -178,8 +178,10 @@ impl Server {
     }
 
     /// Serves on `listener` until `shutdown` completes, then stops accepting,
-    /// closes WebSocket subscribers with a close frame, lets in-flight
-    /// requests finish and stops the background tasks.
+    /// closes idle connections and WebSocket subscribers (with a close
+    /// frame), lets in-flight requests finish within the shutdown grace
+    /// period and stops the background tasks. Connections are handled by
+    /// [`crate::conn`] (timeouts, cap).
     pub async fn serve(
         self,
         listener: TcpListener,
@@ -196,23 +198,24 @@ impl Server {
             stats_tx,
             stop_rx.clone(),
         ));
+        let sampled_logs = tokio::spawn(flush_sampled_logs(self.app.clone(), stop_rx.clone()));
         let signal = async move {
             shutdown.await;
             tracing::info!("shutting down");
             let _ = stop_tx.send(true);
         };
-        warp::serve(routes)
-            .incoming(listener)
-            .graceful(signal)
-            .run()
-            .await;
-        // Upgraded WebSocket connections are not tracked by the HTTP server's
-        // graceful shutdown: wait (boundedly) until every session has sent its
-        // close frame and ended. `recv` returns `None` once all senders are gone.
+        let service = hyper_util::service::TowerToHyperService::new(warp::service(routes));
+        crate::conn::serve(listener, service, self.app.clone(), signal).await;
+        // Upgraded WebSocket connections end on their own once told to stop
+        // (above, their slots were awaited within the grace period): make
+        // sure every session has sent its close frame before returning.
+        // `recv` returns `None` once all senders are gone.
         let _ = tokio::time::timeout(Duration::from_secs(3), alive_rx.recv()).await;
-        let _ = tokio::join!(maintenance, broadcaster);
+        let _ = tokio::join!(maintenance, broadcaster, sampled_logs);
         // Scale-ups that requests started finish (or time out) before exit.
         self.app.drain_tasks(Duration::from_secs(10)).await;
+        self.app.metrics().refusals.drain();
+        self.app.metrics().connections.flush(true);
     }
 
     /// Serves in a background task; the returned handle stops it.
@@ -229,6 +232,22 @@ impl Server {
             stop: Some(tx),
             task: Some(task),
         })
+    }
+}
+
+/// Writes the sampled log lines that are due, so the tail of a flood is
+/// reported even when no further refusal comes (`metrics::sampled`).
+async fn flush_sampled_logs(app: Arc<App>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                app.metrics().refusals.flush();
+                app.metrics().connections.flush(false);
+            }
+            _ = stop.changed() => break,
+        }
     }
 }
 

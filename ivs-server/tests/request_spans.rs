@@ -7,8 +7,9 @@ use std::process::{Command, Stdio};
 
 mod common;
 
-/// Log output of a server that answered one unauthenticated request (a 401,
-/// which warp logs at `warn` inside the request's span) and then stopped.
+/// Log output of a server that answered one unauthenticated request (a 401:
+/// the first refusal in its window is logged at `warn` at once, inside the
+/// request's span) and then stopped.
 async fn log_of_a_rejected_request(rust_log: Option<&str>) -> String {
     let env: Vec<(&str, &str)> = rust_log.map(|f| ("RUST_LOG", f)).into_iter().collect();
     let common::Binary { mut child, base } =
@@ -46,7 +47,7 @@ async fn no_request_span_at_the_default_filter() {
     let log = log_of_a_rejected_request(None).await;
     let line = log
         .lines()
-        .find(|l| l.contains("unable to serve request"))
+        .find(|l| l.contains("requests refused"))
         .unwrap_or_else(|| panic!("the 401 is logged:\n{log}"));
     assert!(!line.contains("request{"), "{line}");
     assert!(!log.contains("req-42"), "{log}");
@@ -60,7 +61,7 @@ async fn the_request_span_carries_the_request_id_when_enabled() {
     .await;
     let line = log
         .lines()
-        .find(|l| l.contains("unable to serve request"))
+        .find(|l| l.contains("requests refused"))
         .unwrap_or_else(|| panic!("the 401 is logged:\n{log}"));
     assert!(
         line.contains("request{id=req-42 method=GET path=/api/stats}"),

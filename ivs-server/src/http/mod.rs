@@ -303,38 +303,49 @@ pub fn routes(
         .recover(rejection::handle)
         .unify()
         .with(warp::log::custom(move |info| {
-            observed.metrics().observe(
+            let metrics = observed.metrics();
+            metrics.observe(
                 info.method().as_str(),
                 info.path(),
                 info.status().as_u16(),
                 info.elapsed(),
             );
-        }))
-        .with(warp::trace(|info| {
-            // DEBUG, as tower-http's request spans: at the default filter
-            // the span is never built, which was ~8 % of a heartbeat's
-            // instructions (docs/performance.md). Enable it with
-            // RUST_LOG=info,ivs_server::request=debug (docs/operations.md).
-            if !tracing::enabled!(target: "ivs_server::request", tracing::Level::DEBUG) {
-                return tracing::Span::none();
+            // Counted and logged sampled, never one line per request: a
+            // client can make as many 4xx as it likes.
+            if info.status().is_client_error() {
+                metrics.refusals.record(
+                    info.status().as_u16(),
+                    crate::metrics::route_label(info.path()),
+                );
             }
-            // Keys and tokens never appear here: the path carries no query
-            // string, and headers are not recorded.
-            let id = info
-                .request_headers()
-                .get("x-request-id")
-                .and_then(|v| v.to_str().ok())
-                .filter(|v| v.len() <= 64)
-                .map(str::to_owned)
-                .unwrap_or_else(|| crate::service::random_id(12));
-            tracing::debug_span!(
-                target: "ivs_server::request",
-                "request",
-                id = %id,
-                method = %info.method(),
-                path = %info.path()
-            )
         }))
+}
+
+/// The span a request is served in. DEBUG, as tower-http's request spans: at
+/// the default filter it is never built, which was ~8 % of a heartbeat's
+/// instructions (docs/performance.md). Enable it with
+/// RUST_LOG=info,ivs_server::request=debug (docs/operations.md). The server's
+/// connection layer (`crate::conn`) enters it around the whole request.
+pub fn request_span<B>(req: &warp::http::Request<B>) -> tracing::Span {
+    if !tracing::enabled!(target: "ivs_server::request", tracing::Level::DEBUG) {
+        return tracing::Span::none();
+    }
+    // Keys and tokens never appear here: the path carries no query string,
+    // and headers are not recorded.
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() <= 64)
+        .map(str::to_owned)
+        .unwrap_or_else(|| crate::service::random_id(12));
+    tracing::debug_span!(
+        target: "ivs_server::request",
+        "request",
+        id = %id,
+        method = %req.method(),
+        path = %req.uri().path()
+    )
 }
 
 /// `GET /metrics`: Prometheus text. Needs an API key unless `IVS_METRICS_PUBLIC`.
