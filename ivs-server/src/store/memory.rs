@@ -11,8 +11,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{
-    gcra, JoinOutcome, JoinRequest, LeaveOutcome, Millis, RateDecision, RemoveOutcome, StageLoad,
-    StageRecord, StoreResult, ViewerRecord, ViewerStore,
+    gcra, JoinOutcome, JoinRequest, LeaveOutcome, Millis, RateDecision, RateRefund, RateState,
+    RemoveOutcome, StageLoad, StageRecord, StoreResult, ViewerRecord, ViewerStore,
 };
 
 #[derive(Debug, Clone)]
@@ -33,8 +33,8 @@ struct State {
     durations: HashMap<(String, String), (u64, Millis)>,
     /// (recorded at, user id, stage): watch times in retention order.
     duration_order: BTreeSet<(Millis, String, String)>,
-    /// Key id → GCRA theoretical arrival time (microseconds).
-    rate: HashMap<String, i64>,
+    /// Key id → its GCRA state.
+    rate: HashMap<String, RateState>,
     leases: HashMap<String, (String, Millis)>,
 }
 
@@ -387,12 +387,13 @@ impl ViewerStore for MemoryStore {
         period: Duration,
         now: Millis,
         want: u32,
+        refund: Option<RateRefund>,
     ) -> StoreResult<RateDecision> {
         let mut state = self.lock();
-        let tat = state.rate.get(key_id).copied();
-        let (decision, new_tat) = gcra(tat, limit, period, now, want);
-        if decision.allowed {
-            state.rate.insert(key_id.to_string(), new_tat);
+        let current = state.rate.get(key_id).copied();
+        let (decision, changed) = gcra(current, limit, period, now, want, refund);
+        if let Some(changed) = changed {
+            state.rate.insert(key_id.to_string(), changed);
         }
         Ok(decision)
     }
