@@ -48,9 +48,18 @@ async fn leftovers_are_deleted_only_with_this_deployments_tag() {
     );
     let legacy = fake.add_stage("auto-stage-3", &[("ManagedBy", "api-server")]);
     s.server.app().reconcile().await.unwrap();
-    assert!(fake.stage(&ours).is_none(), "our unregistered stage is deleted");
-    assert!(fake.stage(&theirs).is_some(), "another deployment's is left alone");
-    assert!(fake.stage(&legacy).is_some(), "an untagged one is left alone");
+    assert!(
+        fake.stage(&ours).is_none(),
+        "our unregistered stage is deleted"
+    );
+    assert!(
+        fake.stage(&theirs).is_some(),
+        "another deployment's is left alone"
+    );
+    assert!(
+        fake.stage(&legacy).is_some(),
+        "an untagged one is left alone"
+    );
     // The stages the server creates carry the tag.
     let master = fake.stage(&s.master()).unwrap();
     assert_eq!(
@@ -151,9 +160,11 @@ async fn departed_viewers_are_disconnected_in_ivs() {
         )
     };
     let (left_pair, silent_pair) = (want(&left), want(&silent));
-    eventually("the left viewer is disconnected", Duration::from_secs(5), || {
-        fake.disconnected().contains(&left_pair)
-    })
+    eventually(
+        "the left viewer is disconnected",
+        Duration::from_secs(5),
+        || fake.disconnected().contains(&left_pair),
+    )
     .await;
     // The silent one expires after a second and is then cut off too.
     eventually(

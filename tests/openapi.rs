@@ -24,8 +24,8 @@ use ivs_server::config::parse_api_keys;
 use ivs_server::store::memory::MemoryStore;
 use ivs_server::store::{
     BeginOutcome, Departure, Fence, Intent, JoinOutcome, JoinRequest, LeaveOutcome, Millis,
-    RateDecision, RemoveOutcome, StageLoad, StageRecord, StoreError, StoreResult, ViewerRecord,
-    ViewerStore,
+    RateDecision, RateRefund, RemoveOutcome, StageLoad, StageRecord, StoreError, StoreResult,
+    ViewerRecord, ViewerStore,
 };
 use ivs_server::{ServerBuilder, Settings};
 use ivs_suite::harness::{enc, test_settings, Resp, TestServer};
@@ -487,10 +487,11 @@ impl ViewerStore for FlakyStore {
         period: Duration,
         now: Millis,
         want: u32,
+        refund: Option<RateRefund>,
     ) -> StoreResult<RateDecision> {
         self.fault()?;
         self.inner
-            .rate_limit(key_id, limit, period, now, want)
+            .rate_limit(key_id, limit, period, now, want, refund)
             .await
     }
     async fn try_lease(&self, name: &str, holder: &str, ttl: Duration) -> StoreResult<Option<u64>> {

@@ -482,7 +482,9 @@ async fn every_key_is_under_the_prefix() {
         s.join(&req("u1", 1_000, 50)).await.unwrap();
         s.join(&req("u2", 1_000, 50)).await.unwrap();
         s.leave("u2", ARN_A, 2_000, MINUTE).await.unwrap();
-        s.rate_limit("key", 10, MINUTE, 1_000, 1).await.unwrap();
+        s.rate_limit("key", 10, MINUTE, 1_000, 1, None)
+            .await
+            .unwrap();
         s.try_lease("sweep", "h", MINUTE).await.unwrap();
     }
     a.heartbeat("u1", ARN_A, 3_000).await.unwrap();
@@ -497,7 +499,7 @@ async fn every_key_is_under_the_prefix() {
             "viewer:u1".into(),
             "watch".into(),
             "watch:at".into(),
-            "rate:key".into(),
+            "gcra:key".into(),
             "lease:sweep".into(),
             // The lease's fencing counter: it must outlive the lease.
             "fence:sweep".into(),
@@ -514,7 +516,7 @@ async fn every_key_is_under_the_prefix() {
     assert_eq!(a.stage(ARN_A).await.unwrap().unwrap().viewers, 1);
     assert!(b.stages().await.unwrap().is_empty());
     // Idle rate-limit state goes away by itself (about one period).
-    let pttl: i64 = server.command(&["PTTL", "one:rate:key"]).parse().unwrap();
+    let pttl: i64 = server.command(&["PTTL", "one:gcra:key"]).parse().unwrap();
     assert!(pttl > 0 && pttl <= 61_000, "{pttl}");
     let pttl: i64 = server
         .command(&["PTTL", "one:lease:sweep"])

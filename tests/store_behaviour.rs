@@ -11,7 +11,7 @@ use ivs_server::store::memory::MemoryStore;
 use ivs_server::store::redis::RedisStore;
 use ivs_server::store::{
     gcra, BeginOutcome, Fence, Intent, IntentAction, JoinOutcome, JoinRequest, LeaveOutcome,
-    Millis, RemoveOutcome, StageRecord, ViewerStore,
+    Millis, RateDecision, RateRefund, RateState, RemoveOutcome, StageRecord, ViewerStore,
 };
 use ivs_suite::redis_server::RedisServer;
 
@@ -81,6 +81,7 @@ behaviours!(
     set_participant_only_on_that_stage,
     rate_limit_decides_like_gcra,
     rate_limit_grants_batches_up_to_the_allowance,
+    rate_limit_takes_back_unspent_batches,
     leases_are_exclusive,
     lease_expires,
     stages_are_sorted_oldest_first_with_counts,
@@ -557,64 +558,135 @@ async fn set_participant_only_on_that_stage(s: &dyn ViewerStore) {
 
 async fn rate_limit_decides_like_gcra(s: &dyn ViewerStore) {
     let now = 1_700_000_000_000;
-    let mut tat = None;
+    let mut state = None;
     // 100 per minute: a burst of 100, then one every 600 ms.
     for i in 0..100u32 {
-        let d = s.rate_limit("k1", 100, MINUTE, now, 1).await.unwrap();
-        let (expected, new_tat) = gcra(tat, 100, MINUTE, now, 1);
+        let d = s.rate_limit("k1", 100, MINUTE, now, 1, None).await.unwrap();
+        let (expected, new_state) = gcra(state, 100, MINUTE, now, 1, None);
         assert_eq!(d, expected, "request {i}");
         assert!(d.allowed);
         assert_eq!(d.remaining, 99 - i);
-        tat = Some(new_tat);
+        state = new_state;
     }
-    let d = s.rate_limit("k1", 100, MINUTE, now, 1).await.unwrap();
+    let d = s.rate_limit("k1", 100, MINUTE, now, 1, None).await.unwrap();
     assert!(!d.allowed);
     assert_eq!(d.retry_after, Duration::from_millis(600));
-    assert_eq!(d, gcra(tat, 100, MINUTE, now, 1).0);
+    assert_eq!(d, gcra(state, 100, MINUTE, now, 1, None).0);
     // Other keys are independent.
     assert!(
-        s.rate_limit("k2", 100, MINUTE, now, 1)
+        s.rate_limit("k2", 100, MINUTE, now, 1, None)
             .await
             .unwrap()
             .allowed
     );
     // Paced afterwards, exactly as the function says.
     for t in [now + 599, now + 600, now + 600, now + 1_250, now + 61_000] {
-        let d = s.rate_limit("k1", 100, MINUTE, t, 1).await.unwrap();
-        let (expected, new_tat) = gcra(tat, 100, MINUTE, t, 1);
+        let d = s.rate_limit("k1", 100, MINUTE, t, 1, None).await.unwrap();
+        let (expected, new_state) = gcra(state, 100, MINUTE, t, 1, None);
         assert_eq!(d, expected, "at +{}", t - now);
-        if d.allowed {
-            tat = Some(new_tat);
-        }
+        state = new_state.or(state);
     }
     // Large limits keep their precision; odd periods and limit 0 clamp alike.
-    let d = s.rate_limit("big", 100_000, MINUTE, now, 1).await.unwrap();
-    assert_eq!(d, gcra(None, 100_000, MINUTE, now, 1).0);
-    assert_eq!(d.remaining, 99_999);
     let d = s
-        .rate_limit("zero", 0, Duration::from_micros(1500), now, 1)
+        .rate_limit("big", 100_000, MINUTE, now, 1, None)
         .await
         .unwrap();
-    assert_eq!(d, gcra(None, 0, Duration::from_micros(1500), now, 1).0);
+    assert_eq!(d, gcra(None, 100_000, MINUTE, now, 1, None).0);
+    assert_eq!(d.remaining, 99_999);
+    let d = s
+        .rate_limit("zero", 0, Duration::from_micros(1500), now, 1, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        d,
+        gcra(None, 0, Duration::from_micros(1500), now, 1, None).0
+    );
 }
 
 async fn rate_limit_grants_batches_up_to_the_allowance(s: &dyn ViewerStore) {
     let now = 1_700_000_000_000;
-    let d = s.rate_limit("b", 100, MINUTE, now, 10).await.unwrap();
+    let d = s.rate_limit("b", 100, MINUTE, now, 10, None).await.unwrap();
     assert_eq!((d.allowed, d.granted, d.remaining), (true, 10, 90));
-    assert_eq!(d, gcra(None, 100, MINUTE, now, 10).0);
+    assert_eq!(d, gcra(None, 100, MINUTE, now, 10, None).0);
     // Asking for more than is left grants what is left.
-    let d = s.rate_limit("b", 100, MINUTE, now, 95).await.unwrap();
+    let d = s.rate_limit("b", 100, MINUTE, now, 95, None).await.unwrap();
     assert_eq!((d.allowed, d.granted, d.remaining), (true, 90, 0));
-    let d = s.rate_limit("b", 100, MINUTE, now, 5).await.unwrap();
+    let d = s.rate_limit("b", 100, MINUTE, now, 5, None).await.unwrap();
     assert_eq!((d.allowed, d.granted), (false, 0));
     assert_eq!(d.retry_after, Duration::from_millis(600));
     // 1.2 s later two more fit.
     let d = s
-        .rate_limit("b", 100, MINUTE, now + 1_200, 5)
+        .rate_limit("b", 100, MINUTE, now + 1_200, 5, None)
         .await
         .unwrap();
     assert_eq!((d.allowed, d.granted, d.remaining), (true, 2, 0));
+}
+
+/// One call to the store, checked against `gcra` on the state it should hold.
+async fn rate_step(
+    s: &dyn ViewerStore,
+    key: &str,
+    state: &mut Option<RateState>,
+    now: Millis,
+    want: u32,
+    refund: Option<RateRefund>,
+) -> RateDecision {
+    let d = s
+        .rate_limit(key, 100, MINUTE, now, want, refund)
+        .await
+        .unwrap();
+    let (expected, new_state) = gcra(*state, 100, MINUTE, now, want, refund);
+    assert_eq!(d, expected, "{key} at {now} want {want} {refund:?}");
+    *state = new_state.or(*state);
+    d
+}
+
+/// Refunds as `gcra` applies them, step by step: the unspent rest of a
+/// batch comes back, even along with a request that would have been
+/// refused; only the part still counted comes back; a refund never returns
+/// what another refund already returned; and a receipt of another key's
+/// state, or one from long ago, returns nothing.
+async fn rate_limit_takes_back_unspent_batches(s: &dyn ViewerStore) {
+    let now = 1_700_000_000_000;
+    let r = |unspent, receipt| Some(RateRefund { unspent, receipt });
+    let mut st = None;
+    let spent_elsewhere = rate_step(s, "r", &mut st, now, 90, None).await;
+    assert_eq!(spent_elsewhere.granted, 90);
+    let batch = rate_step(s, "r", &mut st, now, 10, None).await;
+    assert_eq!(batch.remaining, 0);
+    assert!(!rate_step(s, "r", &mut st, now, 1, None).await.allowed);
+    // 7 of the 10 were not spent: a refused request's call hands them back.
+    let d = rate_step(s, "r", &mut st, now + 100, 1, r(7, batch.receipt)).await;
+    assert_eq!((d.allowed, d.remaining), (true, 6));
+    // A receipt of another key's state returns nothing.
+    let mut other = None;
+    let foreign = rate_step(s, "o", &mut other, now - 5, 3, None).await;
+    let d = rate_step(s, "r", &mut st, now + 300, 1, r(2, foreign.receipt)).await;
+    assert_eq!(d.remaining, 5);
+    // Long after (the Redis state has expired; the in-process one's grant
+    // lies in the past), an old receipt returns nothing.
+    let late = now + 10 * 60_000;
+    let fresh = rate_step(s, "r", &mut st, late, 10, None).await;
+    assert_eq!(fresh.remaining, 90);
+    let d = rate_step(s, "r", &mut st, late, 1, r(7, batch.receipt)).await;
+    assert_eq!((d.allowed, d.remaining), (true, 89));
+
+    // Only the part still counted: 10 reserved (6 s of allowance), 9 not
+    // spent, handed back 4 s later.
+    let mut st = None;
+    let ten = rate_step(s, "p", &mut st, now, 10, None).await;
+    let d = rate_step(s, "p", &mut st, now + 4_000, 1, r(9, ten.receipt)).await;
+    assert_eq!(d.remaining, 99);
+
+    // A and B reserve 5 each; A hands its 5 back at once; C spends 5 once
+    // B's would have refilled; B's refund returns nothing.
+    let mut st = None;
+    let a = rate_step(s, "x", &mut st, now, 5, None).await;
+    let b = rate_step(s, "x", &mut st, now, 5, None).await;
+    rate_step(s, "x", &mut st, now, 1, r(5, a.receipt)).await;
+    let c = rate_step(s, "x", &mut st, now + 3_600, 5, None).await;
+    let d = rate_step(s, "x", &mut st, now + 3_600, 1, r(5, b.receipt)).await;
+    assert_eq!(d.remaining, c.remaining - 1);
 }
 
 async fn leases_are_exclusive(s: &dyn ViewerStore) {

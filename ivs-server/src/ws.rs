@@ -31,7 +31,7 @@ use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use crate::error::ApiError;
-use crate::http::auth::{admit, KeyRing};
+use crate::http::auth::{admit, charge, Caller, KeyRing};
 use crate::service::App;
 
 /// Longest a subscriber may take to accept one frame.
@@ -216,12 +216,13 @@ pub fn route(
                             .retry_after(Duration::from_secs(5)),
                         )
                     })?;
-                Ok::<_, Rejection>((app, hub, slot))
+                let charge = Charge { keys, caller };
+                Ok::<_, Rejection>((app, hub, slot, charge))
             }
         })
         .and(upgrade_request())
         .map(
-            move |(app, hub, slot): (Arc<App>, StatsHub, ConnectionSlot),
+            move |(app, hub, slot, charge): (Arc<App>, StatsHub, ConnectionSlot, Charge),
                   key: String,
                   on_upgrade: OnUpgrade| {
                 tokio::spawn(async move {
@@ -239,7 +240,7 @@ pub fn route(
                                 Some(config),
                             )
                             .await;
-                            session(socket, app, hub).await;
+                            session(socket, app, hub, charge).await;
                         }
                         Err(e) => tracing::debug!(error = %e, "WebSocket upgrade failed"),
                     }
@@ -325,7 +326,30 @@ async fn going_away(tx: &mut Sender) {
     .await;
 }
 
-async fn session(socket: Socket, app: Arc<App>, hub: StatsHub) {
+/// Counts a connection's client messages against its API key.
+struct Charge {
+    keys: Arc<KeyRing>,
+    caller: Caller,
+}
+
+impl Charge {
+    /// `None` when the message may be processed; otherwise the error to
+    /// answer instead (over the key's limit, or the store unavailable).
+    async fn refusal(&self, app: &App) -> Option<String> {
+        let e = charge(app, &self.keys, &self.caller).await.err()?;
+        let details = match e.retry_after {
+            Some(wait) => format!(
+                "{}; retry in {} s; the message was not processed",
+                e.details,
+                wait.as_millis().div_ceil(1000).max(1)
+            ),
+            None => format!("{}; the message was not processed", e.details),
+        };
+        Some(error_message(e.code, details))
+    }
+}
+
+async fn session(socket: Socket, app: Arc<App>, hub: StatsHub, charge: Charge) {
     let (mut tx, mut rx) = socket.split();
     let mut latest = hub.latest.clone();
     let mut shutdown = hub.shutdown.clone();
@@ -360,6 +384,19 @@ async fn session(socket: Socket, app: Arc<App>, hub: StatsHub) {
                     )
                     .await;
                     break;
+                }
+                // Every client message is a request against the key, like
+                // an HTTP one (the per-connection budget above only stops
+                // floods). A refused message is answered and dropped; the
+                // connection stays: the key may have been spent elsewhere,
+                // and the budget bounds how often a client can ask.
+                if msg.is_text() || msg.is_binary() {
+                    if let Some(refusal) = charge.refusal(&app).await {
+                        if !send(&mut tx, refusal).await {
+                            break;
+                        }
+                        continue;
+                    }
                 }
                 let reply = if let Message::Text(text) = &msg {
                     match serde_json::from_str::<ClientMessage>(text) {

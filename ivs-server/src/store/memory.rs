@@ -12,8 +12,8 @@ use async_trait::async_trait;
 
 use super::{
     gcra, BeginOutcome, Departure, Fence, Intent, IntentAction, JoinOutcome, JoinRequest,
-    LeaveOutcome, Millis, RateDecision, RemoveOutcome, StageLoad, StageRecord, StoreResult,
-    ViewerRecord, ViewerStore, MAX_DEPARTURES,
+    LeaveOutcome, Millis, RateDecision, RateRefund, RateState, RemoveOutcome, StageLoad,
+    StageRecord, StoreResult, ViewerRecord, ViewerStore, MAX_DEPARTURES,
 };
 
 #[derive(Debug, Clone)]
@@ -34,8 +34,8 @@ struct State {
     durations: HashMap<(String, String), (u64, Millis)>,
     /// (recorded at, user id, stage): watch times in retention order.
     duration_order: BTreeSet<(Millis, String, String)>,
-    /// Key id → GCRA theoretical arrival time (microseconds).
-    rate: HashMap<String, i64>,
+    /// Key id → its GCRA state.
+    rate: HashMap<String, RateState>,
     /// Lease name → (holder, expiry, fencing token).
     leases: HashMap<String, (String, Millis, u64)>,
     /// Lease name → the last fencing token handed out.
@@ -573,12 +573,13 @@ impl ViewerStore for MemoryStore {
         period: Duration,
         now: Millis,
         want: u32,
+        refund: Option<RateRefund>,
     ) -> StoreResult<RateDecision> {
         let mut state = self.lock();
-        let tat = state.rate.get(key_id).copied();
-        let (decision, new_tat) = gcra(tat, limit, period, now, want);
-        if decision.allowed {
-            state.rate.insert(key_id.to_string(), new_tat);
+        let current = state.rate.get(key_id).copied();
+        let (decision, changed) = gcra(current, limit, period, now, want, refund);
+        if let Some(changed) = changed {
+            state.rate.insert(key_id.to_string(), changed);
         }
         Ok(decision)
     }

@@ -224,6 +224,44 @@ pub struct RateDecision {
     pub reset_after: Duration,
     /// Until the next request is allowed (zero when allowed).
     pub retry_after: Duration,
+    /// Names this grant, for handing back its unspent part later
+    /// ([`RateRefund`]); meaningless when nothing was granted.
+    pub receipt: RateReceipt,
+}
+
+/// What the store keeps for one key's rate limit. Times are microseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateState {
+    /// The GCRA theoretical arrival time.
+    pub tat_us: i64,
+    /// The sum of every refund applied to `tat_us` since the state was
+    /// created; it only grows, so that a refund can tell how much allowance
+    /// others handed back after its own grant.
+    pub refunded_us: i64,
+    /// When the state was created: a receipt from an earlier state of the
+    /// same key (one that expired in the meantime) is refused by this.
+    pub since_us: i64,
+}
+
+/// The store's state right after a grant, kept by the caller with its
+/// reservation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RateReceipt {
+    /// [`RateState::since_us`] of the state that granted.
+    pub since_us: i64,
+    /// [`RateState::tat_us`] right after the grant.
+    pub tat_us: i64,
+    /// [`RateState::refunded_us`] at the grant.
+    pub refunded_us: i64,
+}
+
+/// The unspent part of an earlier grant, handed back in a later call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateRefund {
+    /// Requests of that grant that were not spent and never will be.
+    pub unspent: u32,
+    /// The grant's receipt.
+    pub receipt: RateReceipt,
 }
 
 /// Why a store call failed.
@@ -368,7 +406,9 @@ pub trait ViewerStore: Send + Sync + 'static {
     // ---- coordination
 
     /// Up to `want` requests (at least one) against a key's allowance of
-    /// `limit` per `period`; grants as many as fit, or refuses.
+    /// `limit` per `period`; grants as many as fit, or refuses. A `refund`
+    /// hands back the unspent part of an earlier grant first, in the same
+    /// atomic step ([`gcra`] says how much of it counts).
     async fn rate_limit(
         &self,
         key_id: &str,
@@ -376,6 +416,7 @@ pub trait ViewerStore: Send + Sync + 'static {
         period: Duration,
         now: Millis,
         want: u32,
+        refund: Option<RateRefund>,
     ) -> StoreResult<RateDecision>;
     /// Takes the lease `name` for `holder`, or renews it if `holder` has it;
     /// the fencing token when held, `None` when another holder has it.
@@ -387,21 +428,46 @@ pub trait ViewerStore: Send + Sync + 'static {
 /// The GCRA step shared by the stores, for up to `want` requests at once
 /// (a caller may reserve a small batch and spend it locally). The theoretical
 /// arrival time (`tat`) is kept in microseconds so that large limits
-/// (100,000/min) keep their precision. Returns the decision and the `tat` to
-/// store when anything was granted.
+/// (100,000/min) keep their precision. Returns the decision and the state to
+/// store, `None` when it did not change.
+///
+/// A `refund` is applied first. It may move `tat` back by the unspent
+/// requests' share of the allowance, but only by as much of it as is still
+/// counted: never below `now` (allowance in the past is no allowance), and
+/// never by more than its own grant still lay ahead of `now`, after taking
+/// off what other refunds handed back since that grant. Without that last
+/// bound a refund could hand back, a second time, allowance that an earlier
+/// refund had already returned and someone else has since spent
+/// (`refund_never_returns_what_another_refund_returned` shows the case).
+/// With it, `tat` never falls below the `tat` of the requests actually spent
+/// (`refunds_never_undercount_what_was_spent` checks it on random
+/// schedules); docs/decisions.md has the argument.
 pub fn gcra(
-    tat_us: Option<i64>,
+    state: Option<RateState>,
     limit: u32,
     period: Duration,
     now: Millis,
     want: u32,
-) -> (RateDecision, i64) {
+    refund: Option<RateRefund>,
+) -> (RateDecision, Option<RateState>) {
     let limit = limit.max(1);
     let want = i64::from(want.max(1));
     let now = now.saturating_mul(1000);
     let period_us = (period.as_micros() as i64).max(1);
     let interval = (period_us / i64::from(limit)).max(1);
-    let tat = tat_us.unwrap_or(now).max(now);
+    let mut refunded = None;
+    if let (Some(s), Some(r)) = (state, refund) {
+        let back = refundable(&s, &r, now, interval);
+        if back > 0 {
+            refunded = Some(RateState {
+                tat_us: s.tat_us - back,
+                refunded_us: s.refunded_us + back,
+                since_us: s.since_us,
+            });
+        }
+    }
+    let current = refunded.or(state);
+    let tat = current.map_or(now, |s| s.tat_us).max(now);
     // How many requests fit before `tat` runs more than a period ahead.
     let available = (now + period_us - tat) / interval;
     if available < 1 {
@@ -412,43 +478,243 @@ pub fn gcra(
             remaining: 0,
             reset_after: Duration::from_micros((tat - now) as u64),
             retry_after: Duration::from_micros((tat + interval - period_us - now) as u64),
+            receipt: RateReceipt::default(),
         };
-        return (decision, tat);
+        return (decision, refunded);
     }
     let granted = want.min(available);
-    let new_tat = tat + granted * interval;
+    let new_state = RateState {
+        tat_us: tat + granted * interval,
+        refunded_us: current.map_or(0, |s| s.refunded_us),
+        since_us: current.map_or(now, |s| s.since_us),
+    };
     let decision = RateDecision {
         allowed: true,
         granted: granted as u32,
         limit,
         remaining: (available - granted).min(i64::from(limit)) as u32,
-        reset_after: Duration::from_micros((new_tat - now) as u64),
+        reset_after: Duration::from_micros((new_state.tat_us - now) as u64),
         retry_after: Duration::ZERO,
+        receipt: RateReceipt {
+            since_us: new_state.since_us,
+            tat_us: new_state.tat_us,
+            refunded_us: new_state.refunded_us,
+        },
     };
-    (decision, new_tat)
+    (decision, Some(new_state))
+}
+
+/// How far (µs) a refund may move `tat` back; see [`gcra`].
+fn refundable(state: &RateState, refund: &RateRefund, now: i64, interval: i64) -> i64 {
+    let r = &refund.receipt;
+    if refund.unspent == 0 || state.since_us != r.since_us {
+        // Nothing to give, or the grant was made by a state that has expired
+        // since: its allowance has long been refilled.
+        return 0;
+    }
+    let returned_since = state.refunded_us - r.refunded_us;
+    if returned_since < 0 {
+        return 0;
+    }
+    let unspent = i64::from(refund.unspent).saturating_mul(interval);
+    let still_ahead = r.tat_us - returned_since - now;
+    let debt = state.tat_us - now;
+    unspent.min(still_ahead).min(debt).max(0)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const MINUTE: Duration = Duration::from_secs(60);
+    /// 100 per minute: one request is 600 ms of allowance.
+    const I: i64 = 600_000;
+
     #[test]
     fn gcra_allows_a_burst_of_limit_then_paces() {
-        let period = Duration::from_secs(60);
-        let mut tat = None;
+        let mut state = None;
         for i in 0..100 {
-            let (d, t) = gcra(tat, 100, period, 1_000, 1);
+            let (d, s) = gcra(state, 100, MINUTE, 1_000, 1, None);
             assert!(d.allowed, "request {i} refused");
             assert_eq!(d.remaining, 99 - i);
-            tat = Some(t);
+            state = s;
         }
-        let (d, _) = gcra(tat, 100, period, 1_000, 1);
+        let (d, unchanged) = gcra(state, 100, MINUTE, 1_000, 1, None);
         assert!(!d.allowed);
+        assert_eq!(unchanged, None);
         assert_eq!(d.retry_after, Duration::from_millis(600));
-        let (d, _) = gcra(tat, 100, period, 1_600, 1);
+        let (d, _) = gcra(state, 100, MINUTE, 1_600, 1, None);
         assert!(d.allowed);
         // Large limits keep their precision.
-        let (d, _) = gcra(None, 100_000, period, 1_000, 1);
+        let (d, _) = gcra(None, 100_000, MINUTE, 1_000, 1, None);
         assert_eq!(d.remaining, 99_999);
+    }
+
+    #[test]
+    fn a_receipt_names_the_state_after_its_grant() {
+        let (d, s) = gcra(None, 100, MINUTE, 1_000, 10, None);
+        let s = s.unwrap();
+        assert_eq!(d.granted, 10);
+        assert_eq!(s.since_us, 1_000_000);
+        assert_eq!(s.tat_us, 1_000_000 + 10 * I);
+        assert_eq!(
+            d.receipt,
+            RateReceipt {
+                since_us: s.since_us,
+                tat_us: s.tat_us,
+                refunded_us: 0
+            }
+        );
+    }
+
+    fn refund(unspent: u32, receipt: RateReceipt) -> Option<RateRefund> {
+        Some(RateRefund { unspent, receipt })
+    }
+
+    #[test]
+    fn a_refund_hands_back_the_unspent_part_of_a_grant() {
+        // Another instance used most of the burst; this one reserved 10 and spent 2.
+        let (_, s) = gcra(None, 100, MINUTE, 1_000, 85, None);
+        let (d, s) = gcra(s, 100, MINUTE, 1_000, 10, None);
+        assert_eq!(d.granted, 10);
+        let (d, after) = gcra(s, 100, MINUTE, 1_200, 1, refund(8, d.receipt));
+        let (s, after) = (s.unwrap(), after.unwrap());
+        // 8 requests' allowance back, then one granted.
+        assert_eq!(after.tat_us, s.tat_us - 8 * I + I);
+        assert_eq!(after.refunded_us, 8 * I);
+        assert_eq!(after.since_us, s.since_us);
+        assert_eq!(d.remaining, 100 - 95 + 8 - 1);
+        // A refund alongside a refused request still counts.
+        let (_, full) = gcra(None, 100, MINUTE, 1_000, 90, None);
+        let (d, full) = gcra(full, 100, MINUTE, 1_000, 10, None);
+        let (refused, _) = gcra(full, 100, MINUTE, 1_000, 1, None);
+        assert!(!refused.allowed);
+        let (d, after) = gcra(full, 100, MINUTE, 1_000, 1, refund(3, d.receipt));
+        assert!(d.allowed);
+        assert_eq!(after.unwrap().tat_us, full.unwrap().tat_us - 2 * I);
+    }
+
+    #[test]
+    fn a_refund_never_moves_tat_below_now() {
+        // An idle key: 10 reserved at 1 s (6 s of allowance), 9 not spent.
+        let (d, s) = gcra(None, 100, MINUTE, 1_000, 10, None);
+        // 3 s later only 3 s of that allowance is still counted.
+        let (_, after) = gcra(s, 100, MINUTE, 4_000, 1, refund(9, d.receipt));
+        assert_eq!(after.unwrap().tat_us, 4_000_000 + I);
+        assert_eq!(after.unwrap().refunded_us, 3_000_000);
+        // 10 s later nothing is: the allowance has refilled by itself.
+        let (_, after) = gcra(s, 100, MINUTE, 11_000, 1, refund(9, d.receipt));
+        assert_eq!(after.unwrap().tat_us, 11_000_000 + I);
+        assert_eq!(after.unwrap().refunded_us, 0);
+    }
+
+    #[test]
+    fn a_refund_from_an_expired_state_is_ignored() {
+        let (d, _) = gcra(None, 100, MINUTE, 1_000, 10, None);
+        // The state expired; another instance created a new one.
+        let (_, s) = gcra(None, 100, MINUTE, 70_000, 50, None);
+        let (_, after) = gcra(s, 100, MINUTE, 70_000, 1, refund(9, d.receipt));
+        assert_eq!(after.unwrap().tat_us, s.unwrap().tat_us + I);
+        // And an empty refund is no refund.
+        let (d, s) = gcra(None, 100, MINUTE, 1_000, 10, None);
+        let (_, after) = gcra(s, 100, MINUTE, 1_000, 1, refund(0, d.receipt));
+        assert_eq!(after.unwrap().tat_us, s.unwrap().tat_us + I);
+    }
+
+    /// A and B reserve 5 each; A hands its 5 back at once; C then spends 5;
+    /// B's 5 would have refilled by now had A's refund come first, so B's
+    /// refund must not return C's allowance.
+    #[test]
+    fn refund_never_returns_what_another_refund_returned() {
+        let t0 = 1_000;
+        let (a, s) = gcra(None, 100, MINUTE, t0, 5, None);
+        let (b, s) = gcra(s, 100, MINUTE, t0, 5, None);
+        let (_, s) = gcra(s, 100, MINUTE, t0, 1, refund(5, a.receipt));
+        // A's five are back: B's five and A's new one are counted.
+        assert_eq!(s.unwrap().tat_us, t0 * 1000 + 6 * I);
+        let t1 = t0 + 3_600;
+        let (c, s) = gcra(s, 100, MINUTE, t1, 5, None);
+        assert_eq!(c.granted, 5);
+        let (_, after) = gcra(s, 100, MINUTE, t1, 1, refund(5, b.receipt));
+        // What was spent: A's 1 at t0, C's 5 and this 1 at t1.
+        assert_eq!(after.unwrap().tat_us, t1 * 1000 + 6 * I);
+        // Moving tat back by what B's grant still lay ahead of now (as a
+        // bound without the others' refunds would) undercounts C's five.
+        let naive = (b.receipt.tat_us - t1 * 1000).min(5 * I);
+        assert!(s.unwrap().tat_us - naive + I < t1 * 1000 + 6 * I);
+    }
+
+    /// xorshift64*: deterministic schedules without a dependency.
+    struct Rng(u64);
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
+        }
+    }
+
+    /// Random schedules of instances reserving batches, spending part of
+    /// them and refunding the rest in their next call: after every step the
+    /// stored `tat` is at least the `tat` of the requests actually spent
+    /// (GCRA over the grants with every refunded part taken out), so what
+    /// the fleet spends never exceeds the limit.
+    #[test]
+    fn refunds_never_undercount_what_was_spent() {
+        let limit = 100;
+        for seed in 1..=300u64 {
+            let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+            let instances = 2 + rng.below(4) as usize;
+            // Per instance: its outstanding grant (receipt, granted, spent).
+            let mut held: Vec<Option<(RateReceipt, u32, u32)>> = vec![None; instances];
+            // Every grant: (time µs, requests spent of it, known so far).
+            let mut grants: Vec<(i64, u32)> = Vec::new();
+            let mut pending: Vec<Option<usize>> = vec![None; instances];
+            let mut state = None;
+            let mut now: Millis = 1_000;
+            for step in 0..200 {
+                // Mostly busy, with quiet spells long enough for part of
+                // the allowance to refill (where refunds go wrong).
+                now += if rng.below(10) < 3 {
+                    rng.below(40_000)
+                } else {
+                    rng.below(1_000)
+                } as Millis;
+                let who = rng.below(instances as u64) as usize;
+                let give_back = held[who]
+                    .take()
+                    .map(|(receipt, granted, spent)| RateRefund {
+                        unspent: granted - spent,
+                        receipt,
+                    });
+                let want = 1 + rng.below(30) as u32;
+                let (d, s) = gcra(state, limit, MINUTE, now, want, give_back);
+                if let Some(s) = s {
+                    state = Some(s);
+                }
+                if let (Some(r), Some(g)) = (give_back, pending[who].take()) {
+                    grants[g].1 -= r.unspent;
+                }
+                if d.granted > 0 {
+                    // The request that asked is spent; of the rest, some.
+                    let spent = 1 + rng.below(u64::from(d.granted)) as u32;
+                    grants.push((now * 1000, d.granted));
+                    pending[who] = Some(grants.len() - 1);
+                    held[who] = Some((d.receipt, d.granted, spent));
+                }
+                // Unrefunded grants count in full: they may yet be spent.
+                let mut spent_tat = i64::MIN;
+                for &(at, n) in &grants {
+                    spent_tat = spent_tat.max(at) + i64::from(n) * I;
+                }
+                let now_us = now * 1000;
+                let stored = state.map_or(now_us, |s| s.tat_us).max(now_us);
+                assert!(
+                    stored >= spent_tat.max(now_us),
+                    "seed {seed} step {step}: stored tat {stored} < spent {spent_tat}"
+                );
+            }
+        }
     }
 }

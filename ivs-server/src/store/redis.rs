@@ -29,8 +29,8 @@ use redis::{AsyncConnectionConfig, ErrorKind, RedisError, RedisWrite, Script, To
 
 use super::{
     BeginOutcome, Departure, Fence, Intent, IntentAction, JoinOutcome, JoinRequest, LeaveOutcome,
-    Millis, RateDecision, RemoveOutcome, StageLoad, StageRecord, StoreError, StoreResult,
-    ViewerRecord, ViewerStore,
+    Millis, RateDecision, RateReceipt, RateRefund, RemoveOutcome, StageLoad, StageRecord,
+    StoreError, StoreResult, ViewerRecord, ViewerStore,
 };
 
 /// How long a call waits for a pooled connection (and a new connection for
@@ -1048,11 +1048,16 @@ impl ViewerStore for RedisStore {
         period: Duration,
         now: Millis,
         want: u32,
+        refund: Option<RateRefund>,
     ) -> StoreResult<RateDecision> {
         // Clamped exactly as `store::gcra` does, so both stores decide alike.
         let limit = limit.max(1);
         let want = want.max(1);
         let period_us = micros(period).max(1);
+        let refund = refund.unwrap_or(RateRefund {
+            unspent: 0,
+            receipt: RateReceipt::default(),
+        });
         let mut reply = self
             .run_reply(
                 &self.scripts.rate_limit,
@@ -1062,6 +1067,10 @@ impl ViewerStore for RedisStore {
                     period_us.into(),
                     now.saturating_mul(1000).into(),
                     i64::from(want).into(),
+                    i64::from(refund.unspent).into(),
+                    refund.receipt.since_us.into(),
+                    refund.receipt.tat_us.into(),
+                    refund.receipt.refunded_us.into(),
                 ],
             )
             .await?;
@@ -1070,6 +1079,11 @@ impl ViewerStore for RedisStore {
         let remaining = count(reply.int()?);
         let reset_after = Duration::from_micros(non_negative(reply.int()?));
         let retry_after = Duration::from_micros(non_negative(reply.int()?));
+        let receipt = RateReceipt {
+            since_us: reply.int()?,
+            tat_us: reply.int()?,
+            refunded_us: reply.int()?,
+        };
         Ok(RateDecision {
             allowed,
             granted,
@@ -1077,6 +1091,7 @@ impl ViewerStore for RedisStore {
             remaining,
             reset_after,
             retry_after,
+            receipt,
         })
     }
 

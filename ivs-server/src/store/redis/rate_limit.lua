@@ -1,25 +1,57 @@
--- ARGV: prefix, key id, limit (>= 1), period (us, >= 1), now (us), want (>= 1)
--- GCRA for up to `want` requests, the same arithmetic as `store::gcra` (tat
--- in microseconds; Lua numbers are doubles, exact for integers below 2^53 us,
--- i.e. until 2255). Returns {granted (0 = refused), remaining, reset_after
--- (us), retry_after (us)}.
-local key = P .. 'rate:' .. ARGV[2]
+-- ARGV: prefix, key id, limit (>= 1), period (us, >= 1), now (us), want (>= 1),
+-- then a refund: unspent requests (0 = none) and the receipt of their grant
+-- (since, tat, refunded; us).
+-- GCRA for up to `want` requests after applying the refund: the same
+-- arithmetic as `store::gcra` (in microseconds; Lua numbers are doubles,
+-- exact for integers below 2^53 us, i.e. until 2255). The state is a hash:
+-- tat, refunded (the sum of the refunds applied, only grows) and since (when
+-- it was created, which tells a receipt from an expired state's).
+-- Returns {granted (0 = refused), remaining, reset_after (us), retry_after
+-- (us), receipt since, receipt tat, receipt refunded}.
+local key = P .. 'gcra:' .. ARGV[2]
 local limit, period, now, want = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local unspent = tonumber(ARGV[7])
 local interval = math.floor(period / limit)
 if interval < 1 then interval = 1 end
-local tat = tonumber(redis.call('GET', key) or now)
-if tat < now then tat = now end
+local stored = redis.call('HMGET', key, 'tat', 'refunded', 'since')
+local tat, refunded, since = tonumber(stored[1]), tonumber(stored[2]), tonumber(stored[3])
+if not (tat and refunded and since) then
+  tat, refunded, since = nil, 0, now
+end
+
+-- The state matters only until its tat (at most one period ahead); a
+-- second of slack keeps it for callers whose clocks differ slightly.
+local function save(t)
+  redis.call('HSET', key, 'tat', int(t), 'refunded', int(refunded), 'since', int(since))
+  redis.call('PEXPIRE', key, int(math.ceil((t - now) / 1000) + 1000))
+end
+
+local changed = false
+if tat and unspent > 0 then
+  local r_since, r_tat, r_refunded = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
+  local returned_since = refunded - r_refunded
+  if since == r_since and returned_since >= 0 then
+    -- Only what is still counted: never below now, and never more than the
+    -- grant still lay ahead once the refunds made after it are taken off.
+    local back = math.min(unspent * interval, r_tat - returned_since - now, tat - now)
+    if back > 0 then
+      tat = tat - back
+      refunded = refunded + back
+      changed = true
+    end
+  end
+end
+
+if not tat or tat < now then tat = now end
 local available = math.floor((now + period - tat) / interval)
 if available < 1 then
-  return { 0, 0, tat - now, tat + interval - period - now }
+  if changed then save(tat) end
+  return { 0, 0, tat - now, tat + interval - period - now, 0, 0, 0 }
 end
 local granted = want
 if granted > available then granted = available end
 local new_tat = tat + granted * interval
 local remaining = available - granted
 if remaining > limit then remaining = limit end
--- The state matters only until new_tat (at most one period ahead); a
--- second of slack keeps it for callers whose clocks differ slightly.
-local ttl_ms = math.ceil((new_tat - now) / 1000) + 1000
-redis.call('SET', key, int(new_tat), 'PX', int(ttl_ms))
-return { granted, remaining, new_tat - now, 0 }
+save(new_tat)
+return { granted, remaining, new_tat - now, 0, since, new_tat, refunded }
