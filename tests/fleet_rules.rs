@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use ivs_server::ivs::local::LocalIvs;
 use ivs_server::{ServerBuilder, Settings};
-use ivs_suite::fake_ivs::{aws_settings, FakeIvs};
+use ivs_suite::fake_ivs::{aws_settings, FakeIvs, Fault};
 use ivs_suite::harness::{test_settings, TestServer};
 use serde_json::json;
 
@@ -101,9 +101,12 @@ async fn a_scale_up_outlives_the_request_that_started_it() {
         s.limits.scale_up_threshold = 1;
     })
     .await;
+    // The scale-up the first join starts in the background fails, so the
+    // second join finds every stage full and starts one itself.
+    fake.fail_next(Some("CreateStage"), 1, Fault::Validation);
     s.join("a").await.data();
-    // The master is full and a scale-up is due; make CreateStage slow and
-    // let the client give up long before it answers.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Make CreateStage slow and let the client give up long before it answers.
     fake.set_delay("CreateStage", Duration::from_millis(1_500));
     let before = s.server.app().store().stages().await.unwrap().len();
     let client = reqwest::Client::builder()

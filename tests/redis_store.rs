@@ -503,6 +503,8 @@ async fn every_key_is_under_the_prefix() {
             "lease:sweep".into(),
             // The lease's fencing counter: it must outlive the lease.
             "fence:sweep".into(),
+            // u2 left: its participant waits to be disconnected in IVS.
+            "departed".into(),
         ]
         .into_iter()
         .map(|k| format!("{p}{k}"))

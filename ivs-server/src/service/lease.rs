@@ -26,6 +26,12 @@ pub(crate) enum AfterWork {
 }
 
 impl App {
+    /// A holder name for one piece of work: per call, not per instance, so
+    /// that the lease also excludes this instance's other requests.
+    pub(crate) fn lease_holder(&self) -> String {
+        format!("{}/{}", self.instance_id, super::random_id(8))
+    }
+
     /// Runs `work` under the lease `name` held by `holder`, or returns
     /// `Ok(None)` when another holder has it. The lease is renewed while
     /// `work` runs; `work` gets the fence its writes must carry.

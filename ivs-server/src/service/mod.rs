@@ -295,7 +295,7 @@ impl App {
     /// else creates one through a creation intent. `None` when another
     /// instance holds the lease (try again shortly).
     pub(crate) async fn create_master(&self) -> Result<Option<String>, StartError> {
-        let holder = format!("{}/{}", self.instance_id, random_id(8));
+        let holder = self.lease_holder();
         let outcome = self
             .with_lease(
                 STAGE_LEASE,

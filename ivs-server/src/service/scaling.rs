@@ -126,7 +126,7 @@ impl App {
     pub async fn scale_up_now(&self) -> Result<ScaleResult, ScaleError> {
         // A holder per call, not per instance: the lease must also exclude the
         // other requests of this instance, and a holder may renew its own lease.
-        let holder = format!("{}/{}", self.instance_id, random_id(8));
+        let holder = self.lease_holder();
         let outcome = self
             .with_lease(
                 STAGE_LEASE,
@@ -373,14 +373,7 @@ impl App {
     /// Deletes a stage whose deletion intent is recorded; the intent goes
     /// once IVS confirms (or says it was gone already).
     async fn delete_in_ivs(&self, arn: &str) -> Result<bool, ScaleError> {
-        let id = Intent {
-            action: IntentAction::Delete,
-            target: arn.to_string(),
-            master: false,
-            at: 0,
-            owner: String::new(),
-        }
-        .id();
+        let id = Intent::delete_id(arn);
         match self.ivs.delete_stage(arn).await {
             Ok(()) | Err(IvsError::NotFound(_)) => {
                 self.store.drop_intent(&id).await?;
@@ -511,7 +504,7 @@ impl App {
     /// resolves creation intents whose owner is gone. Runs under the stage
     /// lease, so no creation is in flight while it judges.
     async fn clean_leftovers(&self, listing: &[crate::ivs::IvsStage]) -> Result<(), ScaleError> {
-        let holder = format!("{}/{}", self.instance_id, random_id(8));
+        let holder = self.lease_holder();
         self.with_lease(
             STAGE_LEASE,
             &holder,

@@ -122,7 +122,7 @@ impl App {
         // Under the stage lease, through a creation intent: the limit counts
         // stages being created, and a manual create and an automatic one
         // cannot both take the last slot.
-        let holder = format!("{}/{}", self.instance_id, super::random_id(8));
+        let holder = self.lease_holder();
         let mut created = None;
         let (name, tags) = (&req.name, &tags);
         for _ in 0..40 {

@@ -253,14 +253,7 @@ impl ViewerStore for MemoryStore {
         if !state.fence_holds(fence) {
             return Ok(false);
         }
-        let id = Intent {
-            action: IntentAction::Create,
-            target: stage.name.clone(),
-            master: stage.master,
-            at: 0,
-            owner: String::new(),
-        }
-        .id();
+        let id = Intent::create_id(&stage.name);
         state.intents.remove(&id);
         state.stages.insert(stage.arn.clone(), stage.clone());
         Ok(true)

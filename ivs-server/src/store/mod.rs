@@ -189,9 +189,19 @@ impl Intent {
     /// The intent's key in the store: one per target and action.
     pub fn id(&self) -> String {
         match self.action {
-            IntentAction::Create => format!("create:{}", self.target),
-            IntentAction::Delete => format!("delete:{}", self.target),
+            IntentAction::Create => Self::create_id(&self.target),
+            IntentAction::Delete => Self::delete_id(&self.target),
         }
+    }
+
+    /// The id of the creation intent of the stage named `name`.
+    pub fn create_id(name: &str) -> String {
+        format!("create:{name}")
+    }
+
+    /// The id of the deletion intent of the stage `arn`.
+    pub fn delete_id(arn: &str) -> String {
+        format!("delete:{arn}")
     }
 }
 

@@ -746,14 +746,7 @@ impl ViewerStore for RedisStore {
     async fn finish_create(&self, stage: &StageRecord, fence: &Fence) -> StoreResult<bool> {
         let json = record_json(stage)?;
         let token = fence.token.to_string();
-        let id = Intent {
-            action: IntentAction::Create,
-            target: stage.name.clone(),
-            master: stage.master,
-            at: 0,
-            owner: String::new(),
-        }
-        .id();
+        let id = Intent::create_id(&stage.name);
         let mut args = registration_args(stage, &json);
         args.extend([
             fence.lease.as_str().into(),

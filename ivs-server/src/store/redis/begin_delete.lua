@@ -9,10 +9,6 @@ if redis.call('EXISTS', key) == 0 then return -1 end
 if redis.call('HGET', key, 'draining') ~= '1' then return -2 end
 local n = redis.call('ZCARD', hb_key(arn))
 if n > 0 then return n end
-local m = load_member_of(arn)
-if m then redis.call('ZREM', LOAD, m) end
-redis.call('DEL', key, hb_key(arn))
-redis.call('ZREM', STAGES, arn)
-unregister_master(arn)
+unregister(arn)
 redis.call('HSET', INTENTS, ARGV[3], ARGV[4])
 return 0

@@ -116,3 +116,12 @@ local function depart(arn, pid)
   redis.call('RPUSH', DEPARTED, arn .. ' ' .. pid)
   redis.call('LTRIM', DEPARTED, -MAX_DEPARTED, -1)
 end
+
+-- Takes an empty stage out of the registry (the caller checked it is empty).
+local function unregister(arn)
+  local m = load_member_of(arn)
+  if m then redis.call('ZREM', LOAD, m) end
+  redis.call('DEL', stage_key(arn), hb_key(arn))
+  redis.call('ZREM', STAGES, arn)
+  unregister_master(arn)
+end

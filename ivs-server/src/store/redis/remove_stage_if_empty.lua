@@ -5,9 +5,5 @@ local key = stage_key(arn)
 if redis.call('EXISTS', key) == 0 then return -1 end
 local n = redis.call('ZCARD', hb_key(arn))
 if n > 0 then return n end
-local m = load_member_of(arn)
-if m then redis.call('ZREM', LOAD, m) end
-redis.call('DEL', key, hb_key(arn))
-redis.call('ZREM', STAGES, arn)
-unregister_master(arn)
+unregister(arn)
 return 0
