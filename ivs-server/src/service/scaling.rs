@@ -16,9 +16,7 @@ use std::time::Duration;
 use ivs_client::model::Tags;
 
 use super::lease::AfterWork;
-use super::{
-    now_ms, random_id, stage_record, App, StageKind, ROLE_TAG, STAGE_LEASE, STAGE_LEASE_TTL,
-};
+use super::{now_ms, stage_record, App, StageKind, ROLE_TAG, STAGE_LEASE, STAGE_LEASE_TTL};
 use crate::ivs::IvsError;
 use crate::metrics::Metrics;
 use crate::store::{

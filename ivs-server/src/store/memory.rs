@@ -262,7 +262,7 @@ impl ViewerStore for MemoryStore {
     async fn intents(&self) -> StoreResult<Vec<Intent>> {
         let state = self.lock();
         let mut out: Vec<Intent> = state.intents.values().cloned().collect();
-        out.sort_by(|a, b| (a.at, a.id()).cmp(&(b.at, b.id())));
+        out.sort_by_key(|i| (i.at, i.id()));
         Ok(out)
     }
 

@@ -766,7 +766,7 @@ impl ViewerStore for RedisStore {
                 serde_json::from_str(&json).map_err(|e| corrupt(format!("intent: {e}")))?;
             out.push(intent);
         }
-        out.sort_by(|a, b| (a.at, a.id()).cmp(&(b.at, b.id())));
+        out.sort_by_key(|i| (i.at, i.id()));
         Ok(out)
     }
 
