@@ -395,6 +395,7 @@ impl App {
     async fn disconnect_departed(&self) -> Result<(), ScaleError> {
         let batch = self.store.departures(DISCONNECTS_PER_ROUND).await?;
         let mut handled = 0u32;
+        let (mut refused, mut last_refusal) = (0u32, None);
         for d in &batch {
             match self
                 .ivs
@@ -409,10 +410,16 @@ impl App {
                     break;
                 }
                 Err(e) => {
-                    tracing::warn!(stage = %d.stage_arn, participant = %d.participant_id, error = %e, "could not disconnect a departed viewer; dropping it");
+                    // One line per round, not per viewer (a missing IAM
+                    // permission would otherwise log every departure).
+                    refused += 1;
+                    last_refusal = Some(e);
                 }
             }
             handled += 1;
+        }
+        if let Some(e) = last_refusal {
+            tracing::warn!(refused, error = %e, "IVS refused to disconnect departed viewers; dropped them");
         }
         if handled > 0 {
             self.store.ack_departures(handled).await?;
