@@ -144,7 +144,12 @@ impl App {
                 // The scale-up runs as the server's task: a client that goes
                 // away does not cut it short; this request only waits for it.
                 JoinOutcome::Full => match self.scale_up_and_wait(give_up_at).await {
-                    Some(ScaleResult::Added | ScaleResult::Revived | ScaleResult::NotNeeded) => {}
+                    Some(ScaleResult::Added | ScaleResult::Revived) => {}
+                    // Room appeared meanwhile (or the limits leave a gap
+                    // between capacity and threshold): look again, gently.
+                    Some(ScaleResult::NotNeeded) => {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
                     Some(ScaleResult::AtLimit) => {
                         return Err(ApiError::new(
                             StatusCode::SERVICE_UNAVAILABLE,
