@@ -26,14 +26,14 @@ use ivs_server::ivs::{BackendHealth, IvsBackend, IvsError, IvsStage, Participant
 use ivs_server::service::{now_ms, App, ScaleResult, MANAGED_BY};
 use ivs_server::store::memory::MemoryStore;
 use ivs_server::store::redis::RedisStore;
-use ivs_server::store::{IntentAction, Millis, StageLoad, ViewerStore};
+use ivs_server::store::{IntentAction, JoinOutcome, JoinRequest, Millis, StageLoad, ViewerStore};
 use ivs_suite::redis_server::RedisServer;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
 const CAPACITY: u32 = 3;
 const SCALE_UP_AT: u32 = 2;
-const MAX_STAGES: u32 = 4;
+const MAX_STAGES: u32 = 3;
 /// Short, so that viewers expire within a case (and between steps, which
 /// the model allows for).
 const HEARTBEAT_TIMEOUT: Duration = Duration::from_millis(150);
@@ -45,7 +45,7 @@ const STAGE_LEASE: &str = "scale-up";
 const MAINTENANCE_LEASE: &str = "maintenance";
 /// Viewer ids are drawn from this many, so rejoins and leaves of absent
 /// viewers happen often; a full fleet holds `CAPACITY * MAX_STAGES`.
-const USERS: u8 = 14;
+const USERS: u8 = 12;
 
 fn settings() -> Settings {
     Settings {
@@ -70,12 +70,12 @@ fn settings() -> Settings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum CrashPoint {
     /// In a scale-up: the creation intent is recorded, CreateStage not sent.
-    BeforeCreateStage,
+    BeforeCreate,
     /// In a scale-up: IVS created the stage, the registry does not have it.
-    AfterCreateStage,
+    AfterCreate,
     /// In a maintenance round that scales an emptied stage down: the stage
     /// left the registry (deletion intent), DeleteStage not sent.
-    BeforeDeleteStage,
+    BeforeDelete,
 }
 
 #[derive(Debug, Clone)]
@@ -105,9 +105,9 @@ fn op() -> impl Strategy<Value = Op> {
     let inst = 0..2usize;
     let user = 0..USERS;
     let point = prop_oneof![
-        Just(CrashPoint::BeforeCreateStage),
-        Just(CrashPoint::AfterCreateStage),
-        Just(CrashPoint::BeforeDeleteStage),
+        Just(CrashPoint::BeforeCreate),
+        Just(CrashPoint::AfterCreate),
+        Just(CrashPoint::BeforeDelete),
     ];
     prop_oneof![
         8 => (inst.clone(), user.clone()).prop_map(|(inst, user)| Op::Join { inst, user }),
@@ -123,7 +123,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn ops() -> impl Strategy<Value = Vec<Op>> {
-    prop::collection::vec(op(), 20..60)
+    prop::collection::vec(op(), 1..60)
 }
 
 // ---------------------------------------------------------------- the model
@@ -216,11 +216,11 @@ impl Crashable {
 #[async_trait]
 impl IvsBackend for Crashable {
     async fn create_stage(&self, name: &str, tags: &Tags) -> Result<IvsStage, IvsError> {
-        if self.armed(CrashPoint::BeforeCreateStage) {
+        if self.armed(CrashPoint::BeforeCreate) {
             return self.die().await;
         }
         let stage = self.ivs.create_stage(name, tags).await?;
-        if self.armed(CrashPoint::AfterCreateStage) {
+        if self.armed(CrashPoint::AfterCreate) {
             return self.die().await;
         }
         Ok(stage)
@@ -235,7 +235,7 @@ impl IvsBackend for Crashable {
         self.ivs.update_stage(arn, name).await
     }
     async fn delete_stage(&self, arn: &str) -> Result<(), IvsError> {
-        if self.armed(CrashPoint::BeforeDeleteStage) {
+        if self.armed(CrashPoint::BeforeDelete) {
             return self.die().await;
         }
         self.ivs.delete_stage(arn).await
@@ -413,7 +413,9 @@ impl Fleet {
             Op::Join { inst, user } => self.join(model, inst, user_id(user)).await,
             Op::Heartbeat { inst, user } => self.heartbeat(model, inst, user_id(user)).await,
             Op::Leave { inst, user } => self.leave(model, inst, user_id(user)).await,
-            Op::Maintain { inst, reconcile } => self.maintain(model, inst, reconcile).await.map(drop),
+            Op::Maintain { inst, reconcile } => {
+                self.maintain(model, inst, reconcile).await.map(drop)
+            }
             Op::ScaleUp { inst } => {
                 let expected = self.expected_scale().await;
                 let got = self.app(inst).scale_up_now().await.map_err(broken)?;
@@ -448,7 +450,12 @@ impl Fleet {
         }
     }
 
-    async fn join(&self, model: &mut Model, inst: usize, user: String) -> Result<(), TestCaseError> {
+    async fn join(
+        &self,
+        model: &mut Model,
+        inst: usize,
+        user: String,
+    ) -> Result<(), TestCaseError> {
         let lo = now_ms();
         let answer = self
             .app(inst)
@@ -460,7 +467,9 @@ impl Fleet {
                 if let Some(c) = model.counted.get(&user) {
                     prop_assert_eq!(&token.stage_arn, &c.stage, "a rejoin moved {}", user);
                 }
-                model.last_stage.insert(user.clone(), token.stage_arn.clone());
+                model
+                    .last_stage
+                    .insert(user.clone(), token.stage_arn.clone());
                 let stage = token.stage_arn;
                 model.counted.insert(user, Counted { stage, lo, hi });
             }
@@ -471,7 +480,12 @@ impl Fleet {
                     e
                 );
                 // Refused only when the fleet is full and cannot grow.
-                prop_assert_eq!(&e.code, &ErrorCode::StageLimitReached, "join refused: {:?}", e);
+                prop_assert_eq!(
+                    &e.code,
+                    &ErrorCode::StageLimitReached,
+                    "join refused: {:?}",
+                    e
+                );
                 self.quiesce().await;
                 let stages = self.stages().await;
                 let room = stages
@@ -506,7 +520,12 @@ impl Fleet {
         let hi = now_ms();
         match model.counted.get_mut(&user) {
             Some(c) if c.stage == stage => {
-                prop_assert!(answer.is_ok(), "heartbeat of counted {}: {:?}", user, answer);
+                prop_assert!(
+                    answer.is_ok(),
+                    "heartbeat of counted {}: {:?}",
+                    user,
+                    answer
+                );
                 (c.lo, c.hi) = (lo, hi);
             }
             // Never resurrects a viewer that left or expired.
@@ -518,7 +537,12 @@ impl Fleet {
         Ok(())
     }
 
-    async fn leave(&self, model: &mut Model, inst: usize, user: String) -> Result<(), TestCaseError> {
+    async fn leave(
+        &self,
+        model: &mut Model,
+        inst: usize,
+        user: String,
+    ) -> Result<(), TestCaseError> {
         let stage = self.stage_for(model, &user).await;
         let answer = self.app(inst).leave(user.clone(), stage.clone()).await;
         match model.counted.get(&user) {
@@ -537,6 +561,35 @@ impl Fleet {
         Ok(())
     }
 
+    /// Joins viewers straight into the store (as another instance's joins
+    /// whose scale-up has not run yet) until a scale-up is needed or every
+    /// user is counted, so that crashes in a scale-up find one to die in.
+    async fn load_until_a_stage_is_needed(&self, model: &mut Model) {
+        for user in (0..USERS).map(user_id) {
+            if self.expected_scale().await != ScaleResult::NotNeeded {
+                return;
+            }
+            if model.counted.contains_key(&user) {
+                continue;
+            }
+            let lo = now_ms();
+            let join = JoinRequest {
+                user_id: user.clone(),
+                participant_id: format!("p-{user}-{lo}"),
+                now: lo,
+                capacity: CAPACITY,
+                scale_up_at: SCALE_UP_AT,
+            };
+            let outcome = self.store.join(&join).await.unwrap();
+            let hi = now_ms();
+            if let JoinOutcome::Joined { stage_arn, .. } = outcome {
+                model.last_stage.insert(user.clone(), stage_arn.clone());
+                let stage = stage_arn;
+                model.counted.insert(user, Counted { stage, lo, hi });
+            }
+        }
+    }
+
     /// `inst` dies at `at` (the work that got there is dropped), its leases
     /// run out, and a new instance replaces it on the same store and account.
     async fn crash(
@@ -549,7 +602,8 @@ impl Fleet {
         *view.armed.lock().unwrap() = Some(at);
         let app = self.app(inst).clone();
         match at {
-            CrashPoint::BeforeCreateStage | CrashPoint::AfterCreateStage => {
+            CrashPoint::BeforeCreate | CrashPoint::AfterCreate => {
+                self.load_until_a_stage_is_needed(model).await;
                 let expected = self.expected_scale().await;
                 tokio::select! {
                     got = app.scale_up_now() => {
@@ -563,23 +617,21 @@ impl Fleet {
                     }
                 }
             }
-            CrashPoint::BeforeDeleteStage => {
-                let emptied = self.empty_a_stage(model, inst, 0).await?;
+            CrashPoint::BeforeDelete => {
+                self.empty_a_stage(model, inst, 0).await?;
                 let lo = now_ms();
-                let expected = model.maintenance_expected(inst, lo, lo);
                 let ran = tokio::select! {
                     ran = app.maintenance_round(2) => ran.map_err(broken)?,
                     () = view.reached.notified() => true,
                 };
                 let hi = now_ms();
-                if let Some(expected) = expected {
+                if let Some(expected) = model.maintenance_expected(inst, lo, hi) {
                     prop_assert_eq!(ran, expected, "instance {} ran maintenance", inst);
                 }
                 if ran {
                     model.maintenance = Some((inst, lo, hi));
                     model.swept(lo, hi, &*self.store).await;
                 }
-                let _ = emptied;
             }
         }
         // The dead instance's leases run out. The test cannot wait their
@@ -598,7 +650,10 @@ impl Fleet {
             .release_lease(MAINTENANCE_LEASE, &dead)
             .await
             .unwrap();
-        if model.maintenance.is_some_and(|(holder, _, _)| holder == inst) {
+        if model
+            .maintenance
+            .is_some_and(|(holder, _, _)| holder == inst)
+        {
             model.maintenance = None;
         }
         self.instances[inst] = instance(&self.store, &self.ivs).await;
@@ -624,22 +679,45 @@ impl Fleet {
         let mut counted: BTreeMap<String, String> = BTreeMap::new();
         for s in &stages {
             let viewers = self.store.viewers(&s.record.arn).await.unwrap();
-            prop_assert_eq!(viewers.len(), s.viewers as usize, "count of {}", s.record.arn);
-            prop_assert!(s.viewers <= CAPACITY, "{} holds {}", s.record.arn, s.viewers);
+            prop_assert_eq!(
+                viewers.len(),
+                s.viewers as usize,
+                "count of {}",
+                s.record.arn
+            );
+            prop_assert!(
+                s.viewers <= CAPACITY,
+                "{} holds {}",
+                s.record.arn,
+                s.viewers
+            );
             for v in viewers {
                 let before = counted.insert(v.user_id.clone(), s.record.arn.clone());
                 prop_assert!(before.is_none(), "{} counted on two stages", v.user_id);
             }
         }
         // Nobody counted on a stage outside the registry.
-        for arn in in_ivs.iter().copied().chain(model.last_stage.values().map(String::as_str)) {
+        for arn in in_ivs
+            .iter()
+            .copied()
+            .chain(model.last_stage.values().map(String::as_str))
+        {
             if !registered.contains(arn) {
                 let viewers = self.store.viewers(arn).await.unwrap();
-                prop_assert!(viewers.is_empty(), "viewers on unregistered {}: {:?}", arn, viewers);
+                prop_assert!(
+                    viewers.is_empty(),
+                    "viewers on unregistered {}: {:?}",
+                    arn,
+                    viewers
+                );
             }
         }
         // (3) the limit holds in IVS, (4) and in the registry with intents.
-        prop_assert!(managed.len() <= MAX_STAGES as usize, "{} managed stages in IVS", managed.len());
+        prop_assert!(
+            managed.len() <= MAX_STAGES as usize,
+            "{} managed stages in IVS",
+            managed.len()
+        );
         prop_assert!(
             stages.len() + intents.len() <= MAX_STAGES as usize,
             "{} registered + {} intents",
@@ -696,8 +774,12 @@ impl Fleet {
         self.check(model).await?;
         let intents = self.store.intents().await.unwrap();
         prop_assert!(intents.is_empty(), "intents left: {:?}", intents);
-        let mut registered: Vec<String> =
-            self.stages().await.into_iter().map(|s| s.record.arn).collect();
+        let mut registered: Vec<String> = self
+            .stages()
+            .await
+            .into_iter()
+            .map(|s| s.record.arn)
+            .collect();
         let mut in_ivs: Vec<String> = self
             .ivs
             .list_stages()
@@ -719,15 +801,23 @@ async fn run_case(store: Arc<dyn ViewerStore>, ops: Vec<Op>) -> Result<(), TestC
     let mut model = Model::default();
     fleet.check(&model).await?;
     for (step, op) in ops.iter().enumerate() {
-        let at = |e: TestCaseError| TestCaseError::fail(format!("step {step} {op:?}: {e}"));
+        // Shrinking stops at the shortest length generated; what follows the
+        // failing step is noise, so the message shows the steps up to it.
+        let at = |e: TestCaseError| {
+            let steps: Vec<String> = ops[..=step].iter().map(|o| format!("{o:?}")).collect();
+            TestCaseError::fail(format!(
+                "step {step} {op:?}: {e}\nsteps: {}",
+                steps.join(", ")
+            ))
+        };
         fleet.apply(&mut model, op).await.map_err(at)?;
         fleet.quiesce().await;
         fleet.check(&model).await.map_err(at)?;
     }
-    fleet
-        .settle(&mut model)
-        .await
-        .map_err(|e| TestCaseError::fail(format!("settling: {e}")))
+    fleet.settle(&mut model).await.map_err(|e| {
+        let steps: Vec<String> = ops.iter().map(|o| format!("{o:?}")).collect();
+        TestCaseError::fail(format!("settling: {e}\nsteps: {}", steps.join(", ")))
+    })
 }
 
 /// Runs the generated cases, one fresh store each (`make_store`), on one
