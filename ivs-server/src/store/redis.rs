@@ -514,12 +514,18 @@ impl RedisStore {
 
     /// Runs one script: one `EVALSHA` (plus a reload after `NOSCRIPT`).
     async fn run(&self, script: &Script, args: &[Arg<'_>]) -> StoreResult<Value> {
-        let tracked = self.checkout().await?;
         let mut invocation = script.prepare_invoke();
         invocation.arg(self.prefix.as_str());
         for a in args {
             invocation.arg(a);
         }
+        self.invoke(invocation).await
+    }
+
+    /// Sends a prepared script call on a pooled connection, under the
+    /// command deadline.
+    async fn invoke(&self, invocation: redis::ScriptInvocation<'_>) -> StoreResult<Value> {
+        let tracked = self.checkout().await?;
         let mut conn = tracked.conn.clone();
         let result =
             tokio::time::timeout(COMMAND_TIMEOUT, invocation.invoke_async::<Value>(&mut conn))
@@ -545,7 +551,6 @@ impl RedisStore {
         keys: &[&str],
         args: &[Arg<'_>],
     ) -> StoreResult<Value> {
-        let tracked = self.checkout().await?;
         let mut invocation = script.prepare_invoke();
         for k in keys {
             invocation.key(*k);
@@ -553,11 +558,7 @@ impl RedisStore {
         for a in args {
             invocation.arg(a);
         }
-        let mut conn = tracked.conn.clone();
-        let result =
-            tokio::time::timeout(COMMAND_TIMEOUT, invocation.invoke_async::<Value>(&mut conn))
-                .await;
-        settle(&tracked, result)
+        self.invoke(invocation).await
     }
 
     fn key(&self, parts: &[&str]) -> String {
