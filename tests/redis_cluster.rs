@@ -279,7 +279,7 @@ fn the_maintenance_lease_moves_when_its_holder_dies() {
     let mut instances: Vec<Instance> = (0..3)
         .map(|_| Instance::start(settings.clone(), ivs.clone()))
         .collect();
-    let lease_key = "lease:lease:maintenance";
+    let lease_key = "{lease}:lease:maintenance";
     let holder_of = |redis: &RedisServer| redis.command(&["GET", lease_key]);
     let deadline = Instant::now() + Duration::from_secs(5);
     let holder = loop {

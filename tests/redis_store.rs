@@ -109,7 +109,7 @@ async fn a_heartbeat_is_one_command() {
     let after = stats(&server, &watched);
     assert_eq!(diff(&before, &after), counts(&[("zadd", 4), ("zscore", 4)]));
     // Nobody was created by a heartbeat.
-    assert_eq!(server.command(&["EXISTS", &format!("ivs:hb:{ARN_B}")]), "0");
+    assert_eq!(server.command(&["ZCARD", "{ivs}:hb"]), "1");
     assert_eq!(store.stage(ARN_A).await.unwrap().unwrap().viewers, 1);
 }
 
@@ -148,6 +148,8 @@ async fn the_sweep_reads_only_expired_viewers() {
         "keys",
         "scan",
         "zcard",
+        "hincrby",
+        "zscore",
     ];
     let before = stats(&server, &watched);
     let removed = store
@@ -156,22 +158,23 @@ async fn the_sweep_reads_only_expired_viewers() {
         .unwrap();
     assert_eq!(removed, 3);
     let after = stats(&server, &watched);
-    // One round trip; per stage one range query; per expired viewer one read,
-    // one delete and its watch time (HSET + ZADD); per stage that lost
-    // viewers its new count in the load index (ZCARD + ZADD); retention: one
+    // One round trip; one range query over every stage's viewers and one
+    // removal; per expired viewer one read (HGET), one delete (HDEL) and its
+    // watch time (HSET + ZADD); per stage that lost viewers its new count
+    // (HINCRBY) and load-index score (ZSCORE, HGET, ZADD); retention: one
     // range query.
     assert_eq!(
         diff(&before, &after),
         counts(&[
             ("evalsha", 1),
-            ("zrange", 1),
-            ("zrangebyscore", 3),
-            ("zremrangebyscore", 2),
-            ("hmget", 3),
-            ("del", 3),
+            ("zrangebyscore", 2),
+            ("zremrangebyscore", 1),
+            ("hget", 5),
+            ("hdel", 3),
             ("hset", 3),
             ("zadd", 5),
-            ("zcard", 2),
+            ("hincrby", 2),
+            ("zscore", 2),
         ])
     );
     assert_eq!(store.stage(ARN_A).await.unwrap().unwrap().viewers, 198);
@@ -186,6 +189,7 @@ async fn join_commands(
 ) -> HashMap<String, u64> {
     let watched = [
         "evalsha", "zrange", "zcard", "hmget", "hget", "hset", "zadd", "zscore", "exists",
+        "hincrby",
     ];
     let before = stats(server, &watched);
     assert!(matches!(
@@ -204,9 +208,10 @@ async fn a_join_costs_the_same_whatever_the_number_of_stages() {
     let store = connect(&server, "ivs:").await;
     store.register_stage(&stage(ARN_A, 1)).await.unwrap();
     let one_stage = join_commands(&server, &store, "first").await;
-    // One EVALSHA; inside it the viewer's hash (HGET, HSET), the least
+    // One EVALSHA; inside it the viewer's entry (HGET, HSET), the least
     // loaded stage twice (ZRANGE ... 0 0: to pick it and, after the add, for
-    // needs_stage), the add (ZADD, ZCARD) and the new count (ZADD XX).
+    // needs_stage), the add (ZADD, HINCRBY of the stage's count) and the new
+    // count in the load index (ZADD XX).
     assert_eq!(
         one_stage,
         counts(&[
@@ -215,7 +220,7 @@ async fn a_join_costs_the_same_whatever_the_number_of_stages() {
             ("hset", 1),
             ("zrange", 2),
             ("zadd", 2),
-            ("zcard", 1),
+            ("hincrby", 1),
         ])
     );
     for i in 0..300 {
@@ -236,22 +241,23 @@ async fn connecting_rebuilds_the_load_index() {
     for i in 0..3 {
         store.join(&req(&format!("u{i}"), 1_000, 50)).await.unwrap();
     }
-    let index = server.command(&["ZRANGE", "ivs:load", "0", "-1", "WITHSCORES"]);
+    let index = server.command(&["ZRANGE", "{ivs}:load", "0", "-1", "WITHSCORES"]);
     assert_eq!(index, format!("{:016}{ARN_A}\n3", 1));
     // As an earlier version left it: no `load`, the old `open` set instead;
     // or an index that drifted (a restored backup, a hand edit).
-    server.command(&["DEL", "ivs:load"]);
+    server.command(&["DEL", "{ivs}:load"]);
     server.command(&["ZADD", "ivs:open", "1", ARN_A]);
     let upgraded = connect(&server, "ivs:").await;
     assert_eq!(
-        server.command(&["ZRANGE", "ivs:load", "0", "-1", "WITHSCORES"]),
+        server.command(&["ZRANGE", "{ivs}:load", "0", "-1", "WITHSCORES"]),
         index
     );
     assert_eq!(server.command(&["EXISTS", "ivs:open"]), "0");
-    server.command(&["ZADD", "ivs:load", "40", &format!("{:016}{ARN_A}", 1)]);
+    server.command(&["ZADD", "{ivs}:load", "40", &format!("{:016}{ARN_A}", 1)]);
+    server.command(&["HSET", "{ivs}:count", ARN_A, "40"]);
     drop(connect(&server, "ivs:").await);
     assert_eq!(
-        server.command(&["ZRANGE", "ivs:load", "0", "-1", "WITHSCORES"]),
+        server.command(&["ZRANGE", "{ivs}:load", "0", "-1", "WITHSCORES"]),
         index
     );
     match upgraded.join(&req("u9", 2_000, 50)).await.unwrap() {
@@ -260,6 +266,157 @@ async fn connecting_rebuilds_the_load_index() {
         } => assert_eq!((stage_arn.as_str(), viewers), (ARN_A, 4)),
         JoinOutcome::Full => panic!("no stage found after the rebuild"),
     }
+}
+
+/// Data written by versions before the hash-tagged layout (per-stage and
+/// per-viewer keys named `ivs:stage:<arn>`, `ivs:hb:<arn>`,
+/// `ivs:viewer:<user>`), as a running fleet of them leaves it in Redis.
+fn write_the_earlier_layout(server: &RedisServer) {
+    let record = serde_json::to_string(&stage(ARN_A, 1)).unwrap();
+    let mut draining = stage(ARN_B, 2);
+    draining.draining = true;
+    let draining = serde_json::to_string(&draining).unwrap();
+    for cmd in [
+        vec!["ZADD", "ivs:stages", "1", ARN_A, "2", ARN_B],
+        vec![
+            "HSET",
+            &format!("ivs:stage:{ARN_A}"),
+            "record",
+            &record,
+            "name",
+            "renamed",
+            "assignable",
+            "1",
+            "draining",
+            "0",
+        ],
+        vec![
+            "HSET",
+            &format!("ivs:stage:{ARN_B}"),
+            "record",
+            &draining,
+            "name",
+            "s",
+            "assignable",
+            "1",
+            "draining",
+            "1",
+        ],
+        vec![
+            "ZADD",
+            &format!("ivs:hb:{ARN_A}"),
+            "5000",
+            "u1",
+            "6000",
+            "u2",
+        ],
+        vec!["ZADD", &format!("ivs:hb:{ARN_B}"), "7000", "u3"],
+        vec![
+            "HSET",
+            "ivs:viewer:u1",
+            "stage",
+            ARN_A,
+            "pid",
+            "p-u1",
+            "joined",
+            "1000",
+        ],
+        vec![
+            "HSET",
+            "ivs:viewer:u2",
+            "stage",
+            ARN_A,
+            "pid",
+            "p-u2",
+            "joined",
+            "2000",
+        ],
+        vec![
+            "HSET",
+            "ivs:viewer:u3",
+            "stage",
+            ARN_B,
+            "pid",
+            "p-u3",
+            "joined",
+            "3000",
+        ],
+        vec![
+            "HSET",
+            "ivs:watch",
+            &format!("{}:{ARN_A}u0", ARN_A.len()),
+            "42",
+        ],
+        vec![
+            "ZADD",
+            "ivs:watch:at",
+            "900",
+            &format!("{}:{ARN_A}u0", ARN_A.len()),
+        ],
+        vec!["ZADD", "ivs:load", "2", &format!("{:016}{ARN_A}", 1)],
+        vec!["RPUSH", "ivs:departed", &format!("{ARN_A} p-u0")],
+    ] {
+        server.command(&cmd);
+    }
+}
+
+#[tokio::test]
+async fn the_earlier_key_layout_is_moved_on_connect() {
+    let server = RedisServer::start();
+    write_the_earlier_layout(&server);
+    let store = connect(&server, "ivs:").await;
+    // Nothing of the old layout is left; everything is under the hash tag.
+    let keys = server.command(&["KEYS", "ivs:*"]);
+    assert_eq!(keys, "", "old keys left: {keys}");
+    let stages = store.stages().await.unwrap();
+    let seen: Vec<_> = stages
+        .iter()
+        .map(|s| {
+            (
+                s.record.arn.as_str(),
+                s.record.name.as_str(),
+                s.record.draining,
+                s.viewers,
+            )
+        })
+        .collect();
+    assert_eq!(seen, [(ARN_A, "renamed", false, 2), (ARN_B, "s", true, 1)]);
+    let viewers = store.viewers(ARN_A).await.unwrap();
+    let seen: Vec<_> = viewers
+        .iter()
+        .map(|v| {
+            (
+                v.user_id.as_str(),
+                v.participant_id.as_str(),
+                v.joined_at,
+                v.last_heartbeat,
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [("u1", "p-u1", 1000, 5000), ("u2", "p-u2", 2000, 6000)]
+    );
+    // Heartbeats, watch times and the departure queue carry on.
+    assert_eq!(
+        store.heartbeat("u1", ARN_A, 8_000).await.unwrap(),
+        Some(8_000)
+    );
+    assert_eq!(
+        store.watch_duration("u0", ARN_A, 9_000).await.unwrap(),
+        Some(42)
+    );
+    assert_eq!(store.departures(10).await.unwrap().len(), 1);
+    // A join lands on the open stage with the viewers it already had.
+    match store.join(&req("u9", 9_000, 50)).await.unwrap() {
+        JoinOutcome::Joined {
+            stage_arn, viewers, ..
+        } => assert_eq!((stage_arn.as_str(), viewers), (ARN_A, 3)),
+        JoinOutcome::Full => panic!("no stage found after the move"),
+    }
+    // Connecting again moves nothing twice.
+    drop(connect(&server, "ivs:").await);
+    assert_eq!(store.stage(ARN_A).await.unwrap().unwrap().viewers, 3);
 }
 
 #[tokio::test]
@@ -491,42 +648,45 @@ async fn every_key_is_under_the_prefix() {
     let keys = server.command(&["KEYS", "*"]);
     let keys: HashSet<&str> = keys.lines().collect();
     let expected = |p: &str| -> Vec<String> {
+        // One hash tag per prefix: on Redis Cluster each deployment is one
+        // slot, and per-stage or per-viewer data are fields, not keys.
         [
-            "stages".to_string(),
-            "load".into(),
-            format!("stage:{ARN_A}"),
-            format!("hb:{ARN_A}"),
-            "viewer:u1".into(),
-            "watch".into(),
-            "watch:at".into(),
-            "gcra:key".into(),
-            "lease:sweep".into(),
+            "stages",
+            "load",
+            "stage",
+            "hb",
+            "viewer",
+            "count",
+            "watch",
+            "watch:at",
+            "gcra:key",
+            "lease:sweep",
             // The lease's fencing counter: it must outlive the lease.
-            "fence:sweep".into(),
+            "fence:sweep",
             // u2 left: its participant waits to be disconnected in IVS.
-            "departed".into(),
+            "departed",
         ]
         .into_iter()
-        .map(|k| format!("{p}{k}"))
+        .map(|k| format!("{{{p}}}:{k}"))
         .collect()
     };
-    let mut want: HashSet<String> = expected("one:").into_iter().collect();
-    want.extend(expected("two:"));
+    let mut want: HashSet<String> = expected("one").into_iter().collect();
+    want.extend(expected("two"));
     assert_eq!(keys, want.iter().map(String::as_str).collect());
     // The two prefixes do not see each other.
     b.purge_stage(ARN_A, 5_000).await.unwrap();
     assert_eq!(a.stage(ARN_A).await.unwrap().unwrap().viewers, 1);
     assert!(b.stages().await.unwrap().is_empty());
     // Idle rate-limit state goes away by itself (about one period).
-    let pttl: i64 = server.command(&["PTTL", "one:gcra:key"]).parse().unwrap();
+    let pttl: i64 = server.command(&["PTTL", "{one}:gcra:key"]).parse().unwrap();
     assert!(pttl > 0 && pttl <= 61_000, "{pttl}");
     let pttl: i64 = server
-        .command(&["PTTL", "one:lease:sweep"])
+        .command(&["PTTL", "{one}:lease:sweep"])
         .parse()
         .unwrap();
     assert!(pttl > 0 && pttl <= 60_000, "{pttl}");
     // The registry, viewers and watch times never expire by TTL.
-    for key in ["one:stages", "one:viewer:u1", "one:watch"] {
+    for key in ["{one}:stages", "{one}:viewer", "{one}:watch", "{one}:hb"] {
         assert_eq!(server.command(&["PTTL", key]), "-1", "{key}");
     }
 }
@@ -601,13 +761,17 @@ async fn foreign_data_is_an_error_not_a_panic() {
     let server = RedisServer::start();
     let store = connect(&server, "ivs:").await;
     store.register_stage(&stage(ARN_A, 1)).await.unwrap();
-    let key = format!("ivs:stage:{ARN_A}");
-    server.command(&["HSET", &key, "record", "not json"]);
+    server.command(&[
+        "HSET",
+        "{ivs}:stage",
+        &format!("record:{ARN_A}"),
+        "not json",
+    ]);
     let err = store.stages().await.unwrap_err();
     assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
     // A key of the wrong type makes the script fail: also Corrupt.
-    server.command(&["DEL", &format!("ivs:hb:{ARN_A}")]);
-    server.command(&["SET", &format!("ivs:hb:{ARN_A}"), "x"]);
+    server.command(&["DEL", "{ivs}:hb"]);
+    server.command(&["SET", "{ivs}:hb", "x"]);
     let err = store.heartbeat("u1", ARN_A, 1).await.unwrap_err();
     assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
     // The store keeps working for everything else.
@@ -629,7 +793,7 @@ async fn the_server_selects_redis_from_the_settings() {
         .unwrap();
     assert_eq!(built.app().store().kind(), "redis");
     // The master stage went into Redis under the prefix.
-    assert_eq!(server.command(&["ZCARD", "srv:stages"]), "1");
+    assert_eq!(server.command(&["ZCARD", "{srv}:stages"]), "1");
     // Unreachable at start: the server refuses to start, with the reason.
     server.kill();
     let started = Instant::now();

@@ -811,7 +811,7 @@ async fn a_random_workload_gets_the_same_answers_from_both_stores() {
             );
             assert_eq!(
                 server
-                    .command(&["ZRANGE", "test:load", "0", "-1", "WITHSCORES"])
+                    .command(&["ZRANGE", "{test}:load", "0", "-1", "WITHSCORES"])
                     .lines()
                     .map(str::to_string)
                     .collect::<Vec<_>>(),

@@ -15,15 +15,21 @@ use crate::redis_server::try_command_on;
 /// Registry, viewer sets and (local mode) the emulator's account, read from
 /// Redis in one atomic script so that they are from one instant.
 const SNAPSHOT_LUA: &str = r#"
-local P = ARGV[1]
+local stages, stage, hb = KEYS[1], KEYS[2], KEYS[3]
 local out = { registry = {}, hb = {}, ivs = false, ivs_key = false }
-for _, arn in ipairs(redis.call('ZRANGE', P .. 'stages', 0, -1)) do
-  out.registry[arn] = redis.call('HGET', P .. 'stage:' .. arn, 'record') or ''
+for _, arn in ipairs(redis.call('ZRANGE', stages, 0, -1)) do
+  out.registry[arn] = redis.call('HGET', stage, 'record:' .. arn) or ''
 end
-for _, key in ipairs(redis.call('KEYS', P .. 'hb:*')) do
-  out.hb[string.sub(key, #P + 4)] = redis.call('ZRANGE', key, 0, -1)
+for _, member in ipairs(redis.call('ZRANGE', hb, 0, -1)) do
+  local n, rest = string.match(member, '^(%d+):(.*)$')
+  if n then
+    n = tonumber(n)
+    local arn = string.sub(rest, 1, n)
+    out.hb[arn] = out.hb[arn] or {}
+    table.insert(out.hb[arn], string.sub(rest, n + 1))
+  end
 end
-for i = 2, #ARGV do
+for i = 1, #ARGV do
   if redis.call('TYPE', ARGV[i]).ok == 'hash' then
     out.ivs = redis.call('HGETALL', ARGV[i])
     out.ivs_key = ARGV[i]
@@ -74,7 +80,10 @@ pub struct Snapshot {
 impl Snapshot {
     /// Reads a snapshot from the Redis on `port`.
     pub fn read(port: u16, prefix: &str, account_keys: &[String]) -> Result<Snapshot, String> {
-        let mut args = vec!["EVAL", SNAPSHOT_LUA, "0", prefix];
+        let tagged = ivs_server::store::redis::hash_tagged(prefix).map_err(|e| e.to_string())?;
+        let keys = ["stages", "stage", "hb"].map(|k| format!("{tagged}{k}"));
+        let mut args = vec!["EVAL", SNAPSHOT_LUA, "3"];
+        args.extend(keys.iter().map(String::as_str));
         args.extend(account_keys.iter().map(String::as_str));
         let text = try_command_on(port, &args)?;
         let v: Value = serde_json::from_str(&text)
@@ -424,11 +433,12 @@ mod tests {
         let redis = RedisServer::start();
         let p = "t:";
         let record = |master: bool| json!({ "arn": A, "master": master }).to_string();
-        redis.command(&["ZADD", "t:stages", "1", A, "2", B]);
-        redis.command(&["HSET", &format!("t:stage:{A}"), "record", &record(true)]);
-        redis.command(&["HSET", &format!("t:stage:{B}"), "record", &record(false)]);
-        redis.command(&["ZADD", &format!("t:hb:{A}"), "5", "u1", "6", "u2"]);
-        redis.command(&["ZADD", &format!("t:hb:{C}"), "5", "stray"]);
+        let member = |arn: &str, user: &str| format!("{}:{arn}{user}", arn.len());
+        redis.command(&["ZADD", "{t}:stages", "1", A, "2", B]);
+        redis.command(&["HSET", "{t}:stage", &format!("record:{A}"), &record(true)]);
+        redis.command(&["HSET", "{t}:stage", &format!("record:{B}"), &record(false)]);
+        let (a1, a2, c1) = (member(A, "u1"), member(A, "u2"), member(C, "stray"));
+        redis.command(&["ZADD", "{t}:hb", "5", &a1, "6", &a2, "5", &c1]);
         let keys = local_account_keys(p, "123456789012", "us-west-2");
 
         let snap = Snapshot::read(redis.port(), p, &keys).unwrap();

@@ -84,6 +84,7 @@ struct Scripts {
     begin_delete: Script,
     departures: Script,
     ack_departures: Script,
+    migrate_v1: Script,
 }
 
 impl Scripts {
@@ -115,10 +116,11 @@ impl Scripts {
             begin_delete: lua!("begin_delete.lua"),
             departures: lua!("departures.lua"),
             ack_departures: lua!("ack_departures.lua"),
+            migrate_v1: lua!("migrate_v1.lua"),
         }
     }
 
-    fn all(&self) -> [&Script; 26] {
+    fn all(&self) -> [&Script; 27] {
         [
             &self.register_stage,
             &self.stages,
@@ -146,6 +148,7 @@ impl Scripts {
             &self.begin_delete,
             &self.departures,
             &self.ack_departures,
+            &self.migrate_v1,
         ]
     }
 }
@@ -338,6 +341,16 @@ fn micros(d: Duration) -> i64 {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }
 
+/// The position of the heartbeat set in [`FIXED_KEYS`].
+const HB: usize = 3;
+
+/// A viewer's member of the heartbeat set (and field of the watch times):
+/// length-prefixed so that no (user, stage) pair collides with another.
+/// `pair()` in `prelude.lua` builds the same string.
+fn pair(user: &str, arn: &str) -> String {
+    format!("{}:{arn}{user}", arn.len())
+}
+
 /// `ZADD … GT` (the one-command heartbeat) arrived in Redis 6.2.
 const MIN_REDIS_VERSION: (u32, u32) = (6, 2);
 
@@ -388,7 +401,40 @@ fn classify(e: &RedisError) -> StoreError {
 pub struct RedisStore {
     pool: bb8::Pool<Manager>,
     prefix: String,
+    /// The prefix as a hash tag (`{ivs}:`): the start of every key.
+    tagged: String,
+    /// The deployment's fixed keys, `KEYS[1..11]` of every script (see
+    /// `prelude.lua`).
+    keys: [String; FIXED_KEYS.len()],
     scripts: Scripts,
+}
+
+/// The names after the hash tag of the keys every script receives, in the
+/// order `prelude.lua` reads them.
+const FIXED_KEYS: [&str; 11] = [
+    "stages", "stage", "load", "hb", "viewer", "count", "watch", "watch:at", "intents", "master",
+    "departed",
+];
+
+/// The start of every key of a deployment: its prefix as a Redis Cluster
+/// hash tag, so that all of them hash to one slot (a script may only touch
+/// keys of one slot) and different prefixes to different slots. A prefix
+/// that already holds a non-empty `{…}` is taken as it is.
+pub fn hash_tagged(prefix: &str) -> StoreResult<String> {
+    if let Some(open) = prefix.find('{') {
+        if let Some(len) = prefix[open + 1..].find('}') {
+            if len > 0 {
+                return Ok(prefix.to_string());
+            }
+        }
+    }
+    let name = prefix.strip_suffix(':').unwrap_or(prefix);
+    if name.is_empty() || name.contains(['{', '}']) {
+        return Err(StoreError::Unavailable(format!(
+            "the Redis key prefix {prefix:?} cannot be a hash tag: use a name such as \"ivs:\""
+        )));
+    }
+    Ok(format!("{{{name}}}:"))
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -421,9 +467,12 @@ impl RedisStore {
             .test_on_check_out(false)
             .error_sink(Box::new(LogErrors))
             .build_unchecked(Manager { client, config });
+        let tagged = hash_tagged(prefix)?;
         let store = RedisStore {
             pool,
             prefix: prefix.to_string(),
+            keys: FIXED_KEYS.map(|k| format!("{tagged}{k}")),
+            tagged,
             scripts: Scripts::new(),
         };
         store
@@ -431,6 +480,15 @@ impl RedisStore {
             .await
             .map_err(|e| StoreError::Unavailable(format!("cannot reach Redis at {shown}: {e}")))?;
         store.check_version().await?;
+        let migrated = store
+            .run_int(&store.scripts.migrate_v1, &[prefix.into()])
+            .await?;
+        if migrated > 0 {
+            tracing::info!(
+                stages = migrated,
+                "moved the data of the earlier key layout to the hash-tagged one"
+            );
+        }
         let open = store.run_int(&store.scripts.rebuild_load, &[]).await?;
         tracing::info!(url = %shown, prefix, open_stages = open, "Redis store connected");
         Ok(store)
@@ -514,8 +572,23 @@ impl RedisStore {
 
     /// Runs one script: one `EVALSHA` (plus a reload after `NOSCRIPT`).
     async fn run(&self, script: &Script, args: &[Arg<'_>]) -> StoreResult<Value> {
+        self.run_with(script, &[], args).await
+    }
+
+    /// Runs one script with keys beyond the fixed ones (`KEYS[12..]`).
+    async fn run_with(
+        &self,
+        script: &Script,
+        extra_keys: &[&str],
+        args: &[Arg<'_>],
+    ) -> StoreResult<Value> {
         let mut invocation = script.prepare_invoke();
-        invocation.arg(self.prefix.as_str());
+        for k in self.keys.iter() {
+            invocation.key(k.as_str());
+        }
+        for k in extra_keys {
+            invocation.key(*k);
+        }
         for a in args {
             invocation.arg(a);
         }
@@ -563,23 +636,45 @@ impl RedisStore {
 
     fn key(&self, parts: &[&str]) -> String {
         let mut key =
-            String::with_capacity(self.prefix.len() + parts.iter().map(|p| p.len()).sum::<usize>());
-        key.push_str(&self.prefix);
+            String::with_capacity(self.tagged.len() + parts.iter().map(|p| p.len()).sum::<usize>());
+        key.push_str(&self.tagged);
         for p in parts {
             key.push_str(p);
         }
         key
     }
 
+    fn lease_key(&self, name: &str) -> String {
+        self.key(&["lease:", name])
+    }
+
+    async fn run_int_with(
+        &self,
+        script: &Script,
+        extra_keys: &[&str],
+        args: &[Arg<'_>],
+    ) -> StoreResult<i64> {
+        match self.run_with(script, extra_keys, args).await? {
+            Value::Int(i) => Ok(i),
+            other => Err(corrupt(format!("expected an integer, got {other:?}"))),
+        }
+    }
+
     async fn run_reply(&self, script: &Script, args: &[Arg<'_>]) -> StoreResult<Reply> {
         Reply::new(self.run(script, args).await?)
     }
 
+    async fn run_reply_with(
+        &self,
+        script: &Script,
+        extra_keys: &[&str],
+        args: &[Arg<'_>],
+    ) -> StoreResult<Reply> {
+        Reply::new(self.run_with(script, extra_keys, args).await?)
+    }
+
     async fn run_int(&self, script: &Script, args: &[Arg<'_>]) -> StoreResult<i64> {
-        match self.run(script, args).await? {
-            Value::Int(i) => Ok(i),
-            other => Err(corrupt(format!("expected an integer, got {other:?}"))),
-        }
+        self.run_int_with(script, &[], args).await
     }
 
     async fn load_stages(&self, arn: &str) -> StoreResult<Vec<StageLoad>> {
@@ -723,14 +818,14 @@ impl ViewerStore for RedisStore {
         let id = intent.id();
         let token = fence.token.to_string();
         let n = self
-            .run_int(
+            .run_int_with(
                 &self.scripts.begin_create,
+                &[&self.lease_key(&fence.lease)],
                 &[
                     id.as_str().into(),
                     json.as_str().into(),
                     flag(intent.master).into(),
                     i64::from(max_stages).into(),
-                    fence.lease.as_str().into(),
                     fence.holder.as_str().into(),
                     token.as_str().into(),
                 ],
@@ -750,12 +845,15 @@ impl ViewerStore for RedisStore {
         let id = Intent::create_id(&stage.name);
         let mut args = registration_args(stage, &json);
         args.extend([
-            fence.lease.as_str().into(),
             fence.holder.as_str().into(),
             token.as_str().into(),
             id.as_str().into(),
         ]);
-        Ok(self.run_int(&self.scripts.finish_create, &args).await? == 1)
+        let lease = self.lease_key(&fence.lease);
+        Ok(self
+            .run_int_with(&self.scripts.finish_create, &[&lease], &args)
+            .await?
+            == 1)
     }
 
     async fn intents(&self) -> StoreResult<Vec<Intent>> {
@@ -788,14 +886,14 @@ impl ViewerStore for RedisStore {
     ) -> StoreResult<bool> {
         let token = fence.token.to_string();
         let n = self
-            .run_int(
+            .run_int_with(
                 &self.scripts.drain_if_idle,
+                &[&self.lease_key(&fence.lease)],
                 &[
                     arn.into(),
                     i64::from(below).into(),
                     millis(min_age).into(),
                     now.into(),
-                    fence.lease.as_str().into(),
                     fence.holder.as_str().into(),
                     token.as_str().into(),
                 ],
@@ -828,13 +926,13 @@ impl ViewerStore for RedisStore {
         let id = intent.id();
         let token = fence.token.to_string();
         let n = self
-            .run_int(
+            .run_int_with(
                 &self.scripts.begin_delete,
+                &[&self.lease_key(&fence.lease)],
                 &[
                     arn.into(),
                     id.as_str().into(),
                     json.as_str().into(),
-                    fence.lease.as_str().into(),
                     fence.holder.as_str().into(),
                     token.as_str().into(),
                 ],
@@ -948,21 +1046,22 @@ impl ViewerStore for RedisStore {
         // there" or "already at or past `now`" (two heartbeats in one
         // millisecond, an instance whose clock is behind): only then a
         // second command tells them apart.
-        let key = self.key(&["hb:", stage_arn]);
+        let key = &self.keys[HB];
+        let member = pair(user_id, stage_arn);
         let mut zadd = redis::cmd("ZADD");
-        zadd.arg(&key)
+        zadd.arg(key)
             .arg("XX")
             .arg("GT")
             .arg("CH")
             .arg(now)
-            .arg(user_id);
+            .arg(&member);
         match self.query(&zadd).await? {
             Value::Int(1) => return Ok(Some(now)),
             Value::Int(0) => {}
             other => return Err(corrupt(format!("ZADD answered {other:?}"))),
         }
         let mut zscore = redis::cmd("ZSCORE");
-        zscore.arg(&key).arg(user_id);
+        zscore.arg(key).arg(&member);
         // Scores are whole milliseconds, which Redis prints as digits.
         match self.query(&zscore).await? {
             Value::Nil => Ok(None),
@@ -1053,10 +1152,10 @@ impl ViewerStore for RedisStore {
             receipt: RateReceipt::default(),
         });
         let mut reply = self
-            .run_reply(
+            .run_reply_with(
                 &self.scripts.rate_limit,
+                &[&self.key(&["gcra:", key_id])],
                 &[
-                    key_id.into(),
                     i64::from(limit).into(),
                     period_us.into(),
                     now.saturating_mul(1000).into(),
@@ -1093,17 +1192,22 @@ impl ViewerStore for RedisStore {
         // PX 0 is an error in Redis; a 1 ms lease is as good as expired.
         let ttl = millis(ttl).max(1);
         let n = self
-            .run_int(
+            .run_int_with(
                 &self.scripts.try_lease,
-                &[name.into(), holder.into(), ttl.into()],
+                &[&self.lease_key(name), &self.key(&["fence:", name])],
+                &[holder.into(), ttl.into()],
             )
             .await?;
         Ok((n > 0).then_some(n as u64))
     }
 
     async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()> {
-        self.run(&self.scripts.release_lease, &[name.into(), holder.into()])
-            .await?;
+        self.run_with(
+            &self.scripts.release_lease,
+            &[&self.lease_key(name)],
+            &[holder.into()],
+        )
+        .await?;
         Ok(())
     }
 }
@@ -1121,6 +1225,18 @@ mod tests {
         assert!(redis_version("redis_version:10.1.0").unwrap() >= MIN_REDIS_VERSION);
         assert_eq!(redis_version("# Server\r\nuptime:1\r\n"), None);
         assert_eq!(redis_version("redis_version:seven"), None);
+    }
+
+    #[test]
+    fn every_key_of_a_prefix_shares_one_hash_tag() {
+        assert_eq!(hash_tagged("ivs:").unwrap(), "{ivs}:");
+        assert_eq!(hash_tagged("event-42").unwrap(), "{event-42}:");
+        // A prefix with its own tag is kept: the user chose the slot.
+        assert_eq!(hash_tagged("app:{ivs}:").unwrap(), "app:{ivs}:");
+        for bad in ["", ":", "{}:", "a{b:"] {
+            assert!(hash_tagged(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(pair("u1", "arn:x"), "5:arn:xu1");
     }
 
     #[test]

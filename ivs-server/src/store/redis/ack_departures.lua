@@ -1,4 +1,4 @@
--- ARGV: prefix, n. Drops the oldest `n` departures (handled by the one
+-- ARGV: n. Drops the oldest `n` departures (handled by the one
 -- maintenance holder, the queue's only consumer).
-redis.call('LTRIM', DEPARTED, tonumber(ARGV[2]), -1)
+redis.call('LTRIM', DEPARTED, tonumber(ARGV[1]), -1)
 return 1

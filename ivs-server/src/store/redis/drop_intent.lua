@@ -1,2 +1,2 @@
--- ARGV: prefix, intent id. Returns 1 when it existed.
-return redis.call('HDEL', INTENTS, ARGV[2])
+-- ARGV: intent id. Returns 1 when it existed.
+return redis.call('HDEL', INTENTS, ARGV[1])

@@ -1,10 +1,9 @@
--- ARGV: prefix, user, arn
+-- ARGV: user, arn
 -- Undoes a join: removes the viewer without recording a watch time.
-local user, arn = ARGV[2], ARGV[3]
-local vk = viewer_key(user)
-if redis.call('HGET', vk, 'stage') == arn then
-  redis.call('DEL', vk)
-  redis.call('ZREM', hb_key(arn), user)
+local user, arn = ARGV[1], ARGV[2]
+if viewer_get(user) == arn then
+  redis.call('HDEL', VIEWERS, user)
+  hb_remove(arn, user)
   refresh_load(arn)
 end
 return 1

@@ -1,2 +1,2 @@
--- ARGV: prefix. Returns every pending intent's JSON.
+-- Returns every pending intent's JSON.
 return redis.call('HVALS', INTENTS)

@@ -1,2 +1,2 @@
--- ARGV: prefix. The registered master's ARN, or false.
+-- The registered master's ARN, or false.
 return redis.call('GET', MASTER)

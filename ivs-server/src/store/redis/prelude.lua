@@ -1,25 +1,33 @@
 -- Shared by every script of the Redis viewer store (prepended to each one).
--- ARGV[1] is always the key prefix; the remaining ARGV are the operation's.
--- Keys are derived here rather than passed in KEYS because most of them are
--- only known inside the script (the viewer's stage, the registered stages):
--- the store targets one Redis server (or a primary), not Redis Cluster.
-local P = ARGV[1]
-local STAGES = P .. 'stages'
--- The assignable, non-draining stages scored by viewer count, so that a
--- join reads the least-loaded one with a single ZRANGE. Members are
--- load_member(): the creation time zero-padded, then the ARN, so that equal
--- counts fall back to "oldest, then ARN" by Redis' own member order. Every
--- script that changes a stage's heartbeat set refreshes its score.
-local LOAD = P .. 'load'
-local WATCH = P .. 'watch'
-local WATCH_AT = P .. 'watch:at'
-
-local function stage_key(arn) return P .. 'stage:' .. arn end
-local function hb_key(arn) return P .. 'hb:' .. arn end
-local function viewer_key(user) return P .. 'viewer:' .. user end
+-- Every key a script touches is declared in KEYS, so that on Redis Cluster
+-- each call stays in one slot: all keys of a deployment share one hash tag
+-- (`{ivs}:…`). KEYS[1..11] are the deployment's fixed keys, in the order of
+-- `RedisStore`'s key list; a call that needs a lease, fence counter or rate
+-- limit state passes that key after them (KEYS[12], KEYS[13]). Per-stage
+-- and per-viewer data therefore lives in fields of those keys, never in
+-- keys named at run time. ARGV are the operation's.
+local STAGES, STAGE, LOAD, HB = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local VIEWERS, COUNT, WATCH, WATCH_AT = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local INTENTS, MASTER, DEPARTED = KEYS[9], KEYS[10], KEYS[11]
+-- STAGES: registered ARN → creation time (ms), the registry in its order.
+-- STAGE: "<field>:<arn>" → record JSON, name, assignable, draining, revived.
+-- LOAD: the assignable, non-draining stages scored by viewer count, so that
+--   a join reads the least-loaded one with a single ZRANGE. Members are
+--   load_member(): the creation time zero-padded, then the ARN, so that equal
+--   counts fall back to "oldest, then ARN" by Redis' own member order.
+-- HB: pair(user, arn) → last heartbeat (ms): every counted viewer.
+-- VIEWERS: user → "<joined> <#pid> <pid><arn>": where each viewer is.
+-- COUNT: ARN → viewers counted there (the HB members of that stage).
 
 -- Length-prefixed so that no (user, stage) pair can collide with another.
-local function watch_field(user, arn) return #arn .. ':' .. arn .. user end
+-- The HTTP heartbeat builds the same member in Rust (`RedisStore::pair`).
+local function pair(user, arn) return #arn .. ':' .. arn .. user end
+local function unpair(member)
+  local n, rest = string.match(member, '^(%d+):(.*)$')
+  if not n then return nil, nil end
+  n = tonumber(n)
+  return string.sub(rest, 1, n), string.sub(rest, n + 1)
+end
 
 -- Integers go to Redis as plain digits: the default number-to-string
 -- conversion may pick an exponent form, which PEXPIRE rejects.
@@ -31,10 +39,57 @@ local function seconds_between(from, to)
   return math.floor(d / 1000)
 end
 
+local function sfield(arn, f) return f .. ':' .. arn end
+local function stage_get(arn, ...)
+  local fields = {}
+  for i, f in ipairs({ ... }) do fields[i] = sfield(arn, f) end
+  return redis.call('HMGET', STAGE, unpack(fields))
+end
+local function stage_set(arn, f, value) redis.call('HSET', STAGE, sfield(arn, f), value) end
+local function stage_forget(arn)
+  redis.call('HDEL', STAGE, sfield(arn, 'record'), sfield(arn, 'name'),
+    sfield(arn, 'assignable'), sfield(arn, 'draining'), sfield(arn, 'revived'))
+end
+local function registered(arn) return redis.call('ZSCORE', STAGES, arn) end
+
+-- The viewer's stage, participant id and join time (nil when unknown).
+local function viewer_get(user)
+  local v = redis.call('HGET', VIEWERS, user)
+  if not v then return nil, nil, nil end
+  local joined, n, rest = string.match(v, '^(%d+) (%d+) (.*)$')
+  if not joined then return nil, nil, nil end
+  n = tonumber(n)
+  return string.sub(rest, n + 1), string.sub(rest, 1, n), tonumber(joined)
+end
+local function viewer_set(user, arn, pid, joined)
+  pid = pid or ''
+  redis.call('HSET', VIEWERS, user, int(joined) .. ' ' .. #pid .. ' ' .. pid .. arn)
+end
+
+local function count_of(arn) return tonumber(redis.call('HGET', COUNT, arn) or '0') end
+-- Returns the new count.
+local function count_add(arn, d)
+  local n = redis.call('HINCRBY', COUNT, arn, d)
+  if n <= 0 then
+    redis.call('HDEL', COUNT, arn)
+    return 0
+  end
+  return n
+end
+-- Counts the viewer on `arn` (COUNT follows HB's membership); returns the
+-- stage's count.
+local function hb_add(arn, user, ms)
+  if redis.call('ZADD', HB, int(ms), pair(user, arn)) == 1 then return count_add(arn, 1) end
+  return count_of(arn)
+end
+local function hb_remove(arn, user)
+  if redis.call('ZREM', HB, pair(user, arn)) == 1 then count_add(arn, -1) end
+end
+
 -- Watch time, replaced if the pair already had one; forgotten by the sweep
 -- once older than the retention (ordered by the time it was recorded).
 local function record_duration(user, arn, secs, now)
-  local f = watch_field(user, arn)
+  local f = pair(user, arn)
   redis.call('HSET', WATCH, f, int(secs))
   redis.call('ZADD', WATCH_AT, int(now), f)
 end
@@ -45,19 +100,18 @@ local function member_arn(member) return string.sub(member, 17) end
 
 -- The stage's member of LOAD (nil when it is not registered).
 local function load_member_of(arn)
-  local created = redis.call('ZSCORE', STAGES, arn)
+  local created = registered(arn)
   if not created then return nil end
   return load_member(arn, tonumber(created))
 end
 
--- Re-scores an open stage after its viewer set changed; XX leaves closed
+-- Re-scores an open stage after its viewer count changed; XX leaves closed
 -- (draining, non-assignable) and unregistered stages out. `created` saves
 -- the registry lookup when the caller already read it (the sweep).
 local function refresh_load(arn, created)
-  created = created or redis.call('ZSCORE', STAGES, arn)
+  created = created or registered(arn)
   if created then
-    redis.call('ZADD', LOAD, 'XX', redis.call('ZCARD', hb_key(arn)),
-      load_member(arn, tonumber(created)))
+    redis.call('ZADD', LOAD, 'XX', count_of(arn), load_member(arn, tonumber(created)))
   end
 end
 
@@ -76,28 +130,25 @@ local function needs_stage(scale_up_at)
   return 0
 end
 
--- Lease values are "<fencing token>:<holder>"; a write made under a lease
--- carries both and is refused once the lease expired or changed hands.
-local INTENTS = P .. 'intents'
-local MASTER = P .. 'master'
-local function lease_key(name) return P .. 'lease:' .. name end
-local function fence_holds(lease, holder, token)
-  return redis.call('GET', lease_key(lease)) == token .. ':' .. holder
+-- Lease values are "<fencing token>:<holder>" under KEYS[12]; a write made
+-- under a lease carries both and is refused once the lease expired or
+-- changed hands.
+local function fence_holds(holder, token)
+  return redis.call('GET', KEYS[12]) == token .. ':' .. holder
 end
 
--- Adds or replaces a registry entry. The hash's own `name`, `draining` and
+-- Adds or replaces a registry entry. STAGE's `name`, `draining` and
 -- `revived` fields are the live values; `record` keeps the rest as registered.
 local function register(arn, json, name, assignable, draining, created, master)
-  local key = stage_key(arn)
-  redis.call('DEL', key)
-  redis.call('HSET', key, 'record', json, 'name', name, 'assignable', assignable,
-    'draining', draining)
+  stage_forget(arn)
+  redis.call('HSET', STAGE, sfield(arn, 'record'), json, sfield(arn, 'name'), name,
+    sfield(arn, 'assignable'), assignable, sfield(arn, 'draining'), draining)
   -- A replaced entry may carry another creation time, hence another member.
   local old = load_member_of(arn)
   if old then redis.call('ZREM', LOAD, old) end
   redis.call('ZADD', STAGES, created, arn)
   if assignable == '1' and draining ~= '1' then
-    redis.call('ZADD', LOAD, redis.call('ZCARD', hb_key(arn)), load_member(arn, tonumber(created)))
+    redis.call('ZADD', LOAD, count_of(arn), load_member(arn, tonumber(created)))
   end
   if master == '1' then redis.call('SET', MASTER, arn) end
 end
@@ -109,7 +160,6 @@ end
 
 -- Left or expired viewers whose participant must still be disconnected in
 -- IVS: "<arn> <participant id>", oldest first, capped (the oldest go).
-local DEPARTED = P .. 'departed'
 local MAX_DEPARTED = 100000
 local function depart(arn, pid)
   if not pid or pid == '' then return end
@@ -121,7 +171,8 @@ end
 local function unregister(arn)
   local m = load_member_of(arn)
   if m then redis.call('ZREM', LOAD, m) end
-  redis.call('DEL', stage_key(arn), hb_key(arn))
+  stage_forget(arn)
+  redis.call('HDEL', COUNT, arn)
   redis.call('ZREM', STAGES, arn)
   unregister_master(arn)
 end

@@ -1,20 +1,29 @@
--- ARGV: prefix, arn, now (ms)
+-- ARGV: arn, now (ms)
 -- Removes the stage and every viewer on it, recording each watch time
--- (join to now): the stage is gone from IVS, so they are gone too.
-local arn, now = ARGV[2], tonumber(ARGV[3])
-local hb = hb_key(arn)
+-- (join to now): the stage is gone from IVS, so they are gone too. Reads
+-- the whole heartbeat set (bounded by the deployment's size; rare).
+local arn, now = ARGV[1], tonumber(ARGV[2])
 local m = load_member_of(arn)
 if m then redis.call('ZREM', LOAD, m) end
-redis.call('DEL', stage_key(arn))
+stage_forget(arn)
 redis.call('ZREM', STAGES, arn)
 unregister_master(arn)
-for _, user in ipairs(redis.call('ZRANGE', hb, 0, -1)) do
-  local vk = viewer_key(user)
-  local v = redis.call('HMGET', vk, 'stage', 'joined')
-  if v[1] == arn then
-    redis.call('DEL', vk)
-    record_duration(user, arn, seconds_between(tonumber(v[2]), now), now)
+local members = redis.call('ZRANGE', HB, 0, -1)
+local gone = {}
+for _, member in ipairs(members) do
+  local at, user = unpair(member)
+  if at == arn then
+    gone[#gone + 1] = member
+    local on, _, joined = viewer_get(user)
+    if on == arn then
+      redis.call('HDEL', VIEWERS, user)
+      record_duration(user, arn, seconds_between(joined, now), now)
+    end
   end
 end
-redis.call('DEL', hb)
+-- In slices: unpack() of a very long list would overflow Lua's stack.
+for i = 1, #gone, 1000 do
+  redis.call('ZREM', HB, unpack(gone, i, math.min(i + 999, #gone)))
+end
+redis.call('HDEL', COUNT, arn)
 return 1

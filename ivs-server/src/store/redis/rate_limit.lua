@@ -1,4 +1,4 @@
--- ARGV: prefix, key id, limit (>= 1), period (us, >= 1), now (us), want (>= 1),
+-- KEYS[12]: the state. ARGV: limit (>= 1), period (us, >= 1), now (us), want (>= 1),
 -- then a refund: unspent requests (0 = none) and the receipt of their grant
 -- (since, tat, refunded; us).
 -- GCRA for up to `want` requests after applying the refund: the same
@@ -8,9 +8,9 @@
 -- it was created, which tells a receipt from an expired state's).
 -- Returns {granted (0 = refused), remaining, reset_after (us), retry_after
 -- (us), receipt since, receipt tat, receipt refunded}.
-local key = P .. 'gcra:' .. ARGV[2]
-local limit, period, now, want = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local unspent = tonumber(ARGV[7])
+local key = KEYS[12]
+local limit, period, now, want = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local unspent = tonumber(ARGV[5])
 local interval = math.floor(period / limit)
 if interval < 1 then interval = 1 end
 local stored = redis.call('HMGET', key, 'tat', 'refunded', 'since')
@@ -28,7 +28,7 @@ end
 
 local changed = false
 if tat and unspent > 0 then
-  local r_since, r_tat, r_refunded = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
+  local r_since, r_tat, r_refunded = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
   local returned_since = refunded - r_refunded
   if since == r_since and returned_since >= 0 then
     -- Only what is still counted: never below now, and never more than the

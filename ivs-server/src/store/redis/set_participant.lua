@@ -1,6 +1,5 @@
--- ARGV: prefix, user, arn, participant
-local vk = viewer_key(ARGV[2])
-if redis.call('HGET', vk, 'stage') == ARGV[3] then
-  redis.call('HSET', vk, 'pid', ARGV[4])
-end
+-- ARGV: user, arn, participant
+local user, arn = ARGV[1], ARGV[2]
+local at, _, joined = viewer_get(user)
+if at == arn then viewer_set(user, arn, ARGV[3], joined) end
 return 1

@@ -1,31 +1,33 @@
--- ARGV: prefix, now (ms), heartbeat timeout (ms), retention (ms)
+-- ARGV: now (ms), heartbeat timeout (ms), retention (ms)
 -- Removes viewers whose last heartbeat is older than now - timeout (watch
 -- time: join to last heartbeat) and forgets watch times recorded before
--- now - retention. Only the expired entries are read: per stage, one range
--- query on the heartbeat set; the retention uses the recorded-time set.
-local now = tonumber(ARGV[2])
-local cutoff = '(' .. int(now - tonumber(ARGV[3]))
-local forget_before = '(' .. int(now - tonumber(ARGV[4]))
+-- now - retention. Only the expired entries are read: one range query on
+-- the heartbeat set, one on the recorded-time set.
+local now = tonumber(ARGV[1])
+local cutoff = '(' .. int(now - tonumber(ARGV[2]))
+local forget_before = '(' .. int(now - tonumber(ARGV[3]))
 local removed = 0
-local registry = redis.call('ZRANGE', STAGES, 0, -1, 'WITHSCORES')
-for r = 1, #registry, 2 do
-  local arn, created = registry[r], registry[r + 1]
-  local hb = hb_key(arn)
-  local expired = redis.call('ZRANGEBYSCORE', hb, '-inf', cutoff, 'WITHSCORES')
-  if #expired > 0 then
-    for i = 1, #expired, 2 do
-      local user, last = expired[i], tonumber(expired[i + 1])
-      local vk = viewer_key(user)
-      local v = redis.call('HMGET', vk, 'stage', 'joined', 'pid')
-      if v[1] == arn then
-        redis.call('DEL', vk)
-        depart(arn, v[3])
-        record_duration(user, arn, seconds_between(tonumber(v[2]), last), now)
+local expired = redis.call('ZRANGEBYSCORE', HB, '-inf', cutoff, 'WITHSCORES')
+if #expired > 0 then
+  local gone = {}
+  for i = 1, #expired, 2 do
+    local arn, user = unpair(expired[i])
+    if arn then
+      local last = tonumber(expired[i + 1])
+      local at, pid, joined = viewer_get(user)
+      if at == arn then
+        redis.call('HDEL', VIEWERS, user)
+        depart(arn, pid)
+        record_duration(user, arn, seconds_between(joined, last), now)
       end
-      removed = removed + 1
+      gone[arn] = (gone[arn] or 0) + 1
     end
-    redis.call('ZREMRANGEBYSCORE', hb, '-inf', cutoff)
-    refresh_load(arn, created)
+    removed = removed + 1
+  end
+  redis.call('ZREMRANGEBYSCORE', HB, '-inf', cutoff)
+  for arn, k in pairs(gone) do
+    count_add(arn, -k)
+    refresh_load(arn)
   end
 end
 local old = redis.call('ZRANGEBYSCORE', WATCH_AT, '-inf', forget_before)
