@@ -113,10 +113,10 @@ stop_server() {
     [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
     SERVER_PID=
 }
-viewers_in() { # total viewers under a prefix
-    "${RCLI[@]}" --raw EVAL "local n=0 for _,a in ipairs(redis.call('ZRANGE',ARGV[1]..'stages',0,-1)) do n=n+redis.call('ZCARD',ARGV[1]..'hb:'..a) end return n" 0 "$1"
-}
-stages_in() { "${RCLI[@]}" ZCARD "${1}stages"; }
+# Keys of a prefix start with its hash tag: "hb:" → "{hb}:" (docs/redis.md).
+tag() { echo "{${1%:}}:"; }
+viewers_in() { "${RCLI[@]}" ZCARD "$(tag "$1")hb"; } # total viewers under a prefix
+stages_in() { "${RCLI[@]}" ZCARD "$(tag "$1")stages"; }
 # Commands the servers send: scripts (EVALSHA) and the heartbeat's plain
 # ZADD (and its rare ZSCORE). No script that runs during the heartbeat runs
 # calls ZADD or ZSCORE (nobody expires), so these counts are what was sent.
@@ -190,7 +190,8 @@ while [ "$n" -lt "$VIEWERS" ]; do # top up anything that failed
     n=$(viewers_in "hb:")
 done
 PAIRS=$WORK/pairs.tsv
-"${RCLI[@]}" --raw EVAL "local out={} for _,a in ipairs(redis.call('ZRANGE',ARGV[1]..'stages',0,-1)) do for _,u in ipairs(redis.call('ZRANGE',ARGV[1]..'hb:'..a,0,-1)) do out[#out+1]=u..'\t'..a end end return out" 0 "hb:" >"$PAIRS"
+# Members of {p}hb are "<len(arn)>:<arn><userId>".
+"${RCLI[@]}" --raw EVAL "local out={} for _,m in ipairs(redis.call('ZRANGE',KEYS[1],0,-1)) do local n,rest=string.match(m,'^(%d+):(.*)$') n=tonumber(n) out[#out+1]=string.sub(rest,n+1)..'\t'..string.sub(rest,1,n) end return out" 1 "$(tag hb:)hb" >"$PAIRS"
 R[hb_stages]=$(stages_in "hb:")
 echo "$n viewers on ${R[hb_stages]} stages; $(wc -l <"$PAIRS") (userId, stageArn) pairs in $PAIRS"
 

@@ -22,7 +22,9 @@ use std::time::Duration;
 
 use contract_table::{cases, error_cases, Ctx, WRONG_KEY};
 use ivs_client::{Client, Error, RetryPolicy};
+use ivs_server::Settings;
 use ivs_suite::harness::{test_settings, TestServer};
+use ivs_suite::redis_cluster::RedisCluster;
 use ivs_suite::shape::assert_shape;
 use serde_json::Value;
 use wiremock::{MockServer, Request, Respond, ResponseTemplate};
@@ -112,8 +114,12 @@ struct Target {
 
 impl Target {
     async fn start() -> Target {
+        Self::start_with(test_settings()).await
+    }
+
+    async fn start_with(settings: Settings) -> Target {
         Target {
-            server: TestServer::start(test_settings()).await,
+            server: TestServer::start(settings).await,
             proxy: MockServer::start().await,
             seen: Arc::default(),
         }
@@ -146,7 +152,39 @@ impl Target {
 
 #[tokio::test]
 async fn every_endpoint_of_the_table_works_against_the_real_server() {
-    let t = Target::start().await;
+    every_endpoint_works(Target::start().await).await;
+}
+
+/// The server on Redis Cluster (3 primaries + 3 replicas), every node a seed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_endpoint_of_the_table_works_against_a_server_on_redis_cluster() {
+    let cluster = tokio::task::spawn_blocking(RedisCluster::start)
+        .await
+        .expect("cluster start");
+    let settings = Settings {
+        redis_url: Some(cluster.urls().join(",")),
+        redis_prefix: "contract:".into(),
+        ..test_settings()
+    };
+    let t = Target::start_with(settings).await;
+    let health = t.server.get("/health").await;
+    assert_eq!(
+        health.json["services"]["redis"], "connected",
+        "{:?}",
+        health.json
+    );
+    every_endpoint_works(t).await;
+    // Everything the server wrote is under the deployment's hash tag.
+    let keys = cluster.keys_matching("*");
+    assert!(!keys.is_empty());
+    let stray: Vec<&String> = keys
+        .iter()
+        .filter(|k| !k.starts_with("{contract}:"))
+        .collect();
+    assert!(stray.is_empty(), "keys outside the hash tag: {stray:?}");
+}
+
+async fn every_endpoint_works(t: Target) {
     let client = t.client(&t.server.key);
     let mut ctx = Ctx::live(t.server.master());
     let cases = cases();

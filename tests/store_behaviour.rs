@@ -13,6 +13,7 @@ use ivs_server::store::{
     gcra, BeginOutcome, Fence, Intent, IntentAction, JoinOutcome, JoinRequest, LeaveOutcome,
     Millis, RateDecision, RateRefund, RateState, RemoveOutcome, StageRecord, ViewerStore,
 };
+use ivs_suite::redis_cluster::RedisCluster;
 use ivs_suite::redis_server::RedisServer;
 
 /// A store under test, with the Redis server it needs (if any) kept alive.
@@ -58,6 +59,22 @@ macro_rules! behaviours {
                     let f = super::redis().await;
                     super::$name(&*f.store).await;
                 }
+            )*
+        }
+        /// The whole suite on one Redis Cluster (3 primaries + 3 replicas):
+        /// one cluster for every behaviour (a start takes seconds), each
+        /// behaviour under its own prefix, hence in its own hash slot.
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn every_behaviour_on_a_redis_cluster() {
+            let cluster = tokio::task::spawn_blocking(RedisCluster::start)
+                .await
+                .expect("start the cluster");
+            let seeds = cluster.urls().join(",");
+            $(
+                let store = RedisStore::connect(&seeds, concat!(stringify!($name), ":"))
+                    .await
+                    .unwrap_or_else(|e| panic!("{}: connect: {e}", stringify!($name)));
+                $name(&store).await;
             )*
         }
     };
@@ -756,14 +773,33 @@ async fn stages_are_sorted_oldest_first_with_counts(s: &dyn ViewerStore) {
 /// a few dozen users, so that stages fill up, drain, empty and go.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_random_workload_gets_the_same_answers_from_both_stores() {
+    let server = RedisServer::start();
+    random_workloads(&server.url(), |args| server.command(args)).await;
+}
+
+/// The same random workloads on a Redis Cluster, every node a seed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_random_workload_gets_the_same_answers_from_memory_and_a_cluster() {
+    let cluster = tokio::task::spawn_blocking(RedisCluster::start)
+        .await
+        .expect("start the cluster");
+    random_workloads(&cluster.urls().join(","), |args| {
+        cluster.cluster_command(args[1], args)
+    })
+    .await;
+}
+
+/// Seeded random workloads, each under its own prefix `test<seed>:`;
+/// `command` runs a command on the node holding its key (the second word).
+async fn random_workloads(url: &str, command: impl Fn(&[&str]) -> String) {
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
 
-    let server = RedisServer::start();
     for seed in 0..8u64 {
-        server.flush();
         let memory = MemoryStore::new();
-        let redis = RedisStore::connect(&server.url(), "test:")
+        let prefix = format!("test{seed}:");
+        let load_key = format!("{{test{seed}}}:load");
+        let redis = RedisStore::connect(url, &prefix)
             .await
             .expect("connect to the test Redis");
         let stores: [&dyn ViewerStore; 2] = [&memory, &redis];
@@ -810,8 +846,7 @@ async fn a_random_workload_gets_the_same_answers_from_both_stores() {
                 "seed {seed}, step {step}: stages differ"
             );
             assert_eq!(
-                server
-                    .command(&["ZRANGE", "{test}:load", "0", "-1", "WITHSCORES"])
+                command(&["ZRANGE", &load_key, "0", "-1", "WITHSCORES"])
                     .lines()
                     .map(str::to_string)
                     .collect::<Vec<_>>(),

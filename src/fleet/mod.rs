@@ -36,6 +36,7 @@ pub use invariants::{
 pub use viewers::{FleetClient, HeartbeatReport, Heartbeats, Join, Viewers};
 
 use crate::fake_ivs::{FakeIvs, REGION};
+use crate::redis_cluster::{key_slot, RedisCluster};
 use crate::redis_server::RedisServer;
 use crate::server_process::ServerProcess;
 
@@ -100,6 +101,57 @@ impl IvsSide {
     }
 }
 
+/// The Redis a fleet shares: one private server, or a private local cluster
+/// (3 primaries + 3 replicas).
+pub enum FleetRedis {
+    /// One `redis-server`.
+    Single(RedisServer),
+    /// A Redis Cluster; the processes get every node as a seed.
+    Cluster(RedisCluster),
+}
+
+impl FleetRedis {
+    /// What the processes get as `REDIS_URL`.
+    pub fn url(&self) -> String {
+        match self {
+            FleetRedis::Single(r) => r.url(),
+            FleetRedis::Cluster(c) => c.urls().join(","),
+        }
+    }
+
+    /// The port of the node that serves the fleet's keys now (on a cluster,
+    /// the current primary of the prefix's hash slot).
+    pub fn port(&self) -> u16 {
+        match self {
+            FleetRedis::Single(r) => r.port(),
+            FleetRedis::Cluster(c) => c.primary_for_slot(Self::slot()),
+        }
+    }
+
+    /// The hash slot of every key of the fleet's prefix.
+    pub fn slot() -> u16 {
+        let tagged = ivs_server::store::redis::hash_tagged(PREFIX)
+            .unwrap_or_else(|e| panic!("the fleet prefix: {e}"));
+        key_slot(&format!("{tagged}stages"))
+    }
+
+    /// Runs one command on the node that serves the fleet's keys.
+    pub fn command(&self, args: &[&str]) -> String {
+        match self {
+            FleetRedis::Single(r) => r.command(args),
+            FleetRedis::Cluster(c) => c.command(self.port(), args),
+        }
+    }
+
+    /// The cluster, when the fleet runs on one.
+    pub fn cluster_mut(&mut self) -> Option<&mut RedisCluster> {
+        match self {
+            FleetRedis::Single(_) => None,
+            FleetRedis::Cluster(c) => Some(c),
+        }
+    }
+}
+
 struct Slot {
     env: Vec<(String, String)>,
     process: Option<ServerProcess>,
@@ -108,7 +160,7 @@ struct Slot {
 /// Several `ivs-server` processes on one private Redis.
 pub struct Fleet {
     /// The Redis they share.
-    pub redis: RedisServer,
+    pub redis: FleetRedis,
     /// The limits they run with.
     pub limits: Limits,
     ivs: IvsSide,
@@ -142,18 +194,36 @@ impl Fleet {
         let ivs = IvsSide::Local {
             account_keys: local_account_keys(PREFIX, &account, &region),
         };
-        Self::start(n, ivs, move |_| extra.clone())
+        Self::start(n, Self::single(), ivs, move |_| extra.clone())
+    }
+
+    fn single() -> FleetRedis {
+        FleetRedis::Single(blocking(RedisServer::start))
+    }
+
+    /// Like [`Fleet::aws`], on a private Redis Cluster.
+    pub fn aws_on_cluster(n: usize, fake: &Arc<FakeIvs>, extra: &[(&str, &str)]) -> Fleet {
+        Self::aws_on(
+            FleetRedis::Cluster(blocking(RedisCluster::start)),
+            n,
+            fake,
+            extra,
+        )
     }
 
     /// `n` processes with `IVS_BACKEND=aws` against `fake`, slot `i` signing
     /// with access key id `AKIDFLEET<i>`.
     pub fn aws(n: usize, fake: &Arc<FakeIvs>, extra: &[(&str, &str)]) -> Fleet {
+        Self::aws_on(Self::single(), n, fake, extra)
+    }
+
+    fn aws_on(redis: FleetRedis, n: usize, fake: &Arc<FakeIvs>, extra: &[(&str, &str)]) -> Fleet {
         let url = fake.url();
         let extra: Vec<(String, String)> = extra
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Self::start(n, IvsSide::Fake(fake.clone()), move |slot| {
+        Self::start(n, redis, IvsSide::Fake(fake.clone()), move |slot| {
             let mut env: Vec<(String, String)> = [
                 ("IVS_BACKEND", "aws".to_string()),
                 ("IVS_ENDPOINT_URL", url.clone()),
@@ -178,8 +248,12 @@ impl Fleet {
         })
     }
 
-    fn start(n: usize, ivs: IvsSide, env_of: impl Fn(usize) -> Vec<(String, String)>) -> Fleet {
-        let redis = blocking(RedisServer::start);
+    fn start(
+        n: usize,
+        redis: FleetRedis,
+        ivs: IvsSide,
+        env_of: impl Fn(usize) -> Vec<(String, String)>,
+    ) -> Fleet {
         let slots: Vec<Slot> = (0..n)
             .map(|slot| {
                 let mut env: Vec<(String, String)> = [
