@@ -6,6 +6,7 @@
 pub mod fake_ivs;
 pub mod fleet;
 pub mod harness;
+pub mod redis_cluster;
 pub mod redis_server;
 pub mod server_process;
 pub mod shape;

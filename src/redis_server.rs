@@ -3,10 +3,14 @@
 //!
 //! Tests that need Redis must fail, not skip, when the binary is missing:
 //! [`RedisServer::start`] panics with the command that installs it.
+//!
+//! [`RedisServer::start_with`] adds a TLS port (throwaway CA made with the
+//! `openssl` CLI) and/or an ACL user. The plain port stays open on 127.0.0.1
+//! so that the harness' own commands ([`RedisServer::command`]) need neither.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -18,11 +22,30 @@ fn binary() -> String {
 /// How long a fresh server may take to answer `PING`.
 const READY_WITHIN: Duration = Duration::from_secs(10);
 
+/// What [`RedisServer::start_with`] adds to a plain server.
+#[derive(Debug, Clone, Default)]
+pub struct RedisOptions {
+    /// Also listen on a TLS port with a certificate for `127.0.0.1` and
+    /// `localhost` signed by a throwaway CA ([`RedisServer::ca_cert_path`]).
+    pub tls: bool,
+    /// An ACL user `(name, password)` with every permission. The `default`
+    /// user then needs a password only the harness knows, so a client that
+    /// does not authenticate as this user is refused (`NOAUTH`).
+    pub acl_user: Option<(String, String)>,
+}
+
+/// The password of the `default` user on a server with an ACL user: the
+/// harness authenticates with it, the server under test does not know it.
+const HARNESS_PASSWORD: &str = "ivs-harness-admin";
+
 /// A running private Redis.
 pub struct RedisServer {
     child: Option<Child>,
     port: u16,
     dir: tempfile::TempDir,
+    options: RedisOptions,
+    tls: Option<TlsFiles>,
+    tls_port: Option<u16>,
 }
 
 impl RedisServer {
@@ -31,6 +54,13 @@ impl RedisServer {
     /// Panics when `redis-server` is not installed (with the install
     /// command) or does not come up.
     pub fn start() -> RedisServer {
+        RedisServer::start_with(RedisOptions::default())
+    }
+
+    /// Like [`RedisServer::start`], with TLS and/or an ACL user.
+    ///
+    /// Panics also when TLS is asked for and `openssl` is not installed.
+    pub fn start_with(options: RedisOptions) -> RedisServer {
         // The free port is found by binding port 0 and releasing it; another
         // process can take it in between, so a failed start tries a new one.
         let mut last_error = String::new();
@@ -39,10 +69,14 @@ impl RedisServer {
                 .prefix("ivs-redis-")
                 .tempdir()
                 .unwrap_or_else(|e| panic!("cannot create a temporary directory for Redis: {e}"));
+            let tls = options.tls.then(|| TlsFiles::generate(dir.path()));
             let mut server = RedisServer {
                 child: None,
                 port: free_port(),
                 dir,
+                tls_port: tls.as_ref().map(|_| free_port()),
+                tls,
+                options: options.clone(),
             };
             match server.launch() {
                 Ok(()) => return server,
@@ -65,6 +99,60 @@ impl RedisServer {
     /// The TCP port.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// `rediss://127.0.0.1:TLS_PORT` (with the user's credentials when the
+    /// server has an ACL user). Panics when the server was started without TLS.
+    pub fn tls_url(&self) -> String {
+        let port = self
+            .tls_port
+            .unwrap_or_else(|| panic!("this redis-server was started without TLS"));
+        format!("rediss://{}127.0.0.1:{port}", self.userinfo())
+    }
+
+    /// The TLS port. Panics when the server was started without TLS.
+    pub fn tls_port(&self) -> u16 {
+        self.tls_port
+            .unwrap_or_else(|| panic!("this redis-server was started without TLS"))
+    }
+
+    /// The PEM file of the CA that signed the server's certificate: what a
+    /// client must trust for [`RedisServer::tls_url`].
+    pub fn ca_cert_path(&self) -> PathBuf {
+        self.tls
+            .as_ref()
+            .map(|t| t.ca_cert.clone())
+            .unwrap_or_else(|| panic!("this redis-server was started without TLS"))
+    }
+
+    /// `redis://USER:PASSWORD@127.0.0.1:PORT`. Panics when the server was
+    /// started without an ACL user.
+    pub fn url_with_user(&self) -> String {
+        assert!(
+            self.options.acl_user.is_some(),
+            "this redis-server was started without an ACL user"
+        );
+        format!("redis://{}127.0.0.1:{}", self.userinfo(), self.port)
+    }
+
+    /// `user:password@` percent-encoded, or nothing without an ACL user.
+    fn userinfo(&self) -> String {
+        match &self.options.acl_user {
+            Some((user, password)) => format!(
+                "{}:{}@",
+                percent_encoding::utf8_percent_encode(user, percent_encoding::NON_ALPHANUMERIC),
+                percent_encoding::utf8_percent_encode(password, percent_encoding::NON_ALPHANUMERIC)
+            ),
+            None => String::new(),
+        }
+    }
+
+    /// The credentials the harness' own commands use, if the server needs any.
+    fn harness_auth(&self) -> Option<(&'static str, &'static str)> {
+        self.options
+            .acl_user
+            .as_ref()
+            .map(|_| ("default", HARNESS_PASSWORD))
     }
 
     /// Kills the server (SIGKILL) and waits for it to exit.
@@ -142,7 +230,8 @@ impl RedisServer {
     /// Runs one command and returns its reply as text (arrays one item a
     /// line; errors as `ERR …`). Panics when the server cannot be reached.
     pub fn command(&self, args: &[&str]) -> String {
-        send(self.port, args).unwrap_or_else(|e| panic!("redis command {args:?} failed: {e}"))
+        send_as(self.port, self.harness_auth(), args)
+            .unwrap_or_else(|e| panic!("redis command {args:?} failed: {e}"))
     }
 
     fn socket_path(&self) -> PathBuf {
@@ -151,9 +240,13 @@ impl RedisServer {
 
     fn launch(&mut self) -> Result<(), String> {
         let log = self.dir.path().join("redis.log");
-        let spawned = Command::new(binary())
-            .arg("--port")
-            .arg(self.port.to_string())
+        let mut command = Command::new(binary());
+        command.arg("--port").arg(self.port.to_string());
+        if let (Some(tls), Some(tls_port)) = (&self.tls, self.tls_port) {
+            command.arg("--tls-port").arg(tls_port.to_string());
+            tls.add_server_args(&mut command);
+        }
+        let spawned = command
             .args(["--bind", "127.0.0.1"])
             .arg("--unixsocket")
             .arg(self.socket_path())
@@ -172,7 +265,7 @@ impl RedisServer {
             Ok(child) => child,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
                 "`{}` is not installed; these tests need a real Redis: \
-                 run `apt-get install -y redis-server` (or set REDIS_SERVER_BIN)",
+                 run `apt-get install -y redis-server redis-tools` (or set REDIS_SERVER_BIN)",
                 binary()
             ),
             Err(e) => panic!("cannot run `{}`: {e}", binary()),
@@ -189,7 +282,8 @@ impl RedisServer {
             }
             if send(self.port, &["PING"]).is_ok_and(|r| r == "PONG") {
                 self.child = Some(child);
-                return Ok(());
+                // Nothing is persisted, so a restart must set the users again.
+                return self.apply_acl();
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
@@ -198,6 +292,35 @@ impl RedisServer {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+}
+
+impl RedisServer {
+    /// Adds the ACL user, then gives `default` a password only the harness
+    /// knows: from then on an unauthenticated client gets `NOAUTH`.
+    fn apply_acl(&mut self) -> Result<(), String> {
+        let Some((user, password)) = self.options.acl_user.clone() else {
+            return Ok(());
+        };
+        let rule = format!(">{password}");
+        let reply = send(
+            self.port,
+            &[
+                "ACL", "SETUSER", &user, "reset", "on", &rule, "~*", "&*", "+@all",
+            ],
+        )?;
+        if reply != "OK" {
+            return Err(format!("ACL SETUSER {user}: {reply}"));
+        }
+        let admin = format!(">{HARNESS_PASSWORD}");
+        let reply = send(
+            self.port,
+            &["ACL", "SETUSER", "default", "on", "resetpass", &admin],
+        )?;
+        if reply != "OK" {
+            return Err(format!("ACL SETUSER default: {reply}"));
+        }
+        Ok(())
     }
 }
 
@@ -214,6 +337,105 @@ pub fn try_command_on(port: u16, args: &[&str]) -> Result<String, String> {
     send(port, args)
 }
 
+/// The certificates of a TLS server: a throwaway CA and a server certificate
+/// for `127.0.0.1` and `localhost` signed by it, made with the `openssl` CLI.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// The CA certificate (PEM): what clients trust.
+    pub ca_cert: PathBuf,
+    /// The server certificate (PEM).
+    pub cert: PathBuf,
+    /// The server's private key (PEM).
+    pub key: PathBuf,
+}
+
+impl TlsFiles {
+    /// Writes `ca.crt`, `server.crt` and `server.key` into `dir`.
+    ///
+    /// Panics when `openssl` is missing (with the install command) or fails.
+    pub fn generate(dir: &Path) -> TlsFiles {
+        let files = TlsFiles {
+            ca_cert: dir.join("ca.crt"),
+            cert: dir.join("server.crt"),
+            key: dir.join("server.key"),
+        };
+        let ca_key = dir.join("ca.key");
+        let csr = dir.join("server.csr");
+        let ext = dir.join("server.ext");
+        // rustls (webpki) accepts only v3 certificates with a SAN for the
+        // host it dialled, and only CAs marked as such.
+        std::fs::write(
+            &ext,
+            "basicConstraints=critical,CA:FALSE\n\
+             keyUsage=critical,digitalSignature,keyEncipherment\n\
+             extendedKeyUsage=serverAuth,clientAuth\n\
+             subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+        )
+        .unwrap_or_else(|e| panic!("cannot write {}: {e}", ext.display()));
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"];
+        openssl(
+            &[
+                &["req", "-x509", "-nodes"][..],
+                &ec,
+                &["-days", "2", "-subj", "/CN=ivs-test-ca"],
+                &["-addext", "basicConstraints=critical,CA:TRUE"],
+                &["-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+            ]
+            .concat(),
+            &[("-keyout", &ca_key), ("-out", &files.ca_cert)],
+        );
+        openssl(
+            &[&["req", "-nodes"][..], &ec, &["-subj", "/CN=localhost"]].concat(),
+            &[("-keyout", &files.key), ("-out", &csr)],
+        );
+        openssl(
+            &["x509", "-req", "-days", "2", "-set_serial", "2"],
+            &[
+                ("-in", &csr),
+                ("-CA", &files.ca_cert),
+                ("-CAkey", &ca_key),
+                ("-extfile", &ext),
+                ("-out", &files.cert),
+            ],
+        );
+        files
+    }
+
+    /// The `redis-server` arguments that load these files. Clients need no
+    /// certificate of their own.
+    pub fn add_server_args(&self, command: &mut Command) {
+        command
+            .arg("--tls-cert-file")
+            .arg(&self.cert)
+            .arg("--tls-key-file")
+            .arg(&self.key)
+            .arg("--tls-ca-cert-file")
+            .arg(&self.ca_cert)
+            .args(["--tls-auth-clients", "no"]);
+    }
+}
+
+fn openssl(args: &[&str], paths: &[(&str, &PathBuf)]) {
+    let mut command = Command::new("openssl");
+    command.args(args);
+    for (flag, path) in paths {
+        command.arg(flag).arg(path);
+    }
+    let output = match command.stdin(Stdio::null()).output() {
+        Ok(output) => output,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
+            "`openssl` is not installed; the TLS tests need it to make their certificates: \
+             run `apt-get install -y openssl`"
+        ),
+        Err(e) => panic!("cannot run openssl: {e}"),
+    };
+    assert!(
+        output.status.success(),
+        "openssl {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -221,8 +443,17 @@ fn free_port() -> u16 {
         .unwrap_or_else(|e| panic!("cannot find a free port: {e}"))
 }
 
-/// One RESP request over a fresh TCP connection.
-fn send(port: u16, args: &[&str]) -> Result<String, String> {
+/// One RESP request over a fresh plain TCP connection to `127.0.0.1:port`;
+/// the reply as text (arrays one item a line, nested arrays flattened;
+/// errors as their text, `ERR …`). `Err` only when the server cannot be
+/// reached or answers garbage.
+pub fn send(port: u16, args: &[&str]) -> Result<String, String> {
+    send_as(port, None, args)
+}
+
+/// Like [`send`], after `AUTH user password` on the same connection when
+/// `auth` is given (a refused `AUTH` is an `Err`).
+pub fn send_as(port: u16, auth: Option<(&str, &str)>, args: &[&str]) -> Result<String, String> {
     let mut stream =
         TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect: {e}"))?;
     let timeout = Some(Duration::from_secs(5));
@@ -230,15 +461,26 @@ fn send(port: u16, args: &[&str]) -> Result<String, String> {
         .set_read_timeout(timeout)
         .and_then(|()| stream.set_write_timeout(timeout))
         .map_err(|e| e.to_string())?;
+    let mut reader = BufReader::new(stream.try_clone().map_err(|e| e.to_string())?);
+    if let Some((user, password)) = auth {
+        write_request(&mut stream, &["AUTH", user, password])?;
+        let reply = read_reply(&mut reader)?;
+        if reply != "OK" {
+            return Err(format!("AUTH {user} refused: {reply}"));
+        }
+    }
+    write_request(&mut stream, args)?;
+    read_reply(&mut reader)
+}
+
+fn write_request(stream: &mut TcpStream, args: &[&str]) -> Result<(), String> {
     let mut request = format!("*{}\r\n", args.len()).into_bytes();
     for a in args {
         request.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
         request.extend_from_slice(a.as_bytes());
         request.extend_from_slice(b"\r\n");
     }
-    stream.write_all(&request).map_err(|e| e.to_string())?;
-    let mut reader = BufReader::new(stream);
-    read_reply(&mut reader)
+    stream.write_all(&request).map_err(|e| e.to_string())
 }
 
 fn read_line(reader: &mut impl BufRead) -> Result<String, String> {
