@@ -77,7 +77,11 @@ fn key_per_primary(cluster: &RedisCluster) -> Vec<(String, u16)> {
             break;
         }
     }
-    assert_eq!(out.len(), cluster.primaries().len(), "no key for every primary");
+    assert_eq!(
+        out.len(),
+        cluster.primaries().len(),
+        "no key for every primary"
+    );
     out
 }
 
@@ -90,7 +94,11 @@ async fn tls_with_a_ca_file_and_an_acl_user() {
     let url = server.tls_url();
     assert!(url.starts_with("rediss://app:"), "{url}");
     let store = RedisStore::connect_with(
-        &options(&[url.clone()], ClusterMode::Auto, Some(server.ca_cert_path())),
+        &options(
+            &[url.clone()],
+            ClusterMode::Auto,
+            Some(server.ca_cert_path()),
+        ),
         "tls:",
     )
     .await
@@ -119,12 +127,9 @@ async fn tls_with_a_ca_file_and_an_acl_user() {
     assert!(err.to_string().contains("cannot read"), "{err}");
     let not_pem = server.ca_cert_path().with_file_name("not.pem");
     std::fs::write(&not_pem, "hello").unwrap();
-    let err = RedisStore::connect_with(
-        &options(&[url], ClusterMode::Auto, Some(not_pem)),
-        "tls:",
-    )
-    .await
-    .unwrap_err();
+    let err = RedisStore::connect_with(&options(&[url], ClusterMode::Auto, Some(not_pem)), "tls:")
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("no PEM certificate"), "{err}");
 }
 
@@ -147,7 +152,9 @@ async fn acl_user_from_the_url_and_a_wrong_password_refused_at_start() {
     assert!(msg.contains("user or password was refused"), "{msg}");
     assert!(!msg.contains("wrong-pw"), "password in {msg}");
     // No user at all: the default user is not ours.
-    let err = RedisStore::connect(&server.url(), "acl:").await.unwrap_err();
+    let err = RedisStore::connect(&server.url(), "acl:")
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
 }
 
@@ -160,7 +167,9 @@ async fn standalone_is_detected_and_off_refuses_several_urls() {
     assert!(!link.is_cluster());
     // Several URLs for a server that is not a cluster node: a clear error.
     let two = format!("{},{}", server.url(), server.url());
-    let err = Link::connect(&RedisOptions::from_list(&two)).await.unwrap_err();
+    let err = Link::connect(&RedisOptions::from_list(&two))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("not a cluster"), "{err}");
     let err = Link::connect(&options(
         &[server.url(), server.url()],
@@ -186,7 +195,10 @@ async fn cluster_with_one_seed_or_several_follows_the_slots() {
         assert!(link.is_cluster(), "{opts:?} not detected as a cluster");
         for (key, port) in &keys {
             link.query(&set(key, &format!("v-{port}"))).await.unwrap();
-            assert_eq!(text(link.query(&get(key)).await.unwrap()), format!("v-{port}"));
+            assert_eq!(
+                text(link.query(&get(key)).await.unwrap()),
+                format!("v-{port}")
+            );
             // It really landed on the slot's primary.
             assert_eq!(cluster.command(*port, &["GET", key]), format!("v-{port}"));
         }
@@ -200,7 +212,9 @@ async fn cluster_with_one_seed_or_several_follows_the_slots() {
     }
     // A script with declared keys is routed to its key's primary, and a
     // flushed script cache is reloaded on NOSCRIPT.
-    let link = Link::connect(&RedisOptions::from_list(&seed)).await.unwrap();
+    let link = Link::connect(&RedisOptions::from_list(&seed))
+        .await
+        .unwrap();
     let script = redis::Script::new("return redis.call('SET', KEYS[1], ARGV[1])");
     link.load_scripts(&[&script]).await.unwrap();
     for port in cluster.ports() {
@@ -225,13 +239,9 @@ async fn cluster_with_one_seed_or_several_follows_the_slots() {
 async fn off_against_a_cluster_uses_the_seed_alone() {
     let cluster = RedisCluster::start();
     let seed_port = cluster.ports()[0];
-    let link = Link::connect(&options(
-        &[cluster.seed_url()],
-        ClusterMode::Off,
-        None,
-    ))
-    .await
-    .unwrap();
+    let link = Link::connect(&options(&[cluster.seed_url()], ClusterMode::Off, None))
+        .await
+        .unwrap();
     assert!(!link.is_cluster());
     let keys = key_per_primary(&cluster);
     for (key, port) in &keys {
@@ -342,9 +352,13 @@ async fn cluster_over_tls_with_an_acl_user() {
         assert_eq!(cluster.command(*port, &["GET", key]), "tls");
     }
     let wrong: Vec<String> = urls.iter().map(|u| u.replace("pw-1", "pw-2")).collect();
-    let err = Link::connect(&options(&wrong, ClusterMode::On, Some(cluster.ca_cert_path())))
-        .await
-        .unwrap_err();
+    let err = Link::connect(&options(
+        &wrong,
+        ClusterMode::On,
+        Some(cluster.ca_cert_path()),
+    ))
+    .await
+    .unwrap_err();
     assert!(err.to_string().contains("cannot reach Redis"), "{err}");
     assert!(!err.to_string().contains("pw-2"), "password in {err}");
 }

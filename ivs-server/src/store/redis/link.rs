@@ -332,7 +332,11 @@ fn standalone_config() -> AsyncConnectionConfig {
 
 /// The error of a failed first connection.
 fn unreachable(shown: &str, e: &RedisError) -> StoreError {
-    if e.kind() == ErrorKind::AuthenticationFailed || e.code() == Some("WRONGPASS") {
+    // A cluster wraps the node's error in its own, so the text is checked too.
+    let text = e.to_string();
+    if e.kind() == ErrorKind::AuthenticationFailed
+        || ["WRONGPASS", "NOAUTH"].iter().any(|c| text.contains(c))
+    {
         StoreError::Unavailable(format!(
             "cannot reach Redis at {shown}: the user or password was refused: {e}"
         ))
