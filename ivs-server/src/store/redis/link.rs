@@ -226,8 +226,9 @@ impl Link {
 
     /// A script call: `EVALSHA`, and on `NOSCRIPT` a `SCRIPT LOAD` and the
     /// `EVALSHA` again (redis' `invoke_async`). In a cluster the `EVALSHA` goes
-    /// to the primary of its first key (no key: any node), and `SCRIPT LOAD`
-    /// to every node.
+    /// to the primary of its first key (no key: any node), and the
+    /// `SCRIPT LOAD` after `NOSCRIPT` to every node the client is connected to
+    /// (every primary: a just-promoted replica gets the script this way).
     pub async fn invoke(&self, invocation: redis::ScriptInvocation<'_>) -> StoreResult<Value> {
         let invocation = &invocation;
         match &self.inner {
@@ -243,9 +244,10 @@ impl Link {
     }
 
     /// Loads the scripts so that steady-state calls are one `EVALSHA`. In a
-    /// cluster, `SCRIPT LOAD` is sent to every node, replicas included, so a
-    /// replica promoted later already has them; a node that joins or restarts
-    /// later gets them through the `NOSCRIPT` fallback.
+    /// cluster the crate fans `SCRIPT LOAD` out to the nodes of its slot map
+    /// it holds a connection to: every primary, replicas not reliably (a
+    /// local test found one without). A replica promoted later, or a node
+    /// that restarts empty, gets them through the `NOSCRIPT` fallback.
     pub async fn load_scripts(&self, scripts: &[&Script]) -> StoreResult<()> {
         for script in scripts {
             match &self.inner {
