@@ -215,6 +215,64 @@ async fn standalone_is_detected_and_off_refuses_several_urls() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_socket_for_concurrent_calls_and_one_reconnect_per_outage() {
+    let mut server = RedisServer::start();
+    let store = std::sync::Arc::new(RedisStore::connect(&server.url(), "one:").await.unwrap());
+    store.register_stage(&stage("arn:one")).await.unwrap();
+    let beats = (0..200).map(|i| {
+        let store = store.clone();
+        async move { store.heartbeat(&format!("u{i}"), "arn:one", 1_000).await }
+    });
+    for r in futures_util::future::join_all(beats).await {
+        r.unwrap();
+    }
+    // The store's one connection plus the one asking.
+    let clients = server.command(&["INFO", "clients"]);
+    assert!(clients.contains("connected_clients:2"), "{clients}");
+
+    server.kill();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load: Vec<_> = (0..20)
+        .map(|t| {
+            let (store, stop) = (store.clone(), stop.clone());
+            tokio::spawn(async move {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let started = Instant::now();
+                    let _ = store.heartbeat(&format!("u{t}"), "arn:one", 2_000).await;
+                    assert!(
+                        started.elapsed() < FAIL_FAST,
+                        "took {:?}",
+                        started.elapsed()
+                    );
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    server.restart();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while store.ping().await.is_err() {
+        assert!(Instant::now() < deadline, "no recovery within 5 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for task in load {
+        task.await.unwrap();
+    }
+    // Hundreds of failed calls, one replacement connection: no reconnect storm.
+    assert_eq!(store.link().rebuilds(), 1);
+    let stats = server.command(&["INFO", "stats"]);
+    let received = field(&stats, "total_connections_received");
+    // The harness' own readiness PINGs and this INFO open connections too.
+    assert!(
+        (1..=10).contains(&received),
+        "{received} connections: {stats}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_with_one_seed_or_several_follows_the_slots() {
     let cluster = RedisCluster::start();
     let keys = key_per_primary(&cluster);

@@ -297,6 +297,12 @@ impl RedisStore {
         self.link.is_cluster()
     }
 
+    /// The connection layer (test hook).
+    #[doc(hidden)]
+    pub fn link(&self) -> &Link {
+        &self.link
+    }
+
     /// The key prefix.
     pub fn prefix(&self) -> &str {
         &self.prefix
