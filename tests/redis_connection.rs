@@ -427,6 +427,55 @@ async fn a_killed_primary_fails_fast_and_recovers_within_15_s() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_cluster_node_times_out_and_heals() {
+    let cluster = RedisCluster::start();
+    let link = Link::connect(&RedisOptions::from_list(&cluster.seed_url()))
+        .await
+        .unwrap();
+    let keys = key_per_primary(&cluster);
+    for (key, _) in &keys {
+        link.query(&set(key, "v")).await.unwrap();
+    }
+    let (hung_key, hung) = keys[0].clone();
+    // Connections stay open but the node answers nothing for 3 s.
+    cluster.command(hung, &["CLIENT", "PAUSE", "3000", "ALL"]);
+    let paused_at = Instant::now();
+    let started = Instant::now();
+    let err = link.query(&get(&hung_key)).await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(
+        started.elapsed() < FAIL_FAST,
+        "took {:?}",
+        started.elapsed()
+    );
+    for (key, _) in &keys[1..] {
+        assert_eq!(text(link.query(&get(key)).await.unwrap()), "v");
+    }
+    let deadline = paused_at + Duration::from_secs(10);
+    loop {
+        let started = Instant::now();
+        let result = link.query(&get(&hung_key)).await;
+        assert!(
+            started.elapsed() < FAIL_FAST,
+            "took {:?}",
+            started.elapsed()
+        );
+        match result {
+            Ok(v) => {
+                assert_eq!(text(v), "v");
+                break;
+            }
+            Err(e) if Instant::now() < deadline => {
+                assert!(matches!(e, StoreError::Unavailable(_)), "{e:?}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("no recovery after the pause: {e}"),
+        }
+    }
+    assert!(paused_at.elapsed() >= Duration::from_millis(2500));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_over_tls_with_an_acl_user() {
     let cluster = RedisCluster::start_tls();
     // The same user on every node (ACLs are per node).
