@@ -175,8 +175,8 @@ pub struct RedisCluster {
 
 impl RedisCluster {
     /// Starts the six nodes, creates the cluster with `redis-cli --cluster
-    /// create`, and waits until every node reports `cluster_state:ok` and
-    /// all agree on a slot map covering every slot.
+    /// create`, and waits until every node reports `cluster_state:ok`, every
+    /// replica has synced, and all agree on a slot map covering every slot.
     ///
     /// Panics when `redis-server` or `redis-cli` is not installed (with the
     /// install command) or the cluster does not come up.
@@ -390,10 +390,14 @@ impl RedisCluster {
         let mut owner = None;
         for node in self.live_nodes() {
             let info = self.try_command(node.port, &["CLUSTER", "INFO"])?;
+            let nodes = self.try_command(node.port, &["CLUSTER", "NODES"])?;
             if !info.contains("cluster_state:ok") {
-                return Err(format!("node {} is not cluster_state:ok", node.port));
+                return Err(format!(
+                    "node {} is not cluster_state:ok; it sees:\n{nodes}",
+                    node.port
+                ));
             }
-            let view = parse_cluster_nodes(&self.try_command(node.port, &["CLUSTER", "NODES"])?)?;
+            let view = parse_cluster_nodes(&nodes)?;
             let seen = view
                 .iter()
                 .find(|n| n.is_healthy_primary() && n.serves(slot))
@@ -509,6 +513,10 @@ impl RedisCluster {
             .args(["--cluster-enabled", "yes", "--cluster-config-file"])
             .arg(node.dir.join(format!("nodes-{port}.conf")))
             .args(["--cluster-node-timeout", "2000"])
+            // The default 5 s delay before a replica's first sync would hold
+            // the start up, and a replica that never synced refuses to fail
+            // over.
+            .args(["--repl-diskless-sync-delay", "0"])
             .args(["--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
             .args(["--daemonize", "no", "--protected-mode", "no"])
@@ -575,7 +583,8 @@ impl RedisCluster {
     }
 
     /// Waits until every live node reports `cluster_state:ok`, sees
-    /// 3 healthy primaries and their replicas, and all agree on a slot map
+    /// 3 healthy primaries and their replicas, every replica has synced
+    /// with its primary, and all agree on a slot map
     /// covering every slot.
     fn wait_stable(&self, within: Duration) {
         let deadline = Instant::now() + within;
@@ -612,6 +621,16 @@ impl RedisCluster {
                     node.port,
                     view.len()
                 ));
+            }
+            // A replica that has not synced yet would not take over.
+            if view
+                .iter()
+                .any(|n| n.port == node.port && n.has_flag("slave"))
+            {
+                let replication = self.try_command(node.port, &["INFO", "replication"])?;
+                if !replication.contains("master_link_status:up") {
+                    return Err(format!("replica {} has not synced yet", node.port));
+                }
             }
             let map: BTreeSet<(u16, u16, u16)> = view
                 .iter()
