@@ -95,6 +95,11 @@ async fn two_prefixes_on_one_cluster_do_not_see_each_other() {
     assert_eq!(a.stage(ARN).await.unwrap().unwrap().viewers, 3);
     assert_eq!(a.heartbeat("u1", ARN, 4_000).await.unwrap(), Some(4_000));
 
+    b.register_stage(&record("arn:aws:ivs:us-west-2:123456789012:stage/b-own"))
+        .await
+        .unwrap();
+    assert_eq!(a.stages().await.unwrap().len(), 1);
+
     // Every key of a deployment is in its one slot, on one primary.
     let keys = blocking(|| cluster.keys_matching("*"));
     for (prefix, tag) in [("event-a:", "{event-a}:"), ("event-b:", "{event-b}:")] {

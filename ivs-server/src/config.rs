@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
+use crate::store::redis::{ClusterMode, RedisOptions};
+
 /// The development key used when no key is configured on a loopback bind.
 pub const DEV_API_KEY: &str = "dev-api-key";
 /// The development key's allowance: enough for hundreds of local viewer bots.
@@ -94,9 +96,15 @@ pub struct Args {
     /// Requests per minute per API key (keys without their own limit).
     #[arg(long, env = "IVS_RATE_LIMIT_PER_MINUTE", default_value_t = 100)]
     pub rate_limit_per_minute: u32,
-    /// Redis URL (`redis://`, `rediss://`, `redis+unix://`, `unix://`); unset → in-process store.
+    /// Redis URL (`redis://[user:password@]host:port`, `rediss://`, `redis+unix://`, `unix://`); comma-separated: cluster seed nodes; unset → in-process store.
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
+    /// Redis Cluster protocol: `auto` asks the first reachable URL (`CLUSTER INFO`), `on`/`off` force it.
+    #[arg(long, env = "REDIS_CLUSTER", value_enum, default_value_t = ClusterMode::Auto)]
+    pub redis_cluster: ClusterMode,
+    /// PEM file of the CA(s) to trust for `rediss://` instead of the built-in roots (a private CA).
+    #[arg(long, env = "REDIS_CA_CERT")]
+    pub redis_ca_cert: Option<PathBuf>,
     /// Prefix of every Redis key.
     #[arg(long, env = "IVS_REDIS_PREFIX", default_value = "ivs:")]
     pub redis_prefix: String,
@@ -237,8 +245,12 @@ pub struct Settings {
     pub api_keys: Vec<ApiKey>,
     /// Default requests per minute per key.
     pub rate_limit_per_minute: u32,
-    /// Redis URL, if any.
+    /// Redis URL, if any (a comma-separated list: cluster seeds).
     pub redis_url: Option<String>,
+    /// Cluster protocol: detected, on or off.
+    pub redis_cluster: ClusterMode,
+    /// CA bundle for `rediss://`.
+    pub redis_ca_cert: Option<PathBuf>,
     /// Redis key prefix.
     pub redis_prefix: String,
     /// IVS backend.
@@ -425,6 +437,16 @@ impl Default for Limits {
 }
 
 impl Settings {
+    /// How to reach Redis, when a URL is set.
+    pub fn redis_options(&self) -> Option<RedisOptions> {
+        let url = self.redis_url.as_deref()?;
+        Some(RedisOptions {
+            cluster: self.redis_cluster,
+            ca_cert: self.redis_ca_cert.clone(),
+            ..RedisOptions::from_list(url)
+        })
+    }
+
     /// The `Deployment` tag value: the configured one, else the Redis prefix
     /// without its trailing separator (stable across restarts, and distinct
     /// for two deployments sharing a Redis).
@@ -456,6 +478,8 @@ impl Default for Settings {
             }],
             rate_limit_per_minute: 100,
             redis_url: None,
+            redis_cluster: ClusterMode::Auto,
+            redis_ca_cert: None,
             redis_prefix: "ivs:".into(),
             ivs_backend: BackendKind::Local,
             ivs_endpoint_url: None,
@@ -547,6 +571,8 @@ impl Args {
                 api_keys,
                 rate_limit_per_minute: self.rate_limit_per_minute.max(1),
                 redis_url: self.redis_url,
+                redis_cluster: self.redis_cluster,
+                redis_ca_cert: self.redis_ca_cert,
                 redis_prefix: self.redis_prefix,
                 ivs_backend: self.ivs_backend,
                 ivs_endpoint_url: self.ivs_endpoint_url,
@@ -705,6 +731,31 @@ mod tests {
             let args = Args::parse_from(["ivs-server", bad[0], bad[1]]);
             assert!(matches!(args.into_settings(), Err(ConfigError::Limits(_))));
         }
+    }
+
+    #[test]
+    fn redis_options_from_flags() {
+        let (settings, _) = Args::parse_from(["ivs-server"]).into_settings().unwrap();
+        assert_eq!(settings.redis_options(), None);
+        assert_eq!(settings.redis_cluster, ClusterMode::Auto);
+        let args = Args::parse_from([
+            "ivs-server",
+            "--redis-url",
+            "rediss://u:p@a:7000, rediss://u:p@b:7001",
+            "--redis-cluster",
+            "on",
+            "--redis-ca-cert",
+            "/etc/ca.pem",
+        ]);
+        let (settings, _) = args.into_settings().unwrap();
+        let options = settings.redis_options().unwrap();
+        assert_eq!(options.urls, ["rediss://u:p@a:7000", "rediss://u:p@b:7001"]);
+        assert_eq!(options.cluster, ClusterMode::On);
+        assert_eq!(options.ca_cert, Some(PathBuf::from("/etc/ca.pem")));
+        for mode in ["auto", "on", "off"] {
+            assert!(Args::try_parse_from(["ivs-server", "--redis-cluster", mode]).is_ok());
+        }
+        assert!(Args::try_parse_from(["ivs-server", "--redis-cluster", "maybe"]).is_err());
     }
 
     #[test]

@@ -98,12 +98,12 @@ impl ServerBuilder {
 async fn make_store(
     settings: &Settings,
 ) -> Result<(Arc<dyn ViewerStore>, Option<Arc<RedisStore>>), BuildError> {
-    match &settings.redis_url {
+    match settings.redis_options() {
         None => Ok((Arc::new(MemoryStore::new()), None)),
         // Unreachable at start-up is an error (the server refuses to start);
         // later outages are survived by the store itself.
-        Some(url) => {
-            let store = RedisStore::connect(url, &settings.redis_prefix)
+        Some(options) => {
+            let store = RedisStore::connect_with(&options, &settings.redis_prefix)
                 .await
                 .map_err(|e| BuildError::Store(e.to_string()))?;
             let store = Arc::new(store);

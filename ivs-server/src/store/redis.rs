@@ -9,23 +9,13 @@
 //! same assertions against both. The key layout is documented in
 //! `docs/redis.md`.
 //!
-//! Connections come from a bb8 pool of multiplexed connections. A connection
-//! is checked out only long enough to clone its handle (a multiplexed
-//! connection pipelines any number of concurrent requests), so a burst of
-//! requests never queues behind the pool size. bb8-redis's own manager
-//! reports a connection as never broken, which would keep a dead connection
-//! in the pool forever after a Redis restart; the manager here flags a
-//! connection as broken when a command on it fails at the I/O level or times
-//! out, and bb8 then replaces it. That also avoids a `PING` per checkout, so
-//! a heartbeat costs exactly one Redis command.
+//! How the store reaches Redis (standalone or cluster, TLS, ACL, one shared
+//! multiplexed connection, reconnects, deadlines) is [`link`]'s business.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, ErrorKind, RedisError, RedisWrite, Script, ToRedisArgs, Value};
+use redis::{RedisWrite, Script, ToRedisArgs, Value};
 
 use super::{
     BeginOutcome, Departure, Fence, Intent, IntentAction, JoinOutcome, JoinRequest, LeaveOutcome,
@@ -33,16 +23,11 @@ use super::{
     StoreError, StoreResult, ViewerRecord, ViewerStore,
 };
 
-/// How long a call waits for a pooled connection (and a new connection for
-/// its TCP/unix connect) before answering `Unavailable`.
-const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
-/// How long one command may take. Together with [`CONNECT_TIMEOUT`] this
-/// bounds every store call to about a second while Redis is unreachable.
-const COMMAND_TIMEOUT: Duration = Duration::from_millis(800);
-/// Connections in the pool. Each multiplexes any number of requests, so a
-/// few suffice; more than one keeps a single slow connection from being a
-/// bottleneck.
-const POOL_SIZE: u32 = 4;
+#[doc(hidden)]
+pub mod link;
+
+use link::Link;
+pub use link::{ClusterMode, RedisOptions};
 
 /// One script: the shared prelude followed by the operation.
 macro_rules! lua {
@@ -153,72 +138,6 @@ impl Scripts {
     }
 }
 
-/// A pooled multiplexed connection with a flag that marks it for
-/// replacement. The flag is shared with the clones handed to callers, so a
-/// failure seen by any of them retires the pooled connection.
-#[derive(Clone)]
-struct TrackedConnection {
-    conn: MultiplexedConnection,
-    broken: Arc<AtomicBool>,
-}
-
-impl TrackedConnection {
-    fn is_broken(&self) -> bool {
-        self.broken.load(Ordering::Relaxed)
-    }
-
-    fn mark_broken(&self, why: &str) {
-        if !self.broken.swap(true, Ordering::Relaxed) {
-            tracing::warn!(reason = why, "dropping a Redis connection");
-        }
-    }
-}
-
-/// The bb8 manager (see the module notes for why not bb8-redis's own).
-struct Manager {
-    client: redis::Client,
-    config: AsyncConnectionConfig,
-}
-
-impl bb8::ManageConnection for Manager {
-    type Connection = TrackedConnection;
-    type Error = RedisError;
-
-    async fn connect(&self) -> Result<Self::Connection, Self::Error> {
-        let conn = self
-            .client
-            .get_multiplexed_async_connection_with_config(&self.config)
-            .await?;
-        Ok(TrackedConnection {
-            conn,
-            broken: Arc::new(AtomicBool::new(false)),
-        })
-    }
-
-    async fn is_valid(&self, conn: &mut Self::Connection) -> Result<(), Self::Error> {
-        redis::cmd("PING").query_async::<()>(&mut conn.conn).await
-    }
-
-    fn has_broken(&self, conn: &mut Self::Connection) -> bool {
-        conn.is_broken()
-    }
-}
-
-/// Reports the pool's background connect failures (they also surface to the
-/// callers as `Unavailable`, so debug level is enough).
-#[derive(Debug, Clone, Copy)]
-struct LogErrors;
-
-impl bb8::ErrorSink<RedisError> for LogErrors {
-    fn sink(&self, error: RedisError) {
-        tracing::debug!(%error, "Redis connection attempt failed");
-    }
-
-    fn boxed_clone(&self) -> Box<dyn bb8::ErrorSink<RedisError>> {
-        Box::new(*self)
-    }
-}
-
 /// A script argument.
 pub(crate) enum Arg<'a> {
     Str(&'a str),
@@ -283,32 +202,6 @@ impl Reply {
     }
 }
 
-/// The outcome of one call under its deadline; retires the connection when
-/// the failure means it cannot heal in place.
-fn settle(
-    tracked: &TrackedConnection,
-    result: Result<Result<Value, RedisError>, tokio::time::error::Elapsed>,
-) -> StoreResult<Value> {
-    match result {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => {
-            if breaks_connection(&e) {
-                tracked.mark_broken("command failed at the connection level");
-            }
-            Err(classify(&e))
-        }
-        Err(_) => {
-            // A hung connection (Redis stopped, network gone) never reports
-            // an error by itself: retire it.
-            tracked.mark_broken("command timed out");
-            Err(StoreError::Unavailable(format!(
-                "redis: no answer within {} ms",
-                COMMAND_TIMEOUT.as_millis()
-            )))
-        }
-    }
-}
-
 /// An integer reply, or one sent as digits (scores, script results).
 fn int_value(value: Option<Value>) -> StoreResult<i64> {
     match value {
@@ -341,8 +234,9 @@ fn micros(d: Duration) -> i64 {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }
 
-/// The position of the heartbeat set in [`FIXED_KEYS`].
+/// Positions in [`FIXED_KEYS`].
 const HB: usize = 3;
+const MASTER: usize = 9;
 
 /// A viewer's member of the heartbeat set (and field of the watch times):
 /// length-prefixed so that no (user, stage) pair collides with another.
@@ -365,41 +259,9 @@ fn redis_version(info: &str) -> Option<(u32, u32)> {
     Some((major, minor))
 }
 
-/// The URL without its password, for messages and logs.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}://***@{}", &url[..scheme], &url[at + 1..])
-        }
-        _ => url.to_string(),
-    }
-}
-
-/// Whether the connection that produced this error should be replaced: I/O
-/// failures and dropped connections (a restarted Redis) cannot heal in place.
-fn breaks_connection(e: &RedisError) -> bool {
-    e.is_io_error() || e.is_connection_dropped() || e.is_timeout() || e.is_unrecoverable_error()
-}
-
-/// Maps a command error: a script failing on what it found (a key of another
-/// type, a Lua runtime error) or an unreadable reply is a bug or foreign data
-/// under our prefix (`Corrupt`); everything else (refused, timed out,
-/// loading, out of memory, read-only replica…) means Redis cannot serve now.
-fn classify(e: &RedisError) -> StoreError {
-    let in_script = e.to_string().contains("user_script");
-    match e.kind() {
-        ErrorKind::UnexpectedReturnType | ErrorKind::Parse => StoreError::Corrupt(e.to_string()),
-        _ if e.code() == Some("WRONGTYPE") => StoreError::Corrupt(e.to_string()),
-        ErrorKind::Server(redis::ServerErrorKind::ResponseError) if in_script => {
-            StoreError::Corrupt(e.to_string())
-        }
-        _ => StoreError::Unavailable(format!("redis: {e}")),
-    }
-}
-
 /// The Redis store.
 pub struct RedisStore {
-    pool: bb8::Pool<Manager>,
+    link: Link,
     prefix: String,
     /// The prefix as a hash tag (`{ivs}:`): the start of every key.
     tagged: String,
@@ -446,43 +308,43 @@ impl std::fmt::Debug for RedisStore {
 }
 
 impl RedisStore {
-    /// Connects to `url` (`redis://`, `rediss://` when built with TLS,
-    /// `redis+unix://`, `unix://`) and keeps every key under `prefix`.
+    /// Connects to `url` (`redis://`, `rediss://`, `redis+unix://`,
+    /// `unix://`; a comma-separated list is a cluster's seed nodes), cluster
+    /// mode detected, and keeps every key under `prefix`.
     ///
     /// Fails when Redis cannot be reached now, so that a misconfigured
     /// server refuses to start instead of answering 503 to everything; once
     /// running, the store survives outages and reconnects by itself.
     pub async fn connect(url: &str, prefix: &str) -> StoreResult<RedisStore> {
-        let shown = redact(url);
-        let client = redis::Client::open(url)
-            .map_err(|e| StoreError::Unavailable(format!("invalid Redis URL {shown}: {e}")))?;
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            // Each call has its own deadline (COMMAND_TIMEOUT), and a long
-            // sweep must not be cut short by a shorter default.
-            .set_response_timeout(None);
-        let pool = bb8::Pool::builder()
-            .max_size(POOL_SIZE)
-            .connection_timeout(CONNECT_TIMEOUT)
-            .test_on_check_out(false)
-            .error_sink(Box::new(LogErrors))
-            .build_unchecked(Manager { client, config });
+        Self::connect_with(&RedisOptions::from_list(url), prefix).await
+    }
+
+    /// Like [`connect`](Self::connect), with every connection option.
+    pub async fn connect_with(options: &RedisOptions, prefix: &str) -> StoreResult<RedisStore> {
         let tagged = hash_tagged(prefix)?;
+        let link = Link::connect(options).await?;
         let store = RedisStore {
-            pool,
+            link,
             prefix: prefix.to_string(),
             keys: FIXED_KEYS.map(|k| format!("{tagged}{k}")),
             tagged,
             scripts: Scripts::new(),
         };
+        let shown = store.link.shown().to_string();
         store
             .load_scripts()
             .await
             .map_err(|e| StoreError::Unavailable(format!("cannot reach Redis at {shown}: {e}")))?;
         store.check_version().await?;
-        let migrated = store
-            .run_int(&store.scripts.migrate_v1, &[prefix.into()])
-            .await?;
+        // The earlier layout named keys at run time: only where that is
+        // allowed (see migrate_v1.lua); it never ran on a cluster otherwise.
+        let migrated = if !store.link.is_cluster() || store.tagged == prefix {
+            store
+                .run_int(&store.scripts.migrate_v1, &[prefix.into()])
+                .await?
+        } else {
+            0
+        };
         if migrated > 0 {
             tracing::info!(
                 stages = migrated,
@@ -494,6 +356,18 @@ impl RedisStore {
         Ok(store)
     }
 
+    /// Whether the store speaks the cluster protocol (test hook).
+    #[doc(hidden)]
+    pub fn is_cluster(&self) -> bool {
+        self.link.is_cluster()
+    }
+
+    /// The connection layer (test hook).
+    #[doc(hidden)]
+    pub fn link(&self) -> &Link {
+        &self.link
+    }
+
     /// The key prefix.
     pub fn prefix(&self) -> &str {
         &self.prefix
@@ -501,7 +375,11 @@ impl RedisStore {
 
     /// Refuses a Redis older than the commands the store sends need.
     async fn check_version(&self) -> StoreResult<()> {
-        let info = match self.query(redis::cmd("INFO").arg("server")).await? {
+        let info = match self
+            .link
+            .query_any_node(redis::cmd("INFO").arg("server"))
+            .await?
+        {
             Value::BulkString(b) => String::from_utf8_lossy(&b).into_owned(),
             Value::VerbatimString { text, .. } => text,
             other => return Err(corrupt(format!("INFO answered {other:?}"))),
@@ -519,55 +397,7 @@ impl RedisStore {
 
     /// Loads every script so that steady-state calls are a single `EVALSHA`.
     async fn load_scripts(&self) -> StoreResult<()> {
-        let tracked = self.checkout().await?;
-        for script in self.scripts.all() {
-            let mut conn = tracked.conn.clone();
-            match tokio::time::timeout(COMMAND_TIMEOUT, script.load_async(&mut conn)).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => {
-                    if breaks_connection(&e) {
-                        tracked.mark_broken("script load failed");
-                    }
-                    return Err(classify(&e));
-                }
-                Err(_) => {
-                    tracked.mark_broken("script load timed out");
-                    return Err(StoreError::Unavailable(
-                        "redis: script load timed out".into(),
-                    ));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// A usable connection handle, skipping (and so retiring) pooled
-    /// connections already known to be broken.
-    async fn checkout(&self) -> StoreResult<TrackedConnection> {
-        let attempt = async {
-            loop {
-                let pooled = self.pool.get().await.map_err(|e| match e {
-                    bb8::RunError::TimedOut => StoreError::Unavailable(format!(
-                        "redis: no connection within {} ms",
-                        CONNECT_TIMEOUT.as_millis()
-                    )),
-                    bb8::RunError::User(e) => StoreError::Unavailable(format!("redis: {e}")),
-                })?;
-                if !pooled.is_broken() {
-                    return Ok((*pooled).clone());
-                }
-                // Dropping `pooled` hands it back as broken: bb8 discards it
-                // and opens a fresh one in its place.
-            }
-        };
-        tokio::time::timeout(CONNECT_TIMEOUT, attempt)
-            .await
-            .unwrap_or_else(|_| {
-                Err(StoreError::Unavailable(format!(
-                    "redis: no connection within {} ms",
-                    CONNECT_TIMEOUT.as_millis()
-                )))
-            })
+        self.link.load_scripts(&self.scripts.all()).await
     }
 
     /// Runs one script: one `EVALSHA` (plus a reload after `NOSCRIPT`).
@@ -595,25 +425,15 @@ impl RedisStore {
         self.invoke(invocation).await
     }
 
-    /// Sends a prepared script call on a pooled connection, under the
-    /// command deadline.
+    /// Sends a prepared script call, under the command deadline.
     async fn invoke(&self, invocation: redis::ScriptInvocation<'_>) -> StoreResult<Value> {
-        let tracked = self.checkout().await?;
-        let mut conn = tracked.conn.clone();
-        let result =
-            tokio::time::timeout(COMMAND_TIMEOUT, invocation.invoke_async::<Value>(&mut conn))
-                .await;
-        settle(&tracked, result)
+        self.link.invoke(invocation).await
     }
 
     /// Runs one plain command (no script): for the calls that a single
     /// Redis command answers atomically by itself.
     async fn query(&self, cmd: &redis::Cmd) -> StoreResult<Value> {
-        let tracked = self.checkout().await?;
-        let mut conn = tracked.conn.clone();
-        let result =
-            tokio::time::timeout(COMMAND_TIMEOUT, cmd.query_async::<Value>(&mut conn)).await;
-        settle(&tracked, result)
+        self.link.query(cmd).await
     }
 
     /// Runs a script that names every key it touches in `KEYS`: for state
@@ -744,26 +564,14 @@ impl ViewerStore for RedisStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        let tracked = self.checkout().await?;
-        let mut conn = tracked.conn.clone();
-        match tokio::time::timeout(
-            COMMAND_TIMEOUT,
-            redis::cmd("PING").query_async::<()>(&mut conn),
-        )
-        .await
-        {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => {
-                if breaks_connection(&e) {
-                    tracked.mark_broken("ping failed");
-                }
-                Err(classify(&e))
-            }
-            Err(_) => {
-                tracked.mark_broken("ping timed out");
-                Err(StoreError::Unavailable("redis: ping timed out".into()))
-            }
+        if !self.link.is_cluster() {
+            return self.link.ping().await;
         }
+        // A keyless PING goes to every primary; the deployment lives on one
+        // shard, so its health is that shard's.
+        let mut exists = redis::cmd("EXISTS");
+        exists.arg(&self.keys[MASTER]);
+        self.query(&exists).await.map(|_| ())
     }
 
     async fn register_stage(&self, stage: &StageRecord) -> StoreResult<()> {
@@ -1237,15 +1045,5 @@ mod tests {
             assert!(hash_tagged(bad).is_err(), "{bad:?}");
         }
         assert_eq!(pair("u1", "arn:x"), "5:arn:xu1");
-    }
-
-    #[test]
-    fn redact_hides_credentials() {
-        assert_eq!(
-            redact("redis://user:secret@host:6379/0"),
-            "redis://***@host:6379/0"
-        );
-        assert_eq!(redact("redis://host:6379"), "redis://host:6379");
-        assert_eq!(redact("unix:///tmp/r.sock"), "unix:///tmp/r.sock");
     }
 }
