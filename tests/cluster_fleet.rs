@@ -216,6 +216,10 @@ async fn the_primary_of_the_deployments_slot_dies_under_load() {
     assert!(before >= 250, "{before} counted before the kill");
 
     let victim = fleet.redis.port();
+    // In a steady state the replica trails by milliseconds; on two busy cores
+    // its link may lag for longer, which would test the CPU, not the fleet.
+    let acked = blocking(|| fleet.redis.command(&["WAIT", "1", "5000"]));
+    assert_eq!(acked, "1", "the replica of {victim} is not in sync");
     let killed_at = Instant::now();
     blocking(|| {
         fleet

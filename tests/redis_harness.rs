@@ -95,7 +95,15 @@ fn killed_primary_is_replaced_by_its_replica_and_rejoins_as_replica() {
     let replicas = cluster.replicas_of(old);
     assert_eq!(replicas.len(), 1);
     cluster.cluster_command("{failover}", &["SET", "{failover}", "v"]);
-    cluster.command(old, &["WAIT", "1", "2000"]);
+    // Replication is asynchronous: only a write the replica acknowledged
+    // survives the kill (under load the first WAIT may time out).
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while cluster.command(old, &["WAIT", "1", "1000"]) != "1" {
+        assert!(
+            Instant::now() < deadline,
+            "the replica never acknowledged the write"
+        );
+    }
     cluster.kill_node(old);
     let started = Instant::now();
     let new = cluster.wait_for_failover(old, Duration::from_secs(15));
