@@ -7,6 +7,8 @@
 #   scripts/bench.sh                 # everything, ~10 minutes on 2 cores
 #   BENCH_SKIP_CRITERION=1 scripts/bench.sh
 #   BENCH_REPEATS=5 BENCH_SECS=20 scripts/bench.sh
+#   BENCH_NO_BUILD=1 BENCH_HEARTBEAT_ONLY=1 scripts/bench.sh   # the heartbeat
+#       runs only (ceiling, saturation, paced), with binaries already built
 #
 # Needs: wrk (apt-get install -y wrk), redis-server, curl. Only loopback
 # addresses are used; every load run is bounded in time. Not run by CI.
@@ -53,6 +55,9 @@ median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2)
 # field NAME from a "RESULT a=1 b=2" line
 field() { grep '^RESULT' | tail -1 | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+# CPU time (user + system, clock ticks) a process has used so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+TICK_US=$(awk -v t="$(getconf CLK_TCK)" 'BEGIN {print 1000000 / t}')
 
 section() { printf '\n==== %s\n' "$*"; }
 
@@ -71,11 +76,13 @@ echo "load avg   $(cut -d' ' -f1-3 /proc/loadavg) (before building)"
 
 # ---------------------------------------------------------------- build
 section "build (release)"
+if [ -z "${BENCH_NO_BUILD:-}" ]; then
 cargo build --release -q -p ivs-server --bin ivs-server \
     --example bare_warp --example paced_load --example ws_fanout
 cargo build --release -q --example viewer-bot
-BIN=$ROOT/target/release
-echo "built $BIN/ivs-server and the examples"
+echo "built the server and the examples"
+fi
+BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
 
 # ---------------------------------------------------------------- redis
 REDIS_PORT=$(free_port)
@@ -133,6 +140,7 @@ wrk_run() { # wrk_run OUTFILE URL SCRIPT [CONNS] — one saturation run of SECS 
 
 declare -A R   # results for the summary
 
+if [ -z "${BENCH_HEARTBEAT_ONLY:-}" ]; then
 # ---------------------------------------------------------------- start-up and idle memory
 section "start-up time and idle memory (embedded defaults: in-process store, local IVS emulator)"
 starts=()
@@ -170,10 +178,12 @@ R[join_p50]=$(printf '%s\n' "${jp50[@]}" | median)
 R[join_p99]=$(printf '%s\n' "${jp99[@]}" | median)
 echo "median: ${R[join_rps]} joins/s, p50 ${R[join_p50]} ms, p99 ${R[join_p99]} ms"
 
+fi
 # ---------------------------------------------------------------- heartbeat data set
 section "pre-load $VIEWERS viewers through the API (paced joins, IVS_MAX_STAGES=250)"
 start_server "hb:" IVS_MAX_STAGES=250 IVS_STATS_INTERVAL_MS=1000
 HB_PORT=$SERVER_PORT
+HB_PID=$SERVER_PID
 preload_rate=$PACED_RATE
 "$BIN/examples/paced_load" --url "http://127.0.0.1:$HB_PORT/api/token/viewer" --rate "$preload_rate" \
     --duration "$(awk -v n="$VIEWERS" -v r="$preload_rate" 'BEGIN {print n/r}')" --warmup 0 \
@@ -205,20 +215,23 @@ sleep 0.3
 
 # Alternate baseline and heartbeat runs so that slow drift in the shared
 # machine's load affects both alike.
-br=(); hr=(); hp50=(); hp99=(); cmds=(); inner=(); rus=()
+br=(); hr=(); hp50=(); hp99=(); cmds=(); inner=(); rus=(); rcpu=(); scpu=()
 for i in $(seq "$REPEATS"); do
     BENCH_KEY=$KEY BENCH_PAIRS=$PAIRS wrk_run "$WORK/bare-$i.txt" "http://127.0.0.1:$BARE_PORT" heartbeat.lua
     echo "bare run $i:      $(grep '^RESULT' "$WORK/bare-$i.txt")"
     br+=($(field rps <"$WORK/bare-$i.txt"))
-    c0=$(sent_calls); a0=$(all_calls); u0=$(redis_usec)
+    c0=$(sent_calls); a0=$(all_calls); u0=$(redis_usec); r0=$(cpu_ticks "$REDIS_PID"); s0=$(cpu_ticks "$HB_PID")
     BENCH_KEY=$KEY BENCH_PAIRS=$PAIRS wrk_run "$WORK/hb-$i.txt" "http://127.0.0.1:$HB_PORT" heartbeat.lua
-    c1=$(sent_calls); a1=$(all_calls); u1=$(redis_usec)
+    c1=$(sent_calls); a1=$(all_calls); u1=$(redis_usec); r1=$(cpu_ticks "$REDIS_PID"); s1=$(cpu_ticks "$HB_PID")
     line=$(grep '^RESULT' "$WORK/hb-$i.txt")
     echo "heartbeat run $i: $line"
     reqs=$(field requests <<<"$line")
     cmds+=($(awk -v c=$((c1 - c0)) -v r="$reqs" 'BEGIN {printf "%.3f", c/r}'))
     inner+=($(awk -v c=$((a1 - a0 - c1 + c0)) -v r="$reqs" 'BEGIN {printf "%.3f", c/r}'))
     rus+=($(awk -v u=$((u1 - u0)) -v r="$reqs" 'BEGIN {printf "%.2f", u/r}'))
+    # Whole-process CPU (commands, syscalls, event loop) per heartbeat.
+    rcpu+=($(awk -v t=$((r1 - r0)) -v k="$TICK_US" -v r="$reqs" 'BEGIN {printf "%.2f", t*k/r}'))
+    scpu+=($(awk -v t=$((s1 - s0)) -v k="$TICK_US" -v r="$reqs" 'BEGIN {printf "%.2f", t*k/r}'))
     hr+=($(field rps <<<"$line")); hp50+=($(field p50 <<<"$line")); hp99+=($(field p99 <<<"$line"))
 done
 kill "$BARE_PID"; wait "$BARE_PID" 2>/dev/null || true
@@ -228,11 +241,15 @@ R[hb_p50]=$(printf '%s\n' "${hp50[@]}" | median)
 R[hb_p99]=$(printf '%s\n' "${hp99[@]}" | median)
 R[hb_cmds]=$(printf '%s\n' "${cmds[@]}" | median)
 R[hb_redis_us]=$(printf '%s\n' "${rus[@]}" | median)
+R[hb_redis_cpu]=$(printf '%s\n' "${rcpu[@]}" | median)
+R[hb_server_cpu]=$(printf '%s\n' "${scpu[@]}" | median)
 R[hb_ratio]=$(awk -v h="${R[hb_rps]}" -v b="${R[bare_rps]}" 'BEGIN {printf "%.1f", 100*h/b}')
 echo "median: bare ${R[bare_rps]} req/s; heartbeat ${R[hb_rps]} req/s (${R[hb_ratio]} % of bare), p50 ${R[hb_p50]} ms, p99 ${R[hb_p99]} ms"
 echo "Redis commands sent per heartbeat (EVALSHA + ZADD + ZSCORE / requests, INFO commandstats): ${cmds[*]}"
 echo "commands run inside scripts per heartbeat: ${inner[*]}"
 echo "Redis execution time per heartbeat (commandstats usec / requests): ${rus[*]} µs"
+echo "redis-server process CPU per heartbeat (user+sys, /proc): ${rcpu[*]} µs"
+echo "ivs-server process CPU per heartbeat (user+sys, /proc): ${scpu[*]} µs"
 grep -h 'Non-2xx' "$WORK"/hb-*.txt || true
 
 # ---------------------------------------------------------------- paced heartbeats
@@ -249,6 +266,7 @@ R[paced_p99]=$(printf '%s\n' "${pp99[@]}" | median)
 R[paced_max]=$(printf '%s\n' "${pmax[@]}" | median)
 echo "median: p50 ${R[paced_p50]} ms, p99 ${R[paced_p99]} ms, max ${R[paced_max]} ms"
 
+if [ -z "${BENCH_HEARTBEAT_ONLY:-}" ]; then
 # ---------------------------------------------------------------- stats
 section "/api/stats with $VIEWERS viewers on ${R[hb_stages]} stages"
 BENCH_KEY=$KEY wrk_run "$WORK/stats.txt" "http://127.0.0.1:$HB_PORT" stats.lua 16
@@ -317,6 +335,7 @@ if [ -z "${BENCH_SKIP_CRITERION:-}" ]; then
         awk '/time:/ { if ($1 == "time:") print prev, $0; else print } { prev = $0 }' || true
 fi
 
+fi
 # ---------------------------------------------------------------- summary
 section "summary (medians of $REPEATS runs where repeated)"
 printf '%-52s %s\n' \
@@ -324,7 +343,7 @@ printf '%-52s %s\n' \
     "server idle RSS (embedded defaults)" "$(awk -v k="${R[idle_rss]}" 'BEGIN {printf "%.1f MiB", k/1024}')" \
     "bare warp ceiling" "${R[bare_rps]} req/s" \
     "heartbeat at saturation ($VIEWERS viewers, Redis)" "${R[hb_rps]} req/s = ${R[hb_ratio]} % of ceiling, p50 ${R[hb_p50]} ms, p99 ${R[hb_p99]} ms" \
-    "Redis commands sent per heartbeat" "${R[hb_cmds]} (Redis busy ${R[hb_redis_us]} µs per heartbeat)" \
+    "Redis commands sent per heartbeat" "${R[hb_cmds]} (Redis busy ${R[hb_redis_us]} µs, redis-server CPU ${R[hb_redis_cpu]} µs, ivs-server CPU ${R[hb_server_cpu]} µs per heartbeat)" \
     "heartbeat at $PACED_RATE req/s" "p50 ${R[paced_p50]} ms, p99 ${R[paced_p99]} ms, max ${R[paced_max]} ms" \
     "joins at saturation (from 0 viewers, ${SECS}s)" "${R[join_rps]} joins/s, p50 ${R[join_p50]} ms, p99 ${R[join_p99]} ms" \
     "joins at $PACED_RATE/s (0 → $VIEWERS viewers)" "p50 ${R[join_paced_p50]} ms, p99 ${R[join_paced_p99]} ms" \

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use ivs_server::store::redis::link::Link;
 use ivs_server::store::redis::{ClusterMode, RedisOptions, RedisStore};
-use ivs_server::store::{StageRecord, StoreError, ViewerStore};
+use ivs_server::store::{JoinOutcome, JoinRequest, StageRecord, StoreError, ViewerStore};
 use ivs_suite::redis_cluster::{key_slot, RedisCluster};
 use ivs_suite::redis_server::{RedisOptions as ServerOptions, RedisServer};
 use redis::Value;
@@ -28,6 +28,9 @@ fn options(urls: &[String], cluster: ClusterMode, ca: Option<PathBuf>) -> RedisO
         ca_cert: ca,
     }
 }
+
+/// The stage of the TLS cluster test.
+const ARN: &str = "arn:tls-cluster";
 
 fn stage(arn: &str) -> StageRecord {
     StageRecord {
@@ -525,4 +528,32 @@ async fn cluster_over_tls_with_an_acl_user() {
     .unwrap_err();
     assert!(err.to_string().contains("cannot reach Redis"), "{err}");
     assert!(!err.to_string().contains("pw-2"), "password in {err}");
+
+    // The whole store over it: scripts with declared keys, the heartbeat.
+    let store = RedisStore::connect_with(
+        &options(&urls, ClusterMode::Auto, Some(cluster.ca_cert_path())),
+        "tls:",
+    )
+    .await
+    .unwrap_or_else(|e| panic!("store on the TLS cluster: {e}"));
+    store.register_stage(&stage(ARN)).await.unwrap();
+    let joined = store
+        .join(&JoinRequest {
+            user_id: "u1".into(),
+            participant_id: "p1".into(),
+            now: 1_000,
+            capacity: 50,
+            scale_up_at: 45,
+        })
+        .await
+        .unwrap();
+    assert!(
+        matches!(joined, JoinOutcome::Joined { viewers: 1, .. }),
+        "{joined:?}"
+    );
+    assert_eq!(
+        store.heartbeat("u1", ARN, 2_000).await.unwrap(),
+        Some(2_000)
+    );
+    store.ping().await.unwrap();
 }

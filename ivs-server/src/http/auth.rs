@@ -126,6 +126,12 @@ struct Reserved {
 enum Plan {
     /// Spent a locally reserved request.
     Spent(RateDecision),
+    /// Another request of this instance is reserving a batch: wait for it
+    /// (it settles within one store call) and plan again, instead of asking
+    /// the store for this one request. Without this, every request arriving
+    /// during a reservation's round trip cost a script call of its own: at
+    /// saturation that was a quarter of all requests (docs/performance.md).
+    Wait(tokio::sync::watch::Receiver<()>),
     /// Ask the store.
     Ask {
         want: u32,
@@ -139,6 +145,9 @@ struct Entry {
     per_minute: u32,
     max_batch: u32,
     reserved: Mutex<Reserved>,
+    /// Signalled whenever a batch reservation ends (granted, refused or
+    /// failed), to wake the requests that waited for it.
+    settled: tokio::sync::watch::Sender<()>,
 }
 
 impl Entry {
@@ -146,12 +155,16 @@ impl Entry {
         self.reserved.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Spends a locally reserved request if one is left; otherwise says what
-    /// to ask the store for, handing back a lapsed reservation's rest.
-    fn plan(&self, now: Instant) -> Plan {
+    /// Spends a locally reserved request if one is left; otherwise waits
+    /// for a reservation in flight (once: `may_wait`), or says what to ask
+    /// the store for, handing back a lapsed reservation's rest. `first` is
+    /// the request's first plan (it counts toward the recent rate once).
+    fn plan(&self, now: Instant, first: bool, may_wait: bool) -> Plan {
         let mut r = self.lock();
         let recent = r.recent.estimate(now);
-        r.recent.note(now);
+        if first {
+            r.recent.note(now);
+        }
         let fresh = r.until.is_some_and(|t| t > now);
         if fresh && r.tokens > 0 {
             if let Some(mut d) = r.last {
@@ -160,6 +173,11 @@ impl Entry {
                 d.remaining = d.remaining.saturating_add(r.tokens);
                 return Plan::Spent(d);
             }
+        }
+        if r.reserving && may_wait {
+            // Subscribed under the lock: the reservation's end, which
+            // takes the lock first, cannot be missed.
+            return Plan::Wait(self.settled.subscribe());
         }
         let refund = (r.tokens > 0).then_some(RateRefund {
             unspent: r.tokens,
@@ -202,6 +220,7 @@ impl Drop for Reserving<'_> {
     fn drop(&mut self) {
         if let Some(entry) = self.0 {
             entry.lock().reserving = false;
+            entry.settled.send_replace(());
         }
     }
 }
@@ -239,6 +258,7 @@ impl KeyRing {
                         recent: RecentRate::new(Instant::now()),
                         last: None,
                     }),
+                    settled: tokio::sync::watch::Sender::new(()),
                 }
             })
             .collect();
@@ -307,11 +327,24 @@ pub async fn charge(app: &App, keys: &KeyRing, caller: &Caller) -> Result<RateDe
     charge_entry(app, entry).await
 }
 
+/// The longest a request waits for another's batch reservation; the store
+/// call it waits for is itself bounded (about a second when Redis is away).
+const RESERVATION_WAIT: Duration = Duration::from_secs(2);
+
 async fn charge_entry(app: &App, entry: &Entry) -> Result<RateDecision, ApiError> {
     let (key_id, limit) = (entry.id.as_str(), entry.per_minute);
-    let (want, refund) = match entry.plan(Instant::now()) {
-        Plan::Spent(rate) => return Ok(rate),
-        Plan::Ask { want, refund } => (want, refund),
+    let mut first = true;
+    let (want, refund) = loop {
+        match entry.plan(Instant::now(), first, first) {
+            Plan::Spent(rate) => return Ok(rate),
+            Plan::Ask { want, refund } => break (want, refund),
+            Plan::Wait(mut settled) => {
+                // Woken by the reservation's end (or its sender gone): plan
+                // again, then ask the store ourselves if nothing is left.
+                let _ = tokio::time::timeout(RESERVATION_WAIT, settled.changed()).await;
+                first = false;
+            }
+        }
     };
     let _reserving = Reserving((want > 1).then_some(entry));
     let rate = app
@@ -373,6 +406,7 @@ mod tests {
         match plan {
             Plan::Ask { want, refund } => (want, refund),
             Plan::Spent(_) => panic!("spent locally"),
+            Plan::Wait(_) => panic!("waits"),
         }
     }
 
@@ -420,7 +454,7 @@ mod tests {
         let e = &keys.entries[0];
         let t0 = Instant::now();
         for s in 0..10 {
-            let (want, refund) = ask(e.plan(t0 + Duration::from_secs(s)));
+            let (want, refund) = ask(e.plan(t0 + Duration::from_secs(s), true, false));
             assert_eq!((want, refund), (1, None), "request {s}");
         }
     }
@@ -443,7 +477,7 @@ mod tests {
         let mut asked = Vec::new();
         let mut at = t0;
         for _ in 0..20 {
-            match e.plan(at) {
+            match e.plan(at, true, false) {
                 Plan::Spent(d) => assert_eq!(d.granted, 1),
                 Plan::Ask { want, refund } => {
                     assert_eq!(refund, None);
@@ -454,6 +488,7 @@ mod tests {
                     // The call is over.
                     e.lock().reserving = false;
                 }
+                Plan::Wait(_) => panic!("no reservation is in flight"),
             }
             at += Duration::from_millis(5);
             now_ms += 5;
@@ -464,7 +499,7 @@ mod tests {
         assert!(held > 0);
         // Traffic stops; the next request, past the batch's lifetime, hands
         // the rest back in the same call.
-        let (want, refund) = ask(e.plan(at + BATCH_TTL));
+        let (want, refund) = ask(e.plan(at + BATCH_TTL, true, false));
         assert_eq!(want, 1);
         assert_eq!(refund.map(|r| r.unspent), Some(held));
         assert_eq!(e.lock().tokens, 0);
@@ -479,12 +514,43 @@ mod tests {
             e.lock().recent.note(t0 + Duration::from_millis(i));
         }
         let at = t0 + Duration::from_millis(20);
-        let (first, _) = ask(e.plan(at));
+        let (first, _) = ask(e.plan(at, true, false));
         assert!(first > 1);
         let guard = Reserving(Some(e));
-        // A second miss while the batch is on its way asks for itself only.
-        assert_eq!(ask(e.plan(at)).0, 1);
+        // A second miss while the batch is on its way asks for itself only
+        // (once it has waited for the batch already)...
+        assert_eq!(ask(e.plan(at, true, false)).0, 1);
+        // ...and first waits for it: the batch's end wakes it.
+        let Plan::Wait(settled) = e.plan(at, true, true) else {
+            panic!("a miss during a reservation must wait for it");
+        };
+        assert!(!settled.has_changed().unwrap());
         drop(guard);
-        assert!(ask(e.plan(at)).0 > 1);
+        assert!(settled.has_changed().unwrap());
+        assert!(ask(e.plan(at, true, true)).0 > 1);
+    }
+
+    #[tokio::test]
+    async fn requests_during_a_reservation_spend_its_batch() {
+        let keys = ring(30_000);
+        let e = &keys.entries[0];
+        let t0 = Instant::now();
+        for i in 0..10 {
+            e.lock().recent.note(t0 + Duration::from_millis(i));
+        }
+        let at = t0 + Duration::from_millis(20);
+        let (want, _) = ask(e.plan(at, true, true));
+        let guard = Reserving(Some(e));
+        let Plan::Wait(mut settled) = e.plan(at, true, true) else {
+            panic!("no wait");
+        };
+        let waiter = tokio::spawn(async move { settled.changed().await.is_ok() });
+        // The store grants the batch.
+        let (granted, _) = gcra(None, 30_000, RATE_PERIOD, 0, want, None);
+        assert!(granted.granted > 1);
+        e.keep(&granted, at);
+        drop(guard);
+        assert!(waiter.await.unwrap());
+        assert!(matches!(e.plan(at, false, true), Plan::Spent(_)));
     }
 }

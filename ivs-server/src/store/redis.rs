@@ -40,6 +40,14 @@ macro_rules! lua {
     };
 }
 
+/// A script without the prelude: for the calls that touch only their own
+/// keys (`KEYS[1..]`) and run often enough that the prelude's cost shows.
+macro_rules! lua_alone {
+    ($file:literal) => {
+        Script::new(include_str!(concat!("redis/", $file)))
+    };
+}
+
 /// The scripts, hashed once; `invoke_async` sends `EVALSHA` and falls back to
 /// loading the script on `NOSCRIPT` (after a Redis restart or `SCRIPT FLUSH`).
 struct Scripts {
@@ -87,9 +95,9 @@ impl Scripts {
             viewers: lua!("viewers.lua"),
             watch_duration: lua!("watch_duration.lua"),
             sweep: lua!("sweep.lua"),
-            rate_limit: lua!("rate_limit.lua"),
-            try_lease: lua!("try_lease.lua"),
-            release_lease: lua!("release_lease.lua"),
+            rate_limit: lua_alone!("rate_limit.lua"),
+            try_lease: lua_alone!("try_lease.lua"),
+            release_lease: lua_alone!("release_lease.lua"),
             rebuild_load: lua!("rebuild_load.lua"),
             master: lua!("master.lua"),
             begin_create: lua!("begin_create.lua"),
@@ -482,15 +490,6 @@ impl RedisStore {
 
     async fn run_reply(&self, script: &Script, args: &[Arg<'_>]) -> StoreResult<Reply> {
         Reply::new(self.run(script, args).await?)
-    }
-
-    async fn run_reply_with(
-        &self,
-        script: &Script,
-        extra_keys: &[&str],
-        args: &[Arg<'_>],
-    ) -> StoreResult<Reply> {
-        Reply::new(self.run_with(script, extra_keys, args).await?)
     }
 
     async fn run_int(&self, script: &Script, args: &[Arg<'_>]) -> StoreResult<i64> {
@@ -959,10 +958,11 @@ impl ViewerStore for RedisStore {
             unspent: 0,
             receipt: RateReceipt::default(),
         });
-        let mut reply = self
-            .run_reply_with(
+        let state = self.key(&["gcra:", key_id]);
+        let reply = self
+            .eval(
                 &self.scripts.rate_limit,
-                &[&self.key(&["gcra:", key_id])],
+                &[&state],
                 &[
                     i64::from(limit).into(),
                     period_us.into(),
@@ -975,6 +975,7 @@ impl ViewerStore for RedisStore {
                 ],
             )
             .await?;
+        let mut reply = Reply::new(reply)?;
         let granted = count(reply.int()?);
         let allowed = granted > 0;
         let remaining = count(reply.int()?);
@@ -999,18 +1000,23 @@ impl ViewerStore for RedisStore {
     async fn try_lease(&self, name: &str, holder: &str, ttl: Duration) -> StoreResult<Option<u64>> {
         // PX 0 is an error in Redis; a 1 ms lease is as good as expired.
         let ttl = millis(ttl).max(1);
-        let n = self
-            .run_int_with(
+        let (lease, fence) = (self.lease_key(name), self.key(&["fence:", name]));
+        let n = match self
+            .eval(
                 &self.scripts.try_lease,
-                &[&self.lease_key(name), &self.key(&["fence:", name])],
+                &[&lease, &fence],
                 &[holder.into(), ttl.into()],
             )
-            .await?;
+            .await?
+        {
+            Value::Int(n) => n,
+            other => return Err(corrupt(format!("expected an integer, got {other:?}"))),
+        };
         Ok((n > 0).then_some(n as u64))
     }
 
     async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()> {
-        self.run_with(
+        self.eval(
             &self.scripts.release_lease,
             &[&self.lease_key(name)],
             &[holder.into()],

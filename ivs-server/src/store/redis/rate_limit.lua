@@ -1,4 +1,4 @@
--- KEYS[12]: the state. ARGV: limit (>= 1), period (us, >= 1), now (us), want (>= 1),
+-- KEYS[1]: the state. ARGV: limit (>= 1), period (us, >= 1), now (us), want (>= 1),
 -- then a refund: unspent requests (0 = none) and the receipt of their grant
 -- (since, tat, refunded; us).
 -- GCRA for up to `want` requests after applying the refund: the same
@@ -8,7 +8,11 @@
 -- it was created, which tells a receipt from an expired state's).
 -- Returns {granted (0 = refused), remaining, reset_after (us), retry_after
 -- (us), receipt since, receipt tat, receipt refunded}.
-local key = KEYS[12]
+local key = KEYS[1]
+-- A script of its own (no prelude): it runs for a fraction of all requests
+-- and touches one key. Integers go to Redis as plain digits (PEXPIRE
+-- rejects an exponent form).
+local function int(x) return string.format('%.0f', x) end
 local limit, period, now, want = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local unspent = tonumber(ARGV[5])
 local interval = math.floor(period / limit)
