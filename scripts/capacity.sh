@@ -224,7 +224,7 @@ dep_key_bytes() {
 dep_key_list() {
     local p=${NODES[${DEPNODE[$1]}]} k
     redis-cli -p "$p" --scan --pattern "{${DEP[$1]}}:*" | sort | while read -r k; do
-        printf '  %-24s %-6s %8s elements %10s bytes\n' "$k" "$(redis-cli -p "$p" TYPE "$k")" \
+        printf '  %-24s %-6s %-9s %8s elements %10s bytes\n' "$k" "$(redis-cli -p "$p" TYPE "$k")" "$(redis-cli -p "$p" OBJECT ENCODING "$k")" \
             "$(case $(redis-cli -p "$p" TYPE "$k") in zset) redis-cli -p "$p" ZCARD "$k";; hash) redis-cli -p "$p" HLEN "$k";; list) redis-cli -p "$p" LLEN "$k";; *) echo 1;; esac)" \
             "$(redis-cli -p "$p" MEMORY USAGE "$k" SAMPLES 0)"
     done
@@ -454,6 +454,9 @@ function plan(N, vps, thr, maxst) {
     R["create"] = max(0, R["stages"] - R["deps"]) / 300 + 0
     R["liststages"] = R["inst"] * 0.1 + R["deps"] * ceil(R["stages"] / 100) / 60
     R["getstage"] = R["inst"] * 0.2
+    # self-signed tokens: every process looks up each stage of its
+    # deployment once (endpoints, cached), i.e. during the ramp
+    R["getstage_ss"] = R["inst"] * 0.2 + R["inst"] * (R["stages"] / R["deps"]) / 300
     R["disc"] = R["leave_steady"]
     R["subs"] = N
     # the publisher reaches master + 5 replicas per deployment
@@ -481,7 +484,8 @@ function show(title, vps, thr, maxst) {
     row("CreateParticipantToken/s if IVS mints (50)", "cpt", 1, "", 50)
     row("CreateStage/s during the ramp (5)", "create", 1, "", 5)
     row("ListStages/s: probes + reconcile (5)", "liststages", 1, "", 5)
-    row("GetStage/s and ListParticipants/s (5)", "getstage", 1, "", 5)
+    row("ListParticipants/s: liveness (5)", "getstage", 1, "", 5)
+    row("GetStage/s: liveness + endpoints, ramp (5)", "getstage_ss", 1, "", 5)
     row("DisconnectParticipant/s, steady (5)", "disc", 1, "", 5)
 }
 function row(label, k, kind, extra, quota,   c, v, s) {
