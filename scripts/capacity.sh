@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 
 BIN=${BIN:-/work/target-main/release}
 KEY=cap-key-000 # API keys have at least 8 characters
-HB_RATES=${CAP_HB_RATES:-"150 500"} # heartbeats/s sent to EACH server process, one run per rate (the table uses the last)
+HB_RATES=${CAP_HB_RATES:-"150 300"} # heartbeats/s sent to EACH server process, one run per rate (the table uses the last; 500 saturates 2 cores)
 HB_SECS=${CAP_HB_SECS:-15}        # each measured heartbeat run (after 2 s warm-up)
 IDLE_SECS=${CAP_IDLE_SECS:-10}    # idle run for the background cost (two maintenance rounds)
 HB_SUMMARY=
