@@ -94,8 +94,10 @@ for i in 0 1 2; do
     PIDS+=($!)
     NODES+=("$p")
 done
-for p in "${NODES[@]}"; do
-    for _ in $(seq 100); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.05; done
+for i in 0 1 2; do
+    up=
+    for _ in $(seq 200); do redis-cli -p "${NODES[$i]}" ping >/dev/null 2>&1 && { up=1; break; }; sleep 0.05; done
+    [ -n "$up" ] || { echo "redis-server on :${NODES[$i]} did not start:"; tail -n 5 "$WORK/node$i.log"; exit 1; }
 done
 redis-cli --cluster create "${NODES[@]/#/127.0.0.1:}" --cluster-replicas 0 --cluster-yes >"$WORK/create.log" 2>&1 ||
     { cat "$WORK/create.log"; echo "redis-cli --cluster create failed"; exit 1; }
