@@ -51,7 +51,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-port_free() { ! ss -ltn "sport = :$1" | grep -q LISTEN; }
+port_free() { [ -z "$(ss -Htan "sport = :$1")" ]; } # no socket at all on it, listening or not
 free_port() {
     local p
     while :; do
