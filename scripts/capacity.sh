@@ -17,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BIN=${BIN:-/work/target-main/release}
+BIN=${BIN:-${CARGO_TARGET_DIR:-$PWD/target}/release}
 KEY=cap-key-000 # API keys have at least 8 characters
 HB_RATES=${CAP_HB_RATES:-"150 300"} # heartbeats/s sent to EACH server process, one run per rate (the table uses the last; 500 saturates 2 cores)
 HB_SECS=${CAP_HB_SECS:-15}        # each measured heartbeat run (after 2 s warm-up)
