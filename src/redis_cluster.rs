@@ -11,13 +11,12 @@
 //! its TLS ports, so a client that follows the slot map talks TLS only.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::io::Read;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::redis_server::{send, TlsFiles};
+use crate::redis_server::{binary, send, spawn_until_pong, TlsFiles};
 
 /// Number of hash slots of a Redis Cluster.
 pub const SLOTS: u16 = 16384;
@@ -33,10 +32,6 @@ const NODE_READY_WITHIN: Duration = Duration::from_secs(10);
 const STABLE_WITHIN: Duration = Duration::from_secs(30);
 /// The cluster bus listens on the client port + 10000.
 const BUS_OFFSET: u16 = 10000;
-
-fn server_binary() -> String {
-    std::env::var("REDIS_SERVER_BIN").unwrap_or_else(|_| "redis-server".to_string())
-}
 
 fn cli_binary() -> String {
     std::env::var("REDIS_CLI_BIN").unwrap_or_else(|_| "redis-cli".to_string())
@@ -498,7 +493,7 @@ impl RedisCluster {
         let tls = self.tls.clone();
         let node = self.node_mut(port);
         let log = node.dir.join("redis.log");
-        let mut command = Command::new(server_binary());
+        let mut command = Command::new(binary());
         command.arg("--port").arg(node.plain_port.to_string());
         if let Some(tls) = &tls {
             command.arg("--tls-port").arg(node.port.to_string()).args([
@@ -523,40 +518,11 @@ impl RedisCluster {
             .arg("--dir")
             .arg(&node.dir)
             .arg("--logfile")
-            .arg(&log)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child = match command.spawn() {
-            Ok(child) => child,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
-                "`{}` is not installed; these tests need a real Redis: \
-                 run `apt-get install -y redis-server redis-tools` (or set REDIS_SERVER_BIN)",
-                server_binary()
-            ),
-            Err(e) => panic!("cannot run `{}`: {e}", server_binary()),
-        };
-        let deadline = Instant::now() + NODE_READY_WITHIN;
-        loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                let mut stderr = String::new();
-                if let Some(mut err) = child.stderr.take() {
-                    let _ = err.read_to_string(&mut stderr);
-                }
-                let log = std::fs::read_to_string(&log).unwrap_or_default();
-                return Err(format!("node {port} exited with {status}: {stderr}{log}"));
-            }
-            if send(node.plain_port, &["PING"]).is_ok_and(|r| r == "PONG") {
-                node.child = Some(child);
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("node {port}: no PONG within {NODE_READY_WITHIN:?}"));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            .arg(&log);
+        let child = spawn_until_pong(&mut command, node.plain_port, &log, NODE_READY_WITHIN)
+            .map_err(|e| format!("node {port}: {e}"))?;
+        node.child = Some(child);
+        Ok(())
     }
 
     fn create(&self) {

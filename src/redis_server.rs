@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The binary to run; `REDIS_SERVER_BIN` overrides it.
-fn binary() -> String {
+pub(crate) fn binary() -> String {
     std::env::var("REDIS_SERVER_BIN").unwrap_or_else(|_| "redis-server".to_string())
 }
 
@@ -246,7 +246,7 @@ impl RedisServer {
             command.arg("--tls-port").arg(tls_port.to_string());
             tls.add_server_args(&mut command);
         }
-        let spawned = command
+        command
             .args(["--bind", "127.0.0.1"])
             .arg("--unixsocket")
             .arg(self.socket_path())
@@ -256,42 +256,61 @@ impl RedisServer {
             .arg(self.dir.path())
             .arg("--logfile")
             .arg(&log)
-            .args(["--daemonize", "no", "--protected-mode", "no"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn();
-        let mut child = match spawned {
-            Ok(child) => child,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
-                "`{}` is not installed; these tests need a real Redis: \
-                 run `apt-get install -y redis-server redis-tools` (or set REDIS_SERVER_BIN)",
-                binary()
-            ),
-            Err(e) => panic!("cannot run `{}`: {e}", binary()),
-        };
-        let deadline = Instant::now() + READY_WITHIN;
-        loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                let mut stderr = String::new();
-                if let Some(mut err) = child.stderr.take() {
-                    let _ = err.read_to_string(&mut stderr);
-                }
-                let log = std::fs::read_to_string(&log).unwrap_or_default();
-                return Err(format!("exited with {status}: {stderr}{log}"));
+            .args(["--daemonize", "no", "--protected-mode", "no"]);
+        self.child = Some(spawn_until_pong(
+            &mut command,
+            self.port,
+            &log,
+            READY_WITHIN,
+        )?);
+        // Nothing is persisted, so a restart must set the users again.
+        self.apply_acl()
+    }
+}
+
+/// Spawns `command` (a `redis-server` logging to `log`) and waits until it
+/// answers `PING` on `port`. Panics when the binary is not installed, with
+/// the command that installs it; an `Err` (with its stderr and log) when it
+/// exits, or stays silent for `within`.
+pub(crate) fn spawn_until_pong(
+    command: &mut Command,
+    port: u16,
+    log: &Path,
+    within: Duration,
+) -> Result<Child, String> {
+    let spawned = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
+            "`{}` is not installed; these tests need a real Redis: \
+             run `apt-get install -y redis-server redis-tools` (or set REDIS_SERVER_BIN)",
+            binary()
+        ),
+        Err(e) => panic!("cannot run `{}`: {e}", binary()),
+    };
+    let deadline = Instant::now() + within;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            let mut stderr = String::new();
+            if let Some(mut err) = child.stderr.take() {
+                let _ = err.read_to_string(&mut stderr);
             }
-            if send(self.port, &["PING"]).is_ok_and(|r| r == "PONG") {
-                self.child = Some(child);
-                // Nothing is persisted, so a restart must set the users again.
-                return self.apply_acl();
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("no PONG within {READY_WITHIN:?}"));
-            }
-            std::thread::sleep(Duration::from_millis(20));
+            let log = std::fs::read_to_string(log).unwrap_or_default();
+            return Err(format!("exited with {status}: {stderr}{log}"));
         }
+        if send(port, &["PING"]).is_ok_and(|r| r == "PONG") {
+            return Ok(child);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("no PONG within {within:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
