@@ -17,7 +17,7 @@ use std::process::ExitCode;
 
 use base64::Engine;
 use clap::Parser;
-use ivs_client::model::{Attributes, TokenRequest};
+use ivs_client::model::{Attributes, TokenRequest, UserId};
 
 #[derive(Debug, Parser)]
 #[command(about = "Get a publisher token and print the OBS / IVS broadcast SDK settings")]
@@ -26,7 +26,7 @@ struct Args {
     connection: common::Connection,
     /// The publisher's user id (the server prefixes it with `broadcaster-`).
     #[arg(long, default_value = "broadcaster-001")]
-    user_id: String,
+    user_id: UserId,
     /// A participant attribute, `KEY=VALUE`; repeat for more.
     #[arg(long = "attribute", value_name = "KEY=VALUE", value_parser = common::parse_key_value)]
     attributes: Vec<(String, String)>,

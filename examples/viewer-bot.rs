@@ -44,7 +44,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use ivs_client::model::TokenRequest;
+use ivs_client::model::{TokenRequest, UserId};
 use ivs_client::{Client, SessionEvent, ViewerSession};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
@@ -131,7 +131,13 @@ async fn main() -> ExitCode {
     let mut bots = JoinSet::new();
     for n in 0..args.viewers {
         let offset = args.ramp.mul_f64(f64::from(n) / f64::from(args.viewers));
-        let user_id = format!("{}-{run_id}-{n}", args.user_prefix);
+        let user_id = match UserId::new(format!("{}-{run_id}-{n}", args.user_prefix)) {
+            Ok(id) => id,
+            Err(e) => {
+                eprintln!("error: --user-prefix makes unusable user ids: {e}");
+                return ExitCode::from(2);
+            }
+        };
         bots.spawn(bot(run.clone(), user_id, started + offset, stop_rx.clone()));
     }
     drop(stop_rx);
@@ -296,7 +302,7 @@ impl RunState {
 
 /// One simulated viewer: join at `join_at`, follow the session's events,
 /// leave when told to stop.
-async fn bot(run: Run, user_id: String, join_at: Instant, mut stop: watch::Receiver<bool>) {
+async fn bot(run: Run, user_id: UserId, join_at: Instant, mut stop: watch::Receiver<bool>) {
     tokio::select! {
         _ = tokio::time::sleep_until(join_at) => {}
         _ = stop.wait_for(|s| *s) => return,

@@ -784,6 +784,99 @@ async fn bad_input_gets_4xx_in_the_spec_format_and_changes_nothing() {
     assert_eq!(stats.data()["stages"][0]["stageArn"], master.as_str());
 }
 
+/// Ids are parsed while the request is read (body, query or path); each
+/// refusal names its field in the spec's words, wherever the id came from.
+#[tokio::test]
+async fn malformed_ids_are_named_wherever_they_arrive() {
+    let s = server().await;
+    let master = s.master();
+    let long = "u".repeat(122);
+    let body_cases = [
+        (
+            "/api/token/viewer",
+            json!({"userId": ""}),
+            "缺少必填參數: userId",
+        ),
+        ("/api/token/viewer", json!({"userId": long}), "userId 過長"),
+        (
+            "/api/token/viewer",
+            json!({"userId": "a\u{7}b"}),
+            "userId 含有不允許的字元",
+        ),
+        // Publishers lose five more bytes to their `broadcaster-` prefix.
+        (
+            "/api/token/publisher",
+            json!({"userId": "u".repeat(117)}),
+            "userId 過長",
+        ),
+        (
+            "/api/token/publisher",
+            json!({"userId": "p", "stageArn": "arn:aws:ivs:x"}),
+            "stageArn 格式錯誤",
+        ),
+        (
+            "/api/viewer/heartbeat",
+            json!({"userId": "a", "stageArn": "not-an-arn"}),
+            "stageArn 格式錯誤",
+        ),
+        (
+            "/api/viewer/leave",
+            json!({"userId": "a", "stageArn": ""}),
+            "缺少必填參數: stageArn",
+        ),
+        (
+            "/api/viewer/leave",
+            json!({"stageArn": master}),
+            "缺少必填參數: userId",
+        ),
+    ];
+    for (path, body, message) in body_cases {
+        let r = s.post(path, body.clone()).await;
+        r.expect_error(400, "VALIDATION_ERROR");
+        assert_eq!(r.json["message"], message, "{path} {body}");
+        let details = r.json["details"].as_str().unwrap();
+        assert!(
+            !details.contains(" at line "),
+            "serde's position leaked: {details}"
+        );
+    }
+    // A publisher id of exactly 116 bytes is accepted.
+    s.post("/api/token/publisher", json!({"userId": "u".repeat(116)}))
+        .await
+        .data();
+
+    let query_cases = [
+        (
+            format!("/api/viewer/duration?stageArn={}", enc(&master)),
+            "缺少必填參數: userId",
+        ),
+        (
+            "/api/viewer/duration?userId=a".to_string(),
+            "缺少必填參數: stageArn",
+        ),
+        (
+            "/api/viewer/duration?userId=a&stageArn=nope".to_string(),
+            "stageArn 格式錯誤",
+        ),
+        (
+            format!("/api/viewer/duration?userId=&stageArn={}", enc(&master)),
+            "缺少必填參數: userId",
+        ),
+        ("/api/viewer/duration".to_string(), "缺少必填參數: userId"),
+    ];
+    for (path, message) in query_cases {
+        let r = s.get(&path).await;
+        r.expect_error(400, "VALIDATION_ERROR");
+        assert_eq!(r.json["message"], message, "{path}");
+    }
+    let r = s
+        .get("/api/viewer/list/arn%3Aaws%3Aivs%3Aus-east-1%3A1%3Astage%2Fx")
+        .await;
+    r.expect_error(400, "VALIDATION_ERROR");
+    assert_eq!(r.json["message"], "stageArn 格式錯誤");
+    assert!(r.json["details"].as_str().unwrap().contains("12 digits"));
+}
+
 #[tokio::test]
 async fn every_route_and_the_websocket_need_a_key() {
     let s = server().await;

@@ -19,11 +19,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ivs_client::model::{ErrorCode, Tags, TokenRequest};
+use ivs_client::model::{Tags, TokenRequest, ViewerRef};
 use ivs_server::config::{Limits, Settings};
 use ivs_server::ivs::local::LocalIvs;
 use ivs_server::ivs::{BackendHealth, IvsBackend, IvsError, IvsStage, ParticipantToken, TokenSpec};
-use ivs_server::service::{now_ms, App, ScaleResult, MANAGED_BY};
+use ivs_server::service::{now_ms, App, ScaleResult, ServiceError, MANAGED_BY};
 use ivs_server::store::memory::MemoryStore;
 use ivs_server::store::redis::RedisStore;
 use ivs_server::store::{IntentAction, JoinOutcome, JoinRequest, Millis, StageLoad, ViewerStore};
@@ -401,7 +401,7 @@ impl Fleet {
             .map(|(u, _)| u.clone())
             .collect();
         for user in on_it {
-            let left = self.app(inst).leave(user.clone(), arn.clone()).await;
+            let left = self.app(inst).leave(viewer(&user, &arn)).await;
             prop_assert!(left.is_ok(), "{} could not leave {}: {:?}", user, arn, left);
             model.counted.remove(&user);
         }
@@ -459,7 +459,7 @@ impl Fleet {
         let lo = now_ms();
         let answer = self
             .app(inst)
-            .viewer_token(TokenRequest::new(user.clone()))
+            .viewer_token(TokenRequest::new(user.parse().unwrap()))
             .await;
         let hi = now_ms();
         match answer {
@@ -480,9 +480,8 @@ impl Fleet {
                     e
                 );
                 // Refused only when the fleet is full and cannot grow.
-                prop_assert_eq!(
-                    &e.code,
-                    &ErrorCode::StageLimitReached,
+                prop_assert!(
+                    matches!(e, ServiceError::StageLimitReached { .. }),
                     "join refused: {:?}",
                     e
                 );
@@ -516,7 +515,7 @@ impl Fleet {
     ) -> Result<(), TestCaseError> {
         let stage = self.stage_for(model, &user).await;
         let lo = now_ms();
-        let answer = self.app(inst).heartbeat(user.clone(), stage.clone()).await;
+        let answer = self.app(inst).heartbeat(viewer(&user, &stage)).await;
         let hi = now_ms();
         match model.counted.get_mut(&user) {
             Some(c) if c.stage == stage => {
@@ -530,7 +529,11 @@ impl Fleet {
             }
             // Never resurrects a viewer that left or expired.
             _ => match answer {
-                Err(e) => prop_assert_eq!(e.code, ErrorCode::NotFound),
+                Err(e) => prop_assert!(
+                    matches!(e, ServiceError::ViewerNotCounted { .. }),
+                    "{:?}",
+                    e
+                ),
                 Ok(_) => prop_assert!(false, "heartbeat of uncounted {} accepted", user),
             },
         }
@@ -544,7 +547,7 @@ impl Fleet {
         user: String,
     ) -> Result<(), TestCaseError> {
         let stage = self.stage_for(model, &user).await;
-        let answer = self.app(inst).leave(user.clone(), stage.clone()).await;
+        let answer = self.app(inst).leave(viewer(&user, &stage)).await;
         match model.counted.get(&user) {
             Some(c) if c.stage == stage => {
                 prop_assert!(answer.is_ok(), "leave of counted {}: {:?}", user, answer);
@@ -554,7 +557,11 @@ impl Fleet {
             // an unknown viewer 404.
             _ => {
                 if let Err(e) = answer {
-                    prop_assert_eq!(e.code, ErrorCode::NotFound);
+                    prop_assert!(
+                        matches!(e, ServiceError::ViewerNotCounted { .. }),
+                        "{:?}",
+                        e
+                    );
                 }
             }
         }
@@ -869,4 +876,8 @@ fn model_holds_on_the_redis_store() {
             Arc::new(RedisStore::connect(&url, &prefix).await.unwrap()) as Arc<dyn ViewerStore>
         }
     });
+}
+
+fn viewer(user: &str, stage: &str) -> ViewerRef {
+    ViewerRef::new(user.parse().unwrap(), stage.parse().unwrap())
 }

@@ -12,9 +12,10 @@ use url::Url;
 
 use crate::api::{StagesApi, StatsApi, TokensApi, ViewersApi};
 use crate::error::code_for_status;
-use crate::model::{Envelope, ErrorBody, Health};
+use crate::model::{ErrorBody, Health};
 use crate::retry::{self, Idempotency, RetryPolicy};
 use crate::Error;
+use ivs_api::Envelope;
 
 /// The header that carries the API key.
 pub(crate) const API_KEY_HEADER: &str = "x-api-key";
@@ -35,7 +36,7 @@ const MAX_ERROR_TEXT: usize = 512;
 /// use ivs_client::{Client, model::TokenRequest};
 ///
 /// let client = Client::new("http://localhost:3000", "your-api-key")?;
-/// let token = client.tokens().viewer(&TokenRequest::new("viewer-001")).await?;
+/// let token = client.tokens().viewer(&TokenRequest::new("viewer-001".parse()?)).await?;
 /// println!("watch {} with {}", token.stage_arn, token.participant_id);
 /// # Ok(()) }
 /// ```

@@ -65,6 +65,10 @@ pub enum Error {
     /// with characters a header cannot carry).
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
+    /// An id passed to a call breaks the API's rules (an empty or too long
+    /// `userId`, a malformed stage ARN); nothing was sent.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(#[from] crate::model::IdError),
 }
 
 impl Error {

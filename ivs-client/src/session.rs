@@ -31,7 +31,7 @@ use tracing::Instrument;
 
 use crate::events::{self, EventSender, EventStream, DEFAULT_EVENT_CAPACITY};
 use crate::heartbeat::{self, FailureCount, DEFAULT_HEARTBEAT_INTERVAL};
-use crate::model::{Timestamp, TokenRequest, ViewerToken, WatchDuration};
+use crate::model::{Timestamp, TokenRequest, UserId, ViewerToken, WatchDuration};
 use crate::{Client, Error};
 
 /// How long before a token expires the session gets a new one, by default.
@@ -142,7 +142,7 @@ impl ViewerSessionBuilder {
         let (token_tx, token_rx) = watch::channel(token);
         let (events_tx, events_rx) = events::channel(self.event_capacity);
         let (stop_tx, stop_rx) = oneshot::channel();
-        let user_id = self.request.user_id.clone();
+        let user_id = self.request.user_id.to_string();
         let task = SessionTask {
             client: self.client.clone(),
             request: self.request,
@@ -296,7 +296,7 @@ impl SessionTask {
                     let sent = Instant::now();
                     let result = tokio::select! {
                         _ = &mut stop => return,
-                        r = Box::pin(self.client.viewers().heartbeat(&self.request.user_id, &stage_arn)) => r,
+                        r = Box::pin(self.client.viewers().heartbeat(self.request.user_id.as_str(), &stage_arn)) => r,
                     };
                     let round_trip = sent.elapsed();
                     match result {
@@ -335,7 +335,7 @@ impl SessionTask {
                                 // the viewer for another 60 s.
                                 if let Err(e) = Box::pin(heartbeat::leave(
                                     &self.client,
-                                    &self.request.user_id,
+                                    self.request.user_id.as_str(),
                                     &old_stage,
                                 ))
                                 .await
@@ -408,13 +408,14 @@ impl SessionTask {
 impl Client {
     /// Joins as viewer `user_id`: gets a viewer token and keeps the viewer
     /// counted until the session is stopped or dropped. Same as
-    /// `client.viewer_session(TokenRequest::new(user_id)).spawn().await`.
+    /// `client.viewer_session(TokenRequest::new(user_id.parse()?)).spawn().await`;
+    /// an invalid `user_id` is [`Error::InvalidArgument`].
     ///
     /// # Panics
     ///
     /// Outside a Tokio runtime, like [`tokio::spawn`].
     pub async fn join(&self, user_id: impl Into<String>) -> Result<ViewerSession, Error> {
-        self.viewer_session(TokenRequest::new(user_id))
+        self.viewer_session(TokenRequest::new(UserId::new(user_id)?))
             .spawn()
             .await
     }
@@ -426,7 +427,7 @@ impl Client {
     /// use std::time::Duration;
     /// use ivs_client::model::TokenRequest;
     /// let session = client
-    ///     .viewer_session(TokenRequest::new("viewer-001"))
+    ///     .viewer_session(TokenRequest::new("viewer-001".parse()?))
     ///     .refresh_lead(Duration::from_secs(120))
     ///     .spawn()
     ///     .await?;
@@ -459,7 +460,9 @@ mod tests {
             .api_key("k")
             .build()
             .unwrap();
-        let spawn = client.viewer_session(TokenRequest::new("u")).spawn();
+        let spawn = client
+            .viewer_session(TokenRequest::new("u".parse().unwrap()))
+            .spawn();
         assert!(
             std::mem::size_of_val(&spawn) <= 1024,
             "{}",
@@ -475,7 +478,7 @@ mod tests {
         let (token, _) = watch::channel(token);
         let task = SessionTask {
             client: client.clone(),
-            request: TokenRequest::new("u"),
+            request: TokenRequest::new("u".parse().unwrap()),
             interval: Duration::from_secs(30),
             refresh_lead: Duration::from_secs(60),
             token,

@@ -215,7 +215,7 @@ fn client_futures_and_handles_are_send() {
     is_error::<Error>();
 
     let c = Client::new("http://localhost:1", KEY).expect("client");
-    let req = TokenRequest::new("v");
+    let req = TokenRequest::new("v".parse().unwrap());
     is_send(&c.tokens().viewer(&req));
     is_send(&c.stages().list(None, None));
     is_send(&c.viewers().heartbeat("v", ARN));
@@ -226,4 +226,27 @@ fn client_futures_and_handles_are_send() {
     fn handle_is_send<T: Send + 'static>() {}
     handle_is_send::<ivs_client::HeartbeatHandle>();
     handle_is_send::<ivs_client::ViewerSession>();
+}
+
+#[tokio::test]
+async fn malformed_ids_are_refused_before_anything_is_sent() {
+    let server = MockServer::start().await;
+    // Any request reaching the server fails the test when it is dropped.
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let client = client(&server.uri(), RetryPolicy::none());
+    for (user, arn) in [("", ARN), (&*"u".repeat(122), ARN), ("u", "arn:aws:ivs:x")] {
+        let err = client.viewers().heartbeat(user, arn).await.unwrap_err();
+        assert!(matches!(err, Error::InvalidArgument(_)), "{err:?}");
+        let err = client.viewers().leave(user, arn).await.unwrap_err();
+        assert!(matches!(err, Error::InvalidArgument(_)), "{err:?}");
+    }
+    let err = client.join("").await.unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidArgument(IdError::Empty { .. })),
+        "{err:?}"
+    );
 }

@@ -181,7 +181,7 @@ async fn token_request_is_not_retried_on_503() {
     let c = client(&server.uri(), fast_retries().with_max_attempts(5));
     let err = c
         .tokens()
-        .viewer(&TokenRequest::new("viewer-001"))
+        .viewer(&TokenRequest::new("viewer-001".parse().unwrap()))
         .await
         .expect_err("503");
     assert_eq!(err.status(), Some(503));
@@ -211,7 +211,7 @@ async fn token_request_is_retried_on_429() {
     let c = client(&server.uri(), fast_retries());
     let token = c
         .tokens()
-        .viewer(&TokenRequest::new("viewer-001"))
+        .viewer(&TokenRequest::new("viewer-001".parse().unwrap()))
         .await
         .expect("retried");
     assert_eq!(token.participant_id, "obT9s4Qwhy5u");
@@ -270,7 +270,7 @@ async fn dropped_connection_is_retried_for_get_but_not_for_token() {
     count.store(0, Ordering::SeqCst);
     let err = c
         .tokens()
-        .viewer(&TokenRequest::new("v"))
+        .viewer(&TokenRequest::new("v".parse().unwrap()))
         .await
         .expect_err("no answer");
     assert!(matches!(err, Error::Transport(_)), "{err:?}");
@@ -298,7 +298,7 @@ async fn timeouts_are_retried_for_get_but_not_for_token() {
     count.store(0, Ordering::SeqCst);
     let err = c
         .tokens()
-        .viewer(&TokenRequest::new("v"))
+        .viewer(&TokenRequest::new("v".parse().unwrap()))
         .await
         .expect_err("timeout");
     assert!(matches!(err, Error::Timeout), "{err:?}");
@@ -320,7 +320,7 @@ async fn refused_connection_is_retried_even_for_token() {
     let started = Instant::now();
     let err = c
         .tokens()
-        .viewer(&TokenRequest::new("v"))
+        .viewer(&TokenRequest::new("v".parse().unwrap()))
         .await
         .expect_err("refused");
     assert!(

@@ -79,7 +79,7 @@ async fn rejoins_after_not_found_with_a_new_token() {
         .await;
     let c = client(&server.uri(), RetryPolicy::none());
     let mut session = c
-        .viewer_session(TokenRequest::new("viewer-001"))
+        .viewer_session(TokenRequest::new("viewer-001".parse().unwrap()))
         .heartbeat_interval(Duration::from_millis(100))
         .jitter_start(false)
         .spawn()
@@ -133,7 +133,7 @@ async fn failed_rejoin_is_retried_at_the_next_interval() {
     mount_heartbeat_ok(&server).await;
     let c = client(&server.uri(), RetryPolicy::none());
     let mut session = c
-        .viewer_session(TokenRequest::new("viewer-001"))
+        .viewer_session(TokenRequest::new("viewer-001".parse().unwrap()))
         .heartbeat_interval(Duration::from_millis(100))
         .jitter_start(false)
         .spawn()
@@ -180,7 +180,7 @@ async fn refreshes_the_token_before_it_expires() {
     mount_heartbeat_ok(&server).await;
     let c = client(&server.uri(), RetryPolicy::none());
     let mut session = c
-        .viewer_session(TokenRequest::new("viewer-001"))
+        .viewer_session(TokenRequest::new("viewer-001".parse().unwrap()))
         .heartbeat_interval(Duration::from_millis(100))
         .refresh_lead(Duration::from_secs(300))
         .jitter_start(false)
@@ -224,7 +224,7 @@ async fn short_lived_tokens_do_not_make_refresh_spin() {
     mount_heartbeat_ok(&server).await;
     let c = client(&server.uri(), RetryPolicy::none());
     let session = c
-        .viewer_session(TokenRequest::new("viewer-001"))
+        .viewer_session(TokenRequest::new("viewer-001".parse().unwrap()))
         .heartbeat_interval(Duration::from_millis(200))
         .jitter_start(false)
         .spawn()
@@ -273,7 +273,7 @@ async fn refresh_onto_another_stage_leaves_the_old_one() {
     mount_heartbeat_ok(&server).await;
     let c = client(&server.uri(), RetryPolicy::none());
     let mut session = c
-        .viewer_session(TokenRequest::new("viewer-001"))
+        .viewer_session(TokenRequest::new("viewer-001".parse().unwrap()))
         .heartbeat_interval(Duration::from_secs(10))
         .jitter_start(false)
         .spawn()

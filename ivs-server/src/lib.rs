@@ -11,14 +11,12 @@
 
 pub mod config;
 pub mod conn;
-pub mod error;
 pub mod http;
 pub mod ivs;
 pub mod metrics;
 pub mod server;
 pub mod service;
 pub mod store;
-pub mod validate;
 pub mod ws;
 
 pub use config::Settings;

@@ -19,7 +19,7 @@ use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
-use ivs_client::model::{ClientMessage, ErrorCode, ServerMessage};
+use ivs_api::{ClientMessage, ErrorCode, ServerMessage};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -30,8 +30,8 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
-use crate::error::ApiError;
 use crate::http::auth::{admit, charge, Caller, KeyRing};
+use crate::http::error::ApiError;
 use crate::service::App;
 
 /// Longest a subscriber may take to accept one frame.
@@ -406,7 +406,10 @@ async fn session(socket: Socket, app: Arc<App>, hub: StatsHub, charge: Charge) {
                             // The first snapshot now, not up to one interval later.
                             match app.stats_update().await {
                                 Ok(data) => encode(&ServerMessage::StatsUpdate { data }),
-                                Err(e) => Some(error_message(e.code, e.details)),
+                                Err(e) => {
+                                let e = ApiError::from(e);
+                                Some(error_message(e.code, e.details))
+                            }
                             }
                         }
                         Ok(ClientMessage::Unsubscribe { channel }) if channel == "stats" => {

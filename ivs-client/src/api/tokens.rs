@@ -25,7 +25,7 @@ impl<'a> TokensApi<'a> {
     /// ```no_run
     /// # async fn demo(client: ivs_client::Client) -> Result<(), ivs_client::Error> {
     /// use ivs_client::model::TokenRequest;
-    /// let token = client.tokens().publisher(&TokenRequest::new("broadcaster-001")).await?;
+    /// let token = client.tokens().publisher(&TokenRequest::new("broadcaster-001".parse()?)).await?;
     /// assert_eq!(token.user_id, "broadcaster-broadcaster-001");
     /// # Ok(()) }
     /// ```
@@ -43,7 +43,7 @@ impl<'a> TokensApi<'a> {
     /// ```no_run
     /// # async fn demo(client: ivs_client::Client) -> Result<(), ivs_client::Error> {
     /// use ivs_client::model::TokenRequest;
-    /// let token = client.tokens().viewer(&TokenRequest::new("viewer-001")).await?;
+    /// let token = client.tokens().viewer(&TokenRequest::new("viewer-001".parse()?)).await?;
     /// println!("{} viewers on {}", token.current_viewers, token.stage_arn);
     /// # Ok(()) }
     /// ```

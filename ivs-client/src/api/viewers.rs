@@ -1,7 +1,7 @@
 use reqwest::Method;
 
 use crate::client::{encode_segment, Call};
-use crate::model::{Heartbeat, ViewerList, ViewerRef, WatchDuration};
+use crate::model::{Heartbeat, StageArn, UserId, ViewerList, ViewerRef, WatchDuration};
 use crate::retry::Idempotency;
 use crate::{Client, Error};
 
@@ -28,7 +28,7 @@ impl<'a> ViewersApi<'a> {
             "/api/viewer/heartbeat",
             Idempotency::Idempotent,
         )
-        .json(&ViewerRef::new(user_id, stage_arn))?;
+        .json(&viewer_ref(user_id, stage_arn)?)?;
         self.client.send_data(call).await
     }
 
@@ -37,7 +37,7 @@ impl<'a> ViewersApi<'a> {
     /// lost answer may report `NOT_FOUND`.
     pub async fn leave(self, user_id: &str, stage_arn: &str) -> Result<WatchDuration, Error> {
         let call = Call::new(Method::POST, "/api/viewer/leave", Idempotency::Idempotent)
-            .json(&ViewerRef::new(user_id, stage_arn))?;
+            .json(&viewer_ref(user_id, stage_arn)?)?;
         self.client.send_data(call).await
     }
 
@@ -54,4 +54,13 @@ impl<'a> ViewersApi<'a> {
             .query("stageArn", Some(stage_arn.to_owned()));
         self.client.send_data(call).await
     }
+}
+
+/// Checks both ids before anything is sent: a malformed one is the caller's
+/// bug, which a round trip (and its retries) would only hide behind a 400.
+fn viewer_ref(user_id: &str, stage_arn: &str) -> Result<ViewerRef, Error> {
+    Ok(ViewerRef::new(
+        UserId::new(user_id)?,
+        stage_arn.parse::<StageArn>()?,
+    ))
 }

@@ -350,7 +350,7 @@ pub fn cases() -> Vec<Case> {
             nullable: &[],
             creates_stage: false,
             call: call!(|c, x| async move {
-                let req = TokenRequest::new("viewer-001")
+                let req = TokenRequest::new("viewer-001".parse().unwrap())
                     .with_attributes(strings(&[("displayName", "觀眾小華"), ("level", "VIP")]));
                 let t: ViewerToken = c.tokens().viewer(&req).await?;
                 assert_eq!(t.capabilities, vec![Capability::Subscribe]);
@@ -740,7 +740,8 @@ pub fn error_cases() -> Vec<ErrorCase> {
             path: "/api/token/viewer",
             wrong_key: false,
             on_real_server: true,
-            call: call!(|c, _| c.tokens().viewer(&TokenRequest::new(""))),
+            // Ids are checked client-side; attributes past IVS's 1 KB only by the server.
+            call: call!(|c, _| c.tokens().viewer(&oversized_attributes())),
         },
         ErrorCase {
             status: 401,
@@ -795,7 +796,9 @@ pub fn error_cases() -> Vec<ErrorCase> {
             path: "/api/token/viewer",
             wrong_key: false,
             on_real_server: false,
-            call: call!(|c, _| c.tokens().viewer(&TokenRequest::new("viewer-001"))),
+            call: call!(|c, _| c
+                .tokens()
+                .viewer(&TokenRequest::new("viewer-001".parse().unwrap()))),
         },
         ErrorCase {
             status: 503,
@@ -820,7 +823,9 @@ pub fn error_cases() -> Vec<ErrorCase> {
             path: "/api/token/publisher",
             wrong_key: false,
             on_real_server: false,
-            call: call!(|c, _| c.tokens().publisher(&TokenRequest::new("b"))),
+            call: call!(|c, _| c
+                .tokens()
+                .publisher(&TokenRequest::new("b".parse().unwrap()))),
         },
         ErrorCase {
             status: 500,
@@ -858,4 +863,11 @@ pub fn error_cases() -> Vec<ErrorCase> {
                 .update(&x.created, &UpdateStageRequest { name: "n".into() })),
         },
     ]
+}
+
+/// A viewer token request the server refuses: attributes over IVS's 1 KB.
+fn oversized_attributes() -> TokenRequest {
+    let mut attributes = ivs_client::model::Attributes::new();
+    attributes.insert("note".into(), "x".repeat(1100));
+    TokenRequest::new("contract-viewer".parse().unwrap()).with_attributes(attributes)
 }

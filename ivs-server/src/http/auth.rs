@@ -27,7 +27,7 @@ use subtle::ConstantTimeEq;
 use warp::Filter;
 
 use crate::config::ApiKey;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::service::{now_ms, App};
 use crate::store::{RateDecision, RateReceipt, RateRefund};
 
@@ -360,7 +360,7 @@ async fn charge_entry(app: &App, entry: &Entry) -> Result<RateDecision, ApiError
         crate::metrics::Metrics::inc(&app.metrics().rate_limited);
         let mut err = ApiError::new(
             warp::http::StatusCode::TOO_MANY_REQUESTS,
-            ivs_client::model::ErrorCode::TooManyRequests,
+            ivs_api::ErrorCode::TooManyRequests,
             "請求過於頻繁",
             format!("rate limit of {limit} requests per minute exceeded for this API key"),
         )

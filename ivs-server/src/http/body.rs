@@ -6,7 +6,7 @@ use futures_util::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
 use warp::Filter;
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// Rejection for an oversized body.
 #[derive(Debug)]
@@ -15,17 +15,41 @@ impl warp::reject::Reject for TooLarge {}
 
 /// Turns a serde error into the API's error.
 pub fn decode_error(e: &serde_json::Error) -> ApiError {
-    let text = e.to_string();
+    if e.is_eof() && e.line() == 1 && e.column() == 0 {
+        return ApiError::validation("請求內容為空", "the request body must be a JSON object");
+    }
+    decode_text(&e.to_string())
+}
+
+/// Turns the text of a serde error (JSON body or query string) into the
+/// API's error: a missing field and a refused id (see `ivs_api::IdError`)
+/// are named as when the handler reports them itself.
+fn decode_text(text: &str) -> ApiError {
     if let Some(field) = text
         .strip_prefix("missing field `")
         .and_then(|rest| rest.split('`').next())
     {
         return ApiError::missing(field);
     }
-    if e.is_eof() && e.line() == 1 && e.column() == 0 {
-        return ApiError::validation("請求內容為空", "the request body must be a JSON object");
+    // serde_json appends where it stopped; the id's own words are enough.
+    let words = text.rsplit_once(" at line ").map_or(text, |(w, _)| w);
+    if let Some(message) = crate::http::error::id_error_message(words) {
+        return ApiError::validation(message, words);
     }
     ApiError::validation("請求參數格式錯誤", text)
+}
+
+/// Extracts the query string as `T` (an absent query string reads as empty,
+/// so a missing parameter is reported by name).
+pub fn query<T: DeserializeOwned + Send + 'static>(
+) -> impl Filter<Extract = (T,), Error = warp::Rejection> + Clone {
+    warp::query::raw()
+        .or(warp::any().map(String::new))
+        .unify()
+        .and_then(|raw: String| async move {
+            serde_urlencoded::from_str::<T>(&raw)
+                .map_err(|e| warp::reject::custom(decode_text(&e.to_string())))
+        })
 }
 
 /// The bounds on a request body.
@@ -108,7 +132,7 @@ pub fn json<T: DeserializeOwned + Send + 'static>(
                 .map_err(|_| {
                     warp::reject::custom(ApiError::new(
                         warp::http::StatusCode::REQUEST_TIMEOUT,
-                        ivs_client::model::ErrorCode::ValidationError,
+                        ivs_api::ErrorCode::ValidationError,
                         "請求逾時",
                         format!(
                             "the request body was not received within {} s",

@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod error;
 pub mod openapi;
 pub mod rejection;
 
@@ -14,8 +15,8 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use ivs_client::model::{
-    CreateStageRequest, Envelope, TokenRequest, UpdateStageRequest, ViewerRef,
+use ivs_api::{
+    CreateStageRequest, Envelope, StageArn, TokenRequest, UpdateStageRequest, ViewerRef,
 };
 use percent_encoding::percent_decode_str;
 use serde::Serialize;
@@ -24,17 +25,17 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
-use crate::error::{rate_headers, ApiError, Cause};
 use crate::metrics::Metrics;
-use crate::service::App;
+use crate::service::{App, ServiceError};
 use crate::ws::StatsHub;
 use auth::{Caller, KeyRing};
+use error::{rate_headers, ApiError, Cause};
 
 /// A success body in the envelope, or the error.
-fn reply<T: Serialize>(app: &App, result: Result<T, ApiError>) -> Response {
+fn reply<T: Serialize>(app: &App, result: Result<T, ServiceError>) -> Response {
     match result {
         Ok(data) => warp::reply::json(&Envelope::ok(data)).into_response(),
-        Err(e) => fail(app, e),
+        Err(e) => fail(app, e.into()),
     }
 }
 
@@ -54,7 +55,7 @@ fn with_app(app: Arc<App>) -> impl Filter<Extract = (Arc<App>,), Error = Infalli
 
 /// The rest of the path, percent-decoded and parsed as a stage ARN. Accepts
 /// the ARN URL-encoded (one segment) and raw (with its `/`).
-fn arn_tail() -> impl Filter<Extract = (String,), Error = Rejection> + Clone {
+fn arn_tail() -> impl Filter<Extract = (StageArn,), Error = Rejection> + Clone {
     warp::path::tail().and_then(|tail: Tail| async move {
         // No ARN at all is not this route: the sibling routes' rejections
         // (e.g. `POST /api/stage`'s body errors) must win over "missing stageArn".
@@ -69,20 +70,14 @@ fn arn_tail() -> impl Filter<Extract = (String,), Error = Rejection> + Clone {
                     "stageArn is not valid UTF-8",
                 ))
             })?;
-        crate::validate::stage_arn(&decoded).map_err(warp::reject::custom)?;
-        Ok::<_, Rejection>(decoded.into_owned())
+        decoded
+            .parse::<StageArn>()
+            .map_err(|e| warp::reject::custom(ApiError::from(e)))
     })
 }
 
 fn query() -> impl Filter<Extract = (HashMap<String, String>,), Error = Rejection> + Clone {
     warp::query::<HashMap<String, String>>()
-}
-
-fn required(q: &HashMap<String, String>, name: &str) -> Result<String, ApiError> {
-    q.get(name)
-        .filter(|v| !v.is_empty())
-        .cloned()
-        .ok_or_else(|| ApiError::missing(name))
 }
 
 fn token_routes(
@@ -137,22 +132,21 @@ fn stage_routes(
         .and(body::json::<CreateStageRequest>(limit))
         .and(with_app(app.clone()))
         .then(|req, app: Arc<App>| async move { reply(&app, app.create_stage(req).await) });
-    let get = arn_tail()
-        .and(warp::get())
-        .and(with_app(app.clone()))
-        .then(|arn: String, app: Arc<App>| async move { reply(&app, app.stage_info(&arn).await) });
+    let get = arn_tail().and(warp::get()).and(with_app(app.clone())).then(
+        |arn: StageArn, app: Arc<App>| async move { reply(&app, app.stage_info(&arn).await) },
+    );
     let update = arn_tail()
         .and(warp::put())
         .and(body::json::<UpdateStageRequest>(limit))
         .and(with_app(app.clone()))
-        .then(|arn: String, req, app: Arc<App>| async move {
+        .then(|arn: StageArn, req, app: Arc<App>| async move {
             reply(&app, app.rename_stage(&arn, req).await)
         });
     let delete = arn_tail().and(warp::delete()).and(with_app(app)).then(
-        |arn: String, app: Arc<App>| async move {
+        |arn: StageArn, app: Arc<App>| async move {
             match app.delete_stage(&arn).await {
                 Ok(done) => warp::reply::json(&done).into_response(),
-                Err(e) => fail(&app, e),
+                Err(e) => fail(&app, e.into()),
             }
         },
     );
@@ -178,32 +172,26 @@ fn viewer_routes(
         .and(warp::post())
         .and(body::json::<ViewerRef>(limit))
         .and(with_app(app.clone()))
-        .then(|r: ViewerRef, app: Arc<App>| async move {
-            reply(&app, app.heartbeat(r.user_id, r.stage_arn).await)
-        });
+        .then(|r: ViewerRef, app: Arc<App>| async move { reply(&app, app.heartbeat(r).await) });
     let leave = warp::path!("leave")
         .and(warp::post())
         .and(body::json::<ViewerRef>(limit))
         .and(with_app(app.clone()))
-        .then(|r: ViewerRef, app: Arc<App>| async move {
-            reply(&app, app.leave(r.user_id, r.stage_arn).await)
-        });
+        .then(|r: ViewerRef, app: Arc<App>| async move { reply(&app, app.leave(r).await) });
     let list = warp::path("list")
         .and(arn_tail())
         .and(warp::get())
         .and(with_app(app.clone()))
-        .then(|arn: String, app: Arc<App>| async move { reply(&app, app.viewer_list(&arn).await) });
+        .then(
+            |arn: StageArn, app: Arc<App>| async move { reply(&app, app.viewer_list(&arn).await) },
+        );
     let duration = warp::path!("duration")
         .and(warp::get())
-        .and(query())
+        .and(body::query::<ViewerRef>())
         .and(with_app(app))
-        .then(|q: HashMap<String, String>, app: Arc<App>| async move {
-            let args = required(&q, "userId").and_then(|u| Ok((u, required(&q, "stageArn")?)));
-            match args {
-                Ok((user, arn)) => reply(&app, app.watch_duration(user, arn).await),
-                Err(e) => e.into_response(),
-            }
-        });
+        .then(
+            |r: ViewerRef, app: Arc<App>| async move { reply(&app, app.watch_duration(r).await) },
+        );
     warp::path("viewer").and(
         heartbeat
             .or(leave)
@@ -228,19 +216,18 @@ fn stats_routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rej
         .and(warp::get())
         .and(with_app(app.clone()))
         .then(|app: Arc<App>| async move { reply(&app, app.stage_stats().await) });
-    let stage =
-        warp::path("stages")
-            .and(arn_tail())
-            .and(warp::get())
-            .and(with_app(app.clone()))
-            .then(|arn: String, app: Arc<App>| async move {
-                reply(&app, app.one_stage_stats(&arn).await)
-            });
+    let stage = warp::path("stages")
+        .and(arn_tail())
+        .and(warp::get())
+        .and(with_app(app.clone()))
+        .then(|arn: StageArn, app: Arc<App>| async move {
+            reply(&app, app.one_stage_stats(&arn).await)
+        });
     let publisher = warp::path!("publisher")
         .and(warp::get())
         .and(with_app(app))
         .then(|app: Arc<App>| async move {
-            reply(&app, Ok::<_, ApiError>(app.publisher_status().await))
+            reply(&app, Ok::<_, ServiceError>(app.publisher_status().await))
         });
     warp::path("stats").and(
         overall

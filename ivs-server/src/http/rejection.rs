@@ -3,13 +3,13 @@
 
 use std::convert::Infallible;
 
-use ivs_client::model::ErrorCode;
+use ivs_api::ErrorCode;
 use warp::http::StatusCode;
 use warp::reject;
 use warp::{Rejection, Reply};
 
 use super::body::TooLarge;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// The rejection handler installed with `.recover`.
 pub async fn handle(err: Rejection) -> Result<warp::reply::Response, Infallible> {

@@ -33,7 +33,7 @@ use aws_sdk_ivsrealtime::error::{DisplayErrorContext, ProvideErrorMetadata, SdkE
 use aws_sdk_ivsrealtime::types::{ParticipantState, ParticipantTokenCapability, ReplicationType};
 use aws_sdk_ivsrealtime::Client;
 use chrono::Utc;
-use ivs_client::model::{Capability, Tags, Timestamp};
+use ivs_api::{Capability, Tags, Timestamp};
 use tokio::sync::{Notify, OnceCell};
 use tokio::time::Instant;
 

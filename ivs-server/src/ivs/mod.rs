@@ -4,7 +4,6 @@
 //! [`local::LocalIvs`] emulator answers on a laptop; the AWS implementation
 //! slots in behind the same trait.
 
-pub mod arn;
 pub mod aws;
 pub mod local;
 pub mod token;
@@ -12,7 +11,7 @@ pub mod token;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ivs_client::model::{Attributes, Capability, Tags, Timestamp};
+use ivs_api::{Attributes, Capability, Tags, Timestamp};
 
 /// A stage as IVS describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]

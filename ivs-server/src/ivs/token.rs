@@ -10,11 +10,11 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P384_SHA384_FIXED_SIGNING};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use ivs_client::model::{Attributes, Capability, Timestamp};
+use ivs_api::{Attributes, Capability, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use super::arn::StageArn;
 use super::{IvsError, ParticipantToken, StageEndpoints, TokenSpec};
+use ivs_api::StageArn;
 
 /// Why a signing key could not be loaded or used.
 #[derive(Debug, thiserror::Error)]

@@ -5,26 +5,28 @@
 //! [`IvsBackend`]), so several instances of this type (in one process or in
 //! many) act as one service when they share a store and an IVS account.
 
+mod error;
 mod lease;
 mod scaling;
 mod stages;
 mod stats;
 mod tokens;
+pub mod validate;
 mod viewers;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, Instant};
 
-use ivs_client::model::{Health, HealthServices, Tags, Timestamp};
+use ivs_api::{Health, HealthServices, Tags, Timestamp};
 use rand::distr::{Alphanumeric, SampleString};
 
 use crate::config::Settings;
-use crate::error::ApiError;
 use crate::ivs::{BackendHealth, IvsBackend, IvsError};
 use crate::metrics::Metrics;
 use crate::store::{Fence, IntentAction, Millis, StageLoad, StageRecord, StoreError, ViewerStore};
 
+pub use error::{Invalid, ServiceError};
 use scaling::Created;
 pub use scaling::ScaleResult;
 
@@ -53,8 +55,8 @@ pub enum StartError {
     #[error("MASTER_STAGE_ARN {0} does not exist in IVS")]
     MasterMissing(String),
     /// The configured master stage ARN does not parse.
-    #[error("MASTER_STAGE_ARN is not a stage ARN: {0}")]
-    MasterArn(String),
+    #[error("MASTER_STAGE_ARN is not usable")]
+    MasterArn(#[source] ivs_api::IdError),
     /// IVS failed.
     #[error("IVS: {0}")]
     Ivs(#[from] IvsError),
@@ -252,8 +254,8 @@ impl App {
 
     async fn resolve_master(&self) -> Result<String, StartError> {
         if let Some(arn) = &self.settings.master_stage_arn {
-            arn.parse::<crate::ivs::arn::StageArn>()
-                .map_err(|e| StartError::MasterArn(e.to_string()))?;
+            arn.parse::<ivs_api::StageArn>()
+                .map_err(StartError::MasterArn)?;
             let stage = match self.ivs.get_stage(arn).await {
                 Ok(stage) => stage,
                 Err(IvsError::NotFound(_)) => return Err(StartError::MasterMissing(arn.clone())),
@@ -421,12 +423,10 @@ impl App {
     }
 
     /// A registered stage, or 404.
-    pub(crate) async fn registered(&self, arn: &str) -> Result<StageLoad, ApiError> {
-        self.store.stage(arn).await?.ok_or_else(|| {
-            ApiError::not_found(
-                "Stage 不存在",
-                format!("stage {arn} is not managed by this server"),
-            )
-        })
+    pub(crate) async fn registered(&self, arn: &str) -> Result<StageLoad, ServiceError> {
+        self.store
+            .stage(arn)
+            .await?
+            .ok_or_else(|| ServiceError::StageNotManaged { arn: arn.into() })
     }
 }

@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ivs_client::model::Tags;
+use ivs_api::Tags;
 
 use super::lease::AfterWork;
 use super::{now_ms, stage_record, App, StageKind, ROLE_TAG, STAGE_LEASE, STAGE_LEASE_TTL};

@@ -1,18 +1,15 @@
 //! Stage endpoints: list, master info, get, create, rename, delete.
 
-use ivs_client::model::{
-    CreateStageRequest, CreatedStage, CreatedStageDetail, DeletedStage, MasterStageInfo,
+use ivs_api::{
+    CreateStageRequest, CreatedStage, CreatedStageDetail, DeletedStage, MasterStageInfo, StageArn,
     StageDetail, StageInfo, StageList, StageListItem, Timestamp, UpdateStageRequest, UpdatedStage,
     UpdatedStageDetail,
 };
-use warp::http::StatusCode;
 
 use super::scaling::{Created, ScaleError};
-use super::{now_ms, App, StageKind};
-use crate::error::ApiError;
+use super::{now_ms, validate, App, Invalid, ServiceError, StageKind};
 use crate::ivs::IvsError;
 use crate::store::{RemoveOutcome, StageLoad, StageRecord};
-use crate::validate;
 
 /// IVS's ListStages page bound, kept for ours.
 pub const MAX_PAGE: u32 = 100;
@@ -27,13 +24,10 @@ fn detail(load: &StageLoad, active_session_id: Option<String>) -> StageDetail {
 }
 
 impl App {
-    async fn session_of(&self, arn: &str) -> Result<Option<String>, ApiError> {
+    async fn session_of(&self, arn: &str) -> Result<Option<String>, ServiceError> {
         match self.ivs.get_stage(arn).await {
             Ok(stage) => Ok(stage.active_session_id),
-            Err(IvsError::NotFound(_)) => Err(ApiError::not_found(
-                "Stage 不存在",
-                format!("stage {arn} no longer exists in IVS"),
-            )),
+            Err(IvsError::NotFound(_)) => Err(ServiceError::StageGone { arn: arn.into() }),
             Err(e) => Err(e.into()),
         }
     }
@@ -43,25 +37,17 @@ impl App {
         &self,
         max_results: Option<u32>,
         next_token: Option<&str>,
-    ) -> Result<StageList, ApiError> {
+    ) -> Result<StageList, ServiceError> {
         let max = max_results.unwrap_or(50);
         if !(1..=MAX_PAGE).contains(&max) {
-            return Err(ApiError::validation(
-                "maxResults 超出範圍",
-                format!("maxResults must be between 1 and {MAX_PAGE}"),
-            ));
+            return Err(Invalid::PageSize { max: MAX_PAGE }.into());
         }
         let start: usize = match next_token {
             None | Some("") => 0,
             Some(t) => t
                 .strip_prefix("o")
                 .and_then(|n| n.parse().ok())
-                .ok_or_else(|| {
-                    ApiError::validation(
-                        "nextToken 無效",
-                        "nextToken is not one this server issued",
-                    )
-                })?,
+                .ok_or(Invalid::PageToken)?,
         };
         let stages = self.store.stages().await?;
         let total = stages.len();
@@ -88,7 +74,7 @@ impl App {
     }
 
     /// `GET /api/stage/master/info`.
-    pub async fn master_info(&self) -> Result<MasterStageInfo, ApiError> {
+    pub async fn master_info(&self) -> Result<MasterStageInfo, ServiceError> {
         let load = self.registered(&self.current_master().await?).await?;
         let session = self.session_of(&load.record.arn).await?;
         Ok(MasterStageInfo {
@@ -100,7 +86,8 @@ impl App {
     }
 
     /// `GET /api/stage/:stageArn`.
-    pub async fn stage_info(&self, arn: &str) -> Result<StageInfo, ApiError> {
+    pub async fn stage_info(&self, arn: &StageArn) -> Result<StageInfo, ServiceError> {
+        let arn = arn.as_str();
         let load = self.registered(arn).await?;
         let session = self.session_of(arn).await?;
         Ok(StageInfo {
@@ -113,7 +100,10 @@ impl App {
 
     /// `POST /api/stage`: a managed stage that counts toward the limit but
     /// receives no automatically assigned viewers.
-    pub async fn create_stage(&self, req: CreateStageRequest) -> Result<CreatedStage, ApiError> {
+    pub async fn create_stage(
+        &self,
+        req: CreateStageRequest,
+    ) -> Result<CreatedStage, ServiceError> {
         validate::stage_name(&req.name)?;
         let user_tags = req.tags.unwrap_or_default();
         validate::tags(&user_tags)?;
@@ -140,8 +130,8 @@ impl App {
                 .await?;
             if let Some(result) = attempt {
                 created = Some(result.map_err(|e| match e {
-                    ScaleError::Store(e) => ApiError::from(e),
-                    ScaleError::Ivs(e) => ApiError::from(e),
+                    ScaleError::Store(e) => ServiceError::Store(e),
+                    ScaleError::Ivs(e) => ServiceError::Ivs(e),
                 })?);
                 break;
             }
@@ -150,22 +140,12 @@ impl App {
         let record = match created {
             Some(Created::Stage(record)) => record,
             Some(Created::AtLimit) => {
-                return Err(ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    ivs_client::model::ErrorCode::StageLimitReached,
-                    "已達 Stage 數量上限",
-                    format!(
-                        "the limit of {} stages is reached",
-                        self.settings.limits.max_stages
-                    ),
-                )
-                .retry_after(std::time::Duration::from_secs(30)));
+                return Err(ServiceError::StageLimitReached {
+                    max_stages: self.settings.limits.max_stages,
+                    all_full: false,
+                });
             }
-            _ => {
-                return Err(ApiError::unavailable(
-                    "another stage operation is in progress",
-                ))
-            }
+            _ => return Err(ServiceError::StageOperationBusy),
         };
         tracing::info!(stage = %record.arn, "stage created on request");
         Ok(CreatedStage {
@@ -181,9 +161,10 @@ impl App {
     /// `PUT /api/stage/:stageArn`.
     pub async fn rename_stage(
         &self,
-        arn: &str,
+        arn: &StageArn,
         req: UpdateStageRequest,
-    ) -> Result<UpdatedStage, ApiError> {
+    ) -> Result<UpdatedStage, ServiceError> {
+        let arn = arn.as_str();
         validate::stage_name(&req.name)?;
         self.registered(arn).await?;
         let stage = self.ivs.update_stage(arn, &req.name).await?;
@@ -204,23 +185,20 @@ impl App {
     }
 
     /// `DELETE /api/stage/:stageArn`: never the master, never with viewers.
-    pub async fn delete_stage(&self, arn: &str) -> Result<DeletedStage, ApiError> {
+    pub async fn delete_stage(&self, arn: &StageArn) -> Result<DeletedStage, ServiceError> {
+        let arn = arn.as_str();
         let load = self.registered(arn).await?;
         if load.record.master || arn == self.current_master().await? {
-            return Err(ApiError::forbidden(
-                "無法刪除主 Stage",
-                "the master stage cannot be deleted",
-            ));
+            return Err(ServiceError::MasterStageProtected);
         }
         // Stop new viewers first, so the emptiness check below cannot be raced.
         self.store.set_draining(arn, true).await?;
         let current = self.registered(arn).await?;
         if current.viewers > 0 {
             self.restore_stage(&load.record).await;
-            return Err(ApiError::validation(
-                "Stage 仍有觀眾",
-                format!("the stage still has {} viewers", current.viewers),
-            ));
+            return Err(ServiceError::StageHasViewers {
+                viewers: current.viewers,
+            });
         }
         match self.ivs.delete_stage(arn).await {
             Ok(()) | Err(IvsError::NotFound(_)) => {}

@@ -1,12 +1,12 @@
 //! Statistics endpoints and the `/ws` stats snapshot.
 
-use ivs_client::model::{
-    PublisherStatus, StageStats, StageStatsDetail, StageStatsInfo, StageStatsList, Stats,
+use ivs_api::{
+    PublisherStatus, StageArn, StageStats, StageStatsDetail, StageStatsInfo, StageStatsList, Stats,
     StatsUpdate, Timestamp, ViewerStats,
 };
 
 use super::App;
-use crate::error::ApiError;
+use super::ServiceError;
 use crate::store::StageLoad;
 
 fn stage_stats(s: &StageLoad, with_tags: bool) -> StageStats {
@@ -38,7 +38,7 @@ impl App {
     }
 
     /// `GET /api/stats`.
-    pub async fn stats(&self) -> Result<Stats, ApiError> {
+    pub async fn stats(&self) -> Result<Stats, ServiceError> {
         let (stages, live) = tokio::join!(self.store.stages(), self.publisher_live());
         let stages = stages?;
         Ok(Stats {
@@ -51,7 +51,7 @@ impl App {
     }
 
     /// `GET /api/stats/viewers`.
-    pub async fn viewer_stats(&self) -> Result<ViewerStats, ApiError> {
+    pub async fn viewer_stats(&self) -> Result<ViewerStats, ServiceError> {
         let stages = self.store.stages().await?;
         Ok(ViewerStats {
             total_viewers: stages.iter().map(|s| s.viewers).sum(),
@@ -61,7 +61,7 @@ impl App {
     }
 
     /// `GET /api/stats/stages`.
-    pub async fn stage_stats(&self) -> Result<StageStatsList, ApiError> {
+    pub async fn stage_stats(&self) -> Result<StageStatsList, ServiceError> {
         let stages = self.store.stages().await?;
         Ok(StageStatsList {
             total_stages: stages.len() as u32,
@@ -71,7 +71,8 @@ impl App {
     }
 
     /// `GET /api/stats/stages/:stageArn`.
-    pub async fn one_stage_stats(&self, arn: &str) -> Result<StageStatsDetail, ApiError> {
+    pub async fn one_stage_stats(&self, arn: &StageArn) -> Result<StageStatsDetail, ServiceError> {
+        let arn = arn.as_str();
         let s = self.registered(arn).await?;
         Ok(StageStatsDetail {
             stage_arn: s.record.arn.clone(),
@@ -94,7 +95,7 @@ impl App {
     }
 
     /// The `/ws` snapshot.
-    pub async fn stats_update(&self) -> Result<StatsUpdate, ApiError> {
+    pub async fn stats_update(&self) -> Result<StatsUpdate, ServiceError> {
         let stages = self.store.stages().await?;
         Ok(StatsUpdate {
             viewer_count: stages.iter().map(|s| s.viewers).sum(),

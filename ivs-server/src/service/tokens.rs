@@ -2,15 +2,13 @@
 
 use std::time::Duration;
 
-use ivs_client::model::{Capability, PublisherToken, TokenRequest, ViewerToken};
-use warp::http::StatusCode;
+use ivs_api::{Capability, PublisherToken, TokenRequest, ViewerToken};
 
-use super::{now_ms, random_id, App, ScaleResult};
-use crate::error::{token_failed, ApiError};
+use super::validate;
+use super::{now_ms, random_id, App, Invalid, ScaleResult, ServiceError};
 use crate::ivs::{IvsError, ParticipantToken, TokenSpec};
 use crate::metrics::Metrics;
 use crate::store::{JoinOutcome, JoinRequest};
-use crate::validate;
 
 /// How long a viewer waits for another instance's stage creation when every
 /// stage is full, before getting `STAGE_FULL`.
@@ -19,28 +17,21 @@ const FULL_WAIT: Duration = Duration::from_secs(2);
 pub(crate) const VIEWER_PREFIX: &str = "viewer-";
 pub(crate) const PUBLISHER_PREFIX: &str = "broadcaster-";
 
-fn token_error(err: IvsError) -> ApiError {
+fn token_error(err: IvsError) -> ServiceError {
     match err {
-        IvsError::Unavailable(_) => ApiError::from(err),
-        IvsError::NotFound(_) => ApiError::from(err),
-        other => {
-            tracing::error!(error = %other, "participant token generation failed");
-            token_failed()
-        }
+        IvsError::Unavailable(_) | IvsError::NotFound(_) => ServiceError::Ivs(err),
+        other => ServiceError::Token(other),
     }
 }
 
 impl App {
     /// `POST /api/token/publisher`.
-    pub async fn publisher_token(&self, req: TokenRequest) -> Result<PublisherToken, ApiError> {
-        validate::user_id(&req.user_id, PUBLISHER_PREFIX)?;
+    pub async fn publisher_token(&self, req: TokenRequest) -> Result<PublisherToken, ServiceError> {
+        req.user_id.fits_publisher()?;
         let attributes = req.attributes.unwrap_or_default();
         validate::attributes(&attributes)?;
         let stage_arn = match req.stage_arn {
-            Some(arn) => {
-                validate::stage_arn(&arn)?;
-                self.registered(&arn).await?.record.arn
-            }
+            Some(arn) => self.registered(arn.as_str()).await?.record.arn,
             None => self.current_master().await?,
         };
         let spec = TokenSpec {
@@ -65,13 +56,9 @@ impl App {
     }
 
     /// `POST /api/token/viewer`: counts the viewer on a stage, then mints its token.
-    pub async fn viewer_token(&self, req: TokenRequest) -> Result<ViewerToken, ApiError> {
-        validate::user_id(&req.user_id, VIEWER_PREFIX)?;
+    pub async fn viewer_token(&self, req: TokenRequest) -> Result<ViewerToken, ServiceError> {
         if req.stage_arn.is_some() {
-            return Err(ApiError::validation(
-                "viewer 不可指定 stageArn",
-                "viewers are assigned to a stage by the server; stageArn is not accepted",
-            ));
+            return Err(Invalid::ViewerStageArn.into());
         }
         let attributes = req.attributes.unwrap_or_default();
         validate::attributes(&attributes)?;
@@ -81,7 +68,7 @@ impl App {
         let mut vanished = 0u32;
         loop {
             let join = JoinRequest {
-                user_id: req.user_id.clone(),
+                user_id: req.user_id.to_string(),
                 participant_id: participant_id.clone(),
                 now: now_ms(),
                 capacity: limits.viewers_per_stage,
@@ -98,14 +85,21 @@ impl App {
                         self.spawn_scale_up();
                     }
                     let token = match self
-                        .mint_viewer_token(&req.user_id, &stage_arn, &participant_id, &attributes)
+                        .mint_viewer_token(
+                            req.user_id.as_str(),
+                            &stage_arn,
+                            &participant_id,
+                            &attributes,
+                        )
                         .await
                     {
                         Ok(token) => token,
                         Err(err) => {
                             if !rejoined {
                                 // Undo the count: a viewer without a token watches nothing.
-                                if let Err(e) = self.store.forget(&req.user_id, &stage_arn).await {
+                                if let Err(e) =
+                                    self.store.forget(req.user_id.as_str(), &stage_arn).await
+                                {
                                     tracing::warn!(error = %e, "could not undo a failed join");
                                 }
                             }
@@ -119,7 +113,7 @@ impl App {
                                     _ => return Err(api),
                                 }
                             }
-                            return Err(err.into_api());
+                            return Err(err.into_error());
                         }
                     };
                     if !rejoined {
@@ -127,7 +121,11 @@ impl App {
                     }
                     if token.participant_id != participant_id {
                         self.store
-                            .set_participant(&req.user_id, &stage_arn, &token.participant_id)
+                            .set_participant(
+                                req.user_id.as_str(),
+                                &stage_arn,
+                                &token.participant_id,
+                            )
                             .await?;
                     }
                     return Ok(ViewerToken {
@@ -151,20 +149,14 @@ impl App {
                         tokio::time::sleep(Duration::from_millis(20)).await;
                     }
                     Some(ScaleResult::AtLimit) => {
-                        return Err(ApiError::new(
-                            StatusCode::SERVICE_UNAVAILABLE,
-                            ivs_client::model::ErrorCode::StageLimitReached,
-                            "已達 Stage 數量上限",
-                            format!(
-                                "every stage is full and the limit of {} stages is reached",
-                                limits.max_stages
-                            ),
-                        )
-                        .retry_after(Duration::from_secs(30)));
+                        return Err(ServiceError::StageLimitReached {
+                            max_stages: limits.max_stages,
+                            all_full: true,
+                        });
                     }
                     Some(ScaleResult::Busy) | None => {
                         if tokio::time::Instant::now() >= give_up_at {
-                            return Err(stage_full());
+                            return Err(ServiceError::StageFull);
                         }
                         // Another instance is scaling: its stage shows up in
                         // the store, so look again shortly.
@@ -173,7 +165,7 @@ impl App {
                 },
             }
             if tokio::time::Instant::now() >= give_up_at {
-                return Err(stage_full());
+                return Err(ServiceError::StageFull);
             }
         }
     }
@@ -183,7 +175,7 @@ impl App {
         user_id: &str,
         stage_arn: &str,
         participant_id: &str,
-        attributes: &ivs_client::model::Attributes,
+        attributes: &ivs_api::Attributes,
     ) -> Result<ParticipantToken, MintError> {
         let spec = TokenSpec {
             stage_arn: stage_arn.to_string(),
@@ -203,25 +195,15 @@ impl App {
 /// Why a viewer token could not be minted.
 enum MintError {
     /// IVS says the stage does not exist.
-    StageGone(ApiError),
+    StageGone(ServiceError),
     /// Anything else.
-    Other(ApiError),
+    Other(ServiceError),
 }
 
 impl MintError {
-    fn into_api(self) -> ApiError {
+    fn into_error(self) -> ServiceError {
         match self {
             MintError::StageGone(e) | MintError::Other(e) => e,
         }
     }
-}
-
-fn stage_full() -> ApiError {
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        ivs_client::model::ErrorCode::StageFull,
-        "所有 Stage 已滿",
-        "every stage is full and a new one cannot be made right now; retry shortly",
-    )
-    .retry_after(Duration::from_secs(2))
 }

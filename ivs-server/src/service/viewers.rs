@@ -1,23 +1,22 @@
 //! Viewer endpoints: heartbeat, leave, list, watch duration.
 
-use ivs_client::model::{format_duration, Heartbeat, Timestamp, Viewer, ViewerList, WatchDuration};
+use ivs_api::{Heartbeat, StageArn, Timestamp, Viewer, ViewerList, ViewerRef, WatchDuration};
 
+use super::ServiceError;
 use super::{now_ms, App};
-use crate::error::ApiError;
 use crate::store::LeaveOutcome;
-use crate::validate;
 
-fn not_counted(user_id: &str, stage_arn: &str) -> ApiError {
-    ApiError::not_found(
-        "觀眾不存在",
-        format!("viewer {user_id} is not counted on stage {stage_arn} (it left, expired, or never joined); get a new viewer token"),
-    )
+fn not_counted(user_id: &str, stage_arn: &str) -> ServiceError {
+    ServiceError::ViewerNotCounted {
+        user_id: user_id.into(),
+        stage_arn: stage_arn.into(),
+    }
 }
 
-fn duration(user_id: String, stage_arn: String, secs: u64) -> WatchDuration {
+fn duration(viewer: ViewerRef, secs: u64) -> WatchDuration {
     WatchDuration {
-        user_id,
-        stage_arn,
+        user_id: viewer.user_id.into_string(),
+        stage_arn: viewer.stage_arn.into_string(),
         watch_duration: secs,
         watch_duration_formatted: format_duration(secs),
     }
@@ -25,48 +24,39 @@ fn duration(user_id: String, stage_arn: String, secs: u64) -> WatchDuration {
 
 impl App {
     /// `POST /api/viewer/heartbeat`: one store call.
-    pub async fn heartbeat(
-        &self,
-        user_id: String,
-        stage_arn: String,
-    ) -> Result<Heartbeat, ApiError> {
-        validate::viewer_id(&user_id)?;
-        validate::stage_arn(&stage_arn)?;
-        match self.store.heartbeat(&user_id, &stage_arn, now_ms()).await? {
+    pub async fn heartbeat(&self, viewer: ViewerRef) -> Result<Heartbeat, ServiceError> {
+        let (user_id, stage_arn) = (viewer.user_id.as_str(), viewer.stage_arn.as_str());
+        match self.store.heartbeat(user_id, stage_arn, now_ms()).await? {
             Some(at) => Ok(Heartbeat {
-                user_id,
-                stage_arn,
+                user_id: viewer.user_id.into_string(),
+                stage_arn: viewer.stage_arn.into_string(),
                 last_heartbeat: Timestamp::from_millis(at),
             }),
-            None => Err(not_counted(&user_id, &stage_arn)),
+            None => Err(not_counted(user_id, stage_arn)),
         }
     }
 
     /// `POST /api/viewer/leave`: idempotent; a repeated leave returns the recorded time.
-    pub async fn leave(
-        &self,
-        user_id: String,
-        stage_arn: String,
-    ) -> Result<WatchDuration, ApiError> {
-        validate::viewer_id(&user_id)?;
-        validate::stage_arn(&stage_arn)?;
+    pub async fn leave(&self, viewer: ViewerRef) -> Result<WatchDuration, ServiceError> {
+        let (user_id, stage_arn) = (viewer.user_id.as_str(), viewer.stage_arn.as_str());
         let retention = self.settings.limits.duration_retention;
         match self
             .store
-            .leave(&user_id, &stage_arn, now_ms(), retention)
+            .leave(user_id, stage_arn, now_ms(), retention)
             .await?
         {
             LeaveOutcome::Left(secs) => {
                 tracing::debug!(stage = %stage_arn, secs, "viewer left");
-                Ok(duration(user_id, stage_arn, secs))
+                Ok(duration(viewer, secs))
             }
-            LeaveOutcome::AlreadyGone(secs) => Ok(duration(user_id, stage_arn, secs)),
-            LeaveOutcome::Unknown => Err(not_counted(&user_id, &stage_arn)),
+            LeaveOutcome::AlreadyGone(secs) => Ok(duration(viewer, secs)),
+            LeaveOutcome::Unknown => Err(not_counted(user_id, stage_arn)),
         }
     }
 
     /// `GET /api/viewer/list/:stageArn`.
-    pub async fn viewer_list(&self, stage_arn: &str) -> Result<ViewerList, ApiError> {
+    pub async fn viewer_list(&self, stage_arn: &StageArn) -> Result<ViewerList, ServiceError> {
+        let stage_arn = stage_arn.as_str();
         self.registered(stage_arn).await?;
         let viewers: Vec<Viewer> = self
             .store
@@ -89,19 +79,41 @@ impl App {
     }
 
     /// `GET /api/viewer/duration`.
-    pub async fn watch_duration(
-        &self,
-        user_id: String,
-        stage_arn: String,
-    ) -> Result<WatchDuration, ApiError> {
-        validate::viewer_id(&user_id)?;
-        validate::stage_arn(&stage_arn)?;
-        match self.store.watch_duration(&user_id, &stage_arn, now_ms()).await? {
-            Some(secs) => Ok(duration(user_id, stage_arn, secs)),
-            None => Err(ApiError::not_found(
-                "找不到觀看紀錄",
-                format!("no watch record for viewer {user_id} on stage {stage_arn} (records are kept {} s after leaving)", self.settings.limits.duration_retention.as_secs()),
-            )),
+    pub async fn watch_duration(&self, viewer: ViewerRef) -> Result<WatchDuration, ServiceError> {
+        let (user_id, stage_arn) = (viewer.user_id.as_str(), viewer.stage_arn.as_str());
+        match self
+            .store
+            .watch_duration(user_id, stage_arn, now_ms())
+            .await?
+        {
+            Some(secs) => Ok(duration(viewer, secs)),
+            None => Err(ServiceError::NoWatchRecord {
+                user_id: user_id.into(),
+                stage_arn: stage_arn.into(),
+                retention: self.settings.limits.duration_retention,
+            }),
         }
+    }
+}
+
+/// Formats a watch duration as the API does: `"30分 50秒"`, `"1時 2分 3秒"`.
+fn format_duration(seconds: u64) -> String {
+    let (h, m, s) = (seconds / 3600, (seconds % 3600) / 60, seconds % 60);
+    if h > 0 {
+        format!("{h}時 {m}分 {s}秒")
+    } else {
+        format!("{m}分 {s}秒")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_duration;
+
+    #[test]
+    fn durations_read_as_the_spec_writes_them() {
+        assert_eq!(format_duration(1850), "30分 50秒");
+        assert_eq!(format_duration(5), "0分 5秒");
+        assert_eq!(format_duration(3723), "1時 2分 3秒");
     }
 }

@@ -13,7 +13,7 @@ pub mod redis;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ivs_client::model::Tags;
+use ivs_api::Tags;
 use serde::{Deserialize, Serialize};
 
 /// Milliseconds since the Unix epoch: the store's only notion of time, passed

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use ivs_client::model::Tags;
+use ivs_api::Tags;
 use serde::{Deserialize, Serialize};
 
 use crate::ivs::IvsError;

@@ -18,15 +18,15 @@ pub mod redis_account;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use ivs_client::model::{Capability, Tags};
+use ivs_api::{Capability, Tags};
 use rand::distr::{Alphanumeric, SampleString};
 
 use self::account::{AccountState, MemoryAccount, StageState, StoredStage};
-use super::arn::StageArn;
 use super::token::TokenSigner;
 use super::{
     BackendHealth, IvsBackend, IvsError, IvsStage, ParticipantToken, StageEndpoints, TokenSpec,
 };
+use ivs_api::StageArn;
 
 /// IVS limits enforced by the emulator as IVS enforces them.
 const MAX_NAME_LEN: usize = 128;
@@ -158,7 +158,13 @@ impl IvsBackend for LocalIvs {
         }
         validate_tags(tags)?;
         let id = random_id(12);
-        let arn = StageArn::new(&self.region, &self.account, &id).to_string();
+        let arn = StageArn::new(&self.region, &self.account, &id)
+            .map_err(|e| {
+                IvsError::Other(format!(
+                    "the emulator's region and account make no stage ARN: {e}"
+                ))
+            })?
+            .into_string();
         let stored = StoredStage {
             name: name.into(),
             tags: tags.clone(),

@@ -1,0 +1,27 @@
+//! `GET /health`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Timestamp;
+
+/// `GET /health`. Not wrapped in an envelope.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Health {
+    /// `"ok"` when every dependency answers, `"degraded"` otherwise.
+    pub status: String,
+    /// When the answer was made.
+    pub timestamp: Timestamp,
+    /// Seconds since the server started.
+    pub uptime: u64,
+    /// State of each dependency.
+    pub services: HealthServices,
+}
+
+/// The dependencies reported by `/health`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthServices {
+    /// `"connected"`, `"disconnected"`, or `"embedded"` for the in-process store.
+    pub redis: String,
+    /// `"ready"`, `"unreachable"`, or `"local"` for the embedded emulator.
+    pub ivs: String,
+}

@@ -1,0 +1,152 @@
+//! Stages: `/api/stage/...`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Timestamp;
+
+/// Stage tags (IVS tag keys and values are strings).
+pub type Tags = BTreeMap<String, String>;
+
+/// One stage in `GET /api/stage/list`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StageListItem {
+    /// The stage ARN.
+    pub stage_arn: String,
+    /// The stage name.
+    pub name: String,
+    /// Viewers counted on it now.
+    pub viewer_count: u32,
+    /// Whether the server created it to absorb viewers.
+    pub auto_scaled: bool,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// Its tags.
+    pub tags: Tags,
+}
+
+/// Response data of `GET /api/stage/list`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StageList {
+    /// The stages of this page.
+    pub stages: Vec<StageListItem>,
+    /// Stages the server manages in all.
+    pub total_stages: u32,
+    /// Pass as `nextToken` to get the next page; `null` on the last page.
+    pub next_token: Option<String>,
+    /// When the answer was made.
+    pub timestamp: Timestamp,
+}
+
+/// A stage as IVS describes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StageDetail {
+    /// The stage ARN.
+    pub arn: String,
+    /// The stage name.
+    pub name: String,
+    /// The IVS session running on the stage (`st-...`), `null` when none.
+    pub active_session_id: Option<String>,
+    /// Its tags.
+    pub tags: Tags,
+}
+
+/// Response data of `GET /api/stage/:stageArn`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StageInfo {
+    /// The stage.
+    pub stage: StageDetail,
+    /// Viewers counted on it now.
+    pub viewer_count: u32,
+    /// Present only when something needs an operator's attention, e.g. the
+    /// publisher cannot be replicated into this stage (AWS backend).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication_note: Option<String>,
+    /// When the answer was made.
+    pub timestamp: Timestamp,
+}
+
+/// Response data of `GET /api/stage/master/info`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MasterStageInfo {
+    /// The master stage.
+    pub stage: StageDetail,
+    /// Viewers counted on it now.
+    pub viewer_count: u32,
+    /// Always `true`.
+    pub is_master: bool,
+    /// When the answer was made.
+    pub timestamp: Timestamp,
+}
+
+/// Body of `POST /api/stage`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateStageRequest {
+    /// Stage name: 1 to 128 of `[a-zA-Z0-9-_]`.
+    pub name: String,
+    /// Extra tags; the server adds `Environment` and `ManagedBy`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Tags>,
+}
+
+/// A stage in the create response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedStageDetail {
+    /// The new stage's ARN.
+    pub arn: String,
+    /// Its name.
+    pub name: String,
+    /// Its tags, the server's included.
+    pub tags: Tags,
+}
+
+/// Response data of `POST /api/stage`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreatedStage {
+    /// The new stage.
+    pub stage: CreatedStageDetail,
+    /// When the answer was made.
+    pub timestamp: Timestamp,
+}
+
+/// Body of `PUT /api/stage/:stageArn`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateStageRequest {
+    /// The new name: 1 to 128 of `[a-zA-Z0-9-_]`.
+    pub name: String,
+}
+
+/// A stage in the update response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdatedStageDetail {
+    /// The stage ARN.
+    pub arn: String,
+    /// Its new name.
+    pub name: String,
+}
+
+/// Response data of `PUT /api/stage/:stageArn`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UpdatedStage {
+    /// The renamed stage.
+    pub stage: UpdatedStageDetail,
+    /// When the answer was made.
+    pub timestamp: Timestamp,
+}
+
+/// Response of `DELETE /api/stage/:stageArn` (not wrapped in an envelope).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeletedStage {
+    /// Always `true`.
+    pub success: bool,
+    /// `"Stage 已刪除"` ("stage deleted").
+    pub message: String,
+    /// When the answer was made.
+    pub timestamp: Timestamp,
+}
