@@ -6,12 +6,24 @@
 //!   what the code renders; `UPDATE_DOCS=1 cargo test --test docs` rewrites it.
 //! - The README's configuration table (and the settings table of
 //!   `docs/aws.md`) must name the same settings with the same defaults.
+//! - Every shell block of `README.md` and `docs/*.md` is marked: `sh test`
+//!   blocks are run with bash against a real server started here, `sh env`
+//!   blocks are configuration, `sh no-test: <reason>` blocks are not run. In
+//!   every block, and in the inline code of every paragraph, each server
+//!   setting assigned (`IVS_API_KEYS=…`) and each `ivs-server` command line is
+//!   parsed by the server's own parser and validated as at start-up.
+//!
+//! The conventions are written down in `docs/README.md`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use clap::{ArgAction, CommandFactory};
+use clap::{ArgAction, CommandFactory, Parser};
 use ivs_server::config::Args;
+use ivs_server::ivs::token::TokenSigner;
+use ivs_suite::harness::{test_settings, TestServer};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -19,6 +31,21 @@ fn root() -> PathBuf {
 
 fn read(rel: &str) -> String {
     std::fs::read_to_string(root().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+/// `README.md` and every page under `docs/`.
+fn pages() -> Vec<String> {
+    let mut pages = vec!["README.md".to_string()];
+    let mut docs: Vec<String> = std::fs::read_dir(root().join("docs"))
+        .expect("docs/")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".md"))
+        .map(|n| format!("docs/{n}"))
+        .collect();
+    docs.sort();
+    pages.extend(docs);
+    pages
 }
 
 // ---------------------------------------------------------------- settings
@@ -269,4 +296,456 @@ fn the_readme_and_aws_tables_name_the_settings_with_their_defaults() {
         ));
     }
     assert!(errors.is_empty(), "{}", errors.join("\n"));
+}
+
+// ---------------------------------------------------------------- examples
+
+/// A fenced block of a page.
+struct Block {
+    page: String,
+    line: usize,
+    lang: String,
+    marker: String,
+    body: String,
+}
+
+fn blocks(page: &str, text: &str) -> Vec<Block> {
+    let mut out = Vec::new();
+    let mut open: Option<(usize, String, String, usize, Vec<String>)> = None;
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        match &mut open {
+            None => {
+                if let Some(info) = trimmed.strip_prefix("```") {
+                    let info = info.trim();
+                    let (lang, marker) = info.split_once(' ').unwrap_or((info, ""));
+                    open = Some((i + 1, lang.into(), marker.trim().into(), indent, Vec::new()));
+                }
+            }
+            Some((start, lang, marker, indent, body)) => {
+                if trimmed.trim_end() == "```" {
+                    out.push(Block {
+                        page: page.into(),
+                        line: *start,
+                        lang: std::mem::take(lang),
+                        marker: std::mem::take(marker),
+                        body: body.join("\n"),
+                    });
+                    open = None;
+                } else {
+                    let strip = line.len().min(*indent);
+                    let cut = if line[..strip].trim().is_empty() {
+                        strip
+                    } else {
+                        0
+                    };
+                    body.push(line[cut..].to_string());
+                }
+            }
+        }
+    }
+    assert!(open.is_none(), "{page}: a code block is never closed");
+    out
+}
+
+fn is_shell(lang: &str) -> bool {
+    matches!(lang, "sh" | "bash" | "shell" | "console" | "zsh")
+}
+
+/// Variables that look like the server's but belong to the example programs.
+const CLIENT_VARIABLES: [&str; 2] = ["IVS_SERVER", "IVS_API_KEY"];
+
+/// The variable must be a server setting: it has the server's naming.
+fn claims_to_be_a_setting(name: &str) -> bool {
+    (name.starts_with("IVS_") || name.starts_with("REDIS_") || name == "MASTER_STAGE_ARN")
+        && !CLIENT_VARIABLES.contains(&name)
+}
+
+/// Shell words, with `'…'` and `"…"` quoting (enough for the docs' examples).
+fn words(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut quote: Option<char> = None;
+    for c in line.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => word.push(c),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                in_word = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if in_word {
+                    out.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            (None, c) => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        out.push(word);
+    }
+    out
+}
+
+fn assignment(word: &str) -> Option<(String, String)> {
+    let (name, value) = word.split_once('=')?;
+    let ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    ok.then(|| (name.to_string(), value.to_string()))
+}
+
+/// The server settings a text configures, and its `ivs-server` command lines.
+#[derive(Default)]
+struct Config {
+    env: Vec<(String, String)>,
+    runs: Vec<Vec<String>>,
+}
+
+impl Config {
+    /// Reads one command line: leading assignments, then the command.
+    fn line(&mut self, line: &str) {
+        let mut w = words(line);
+        if w.first().map(String::as_str) == Some("export") {
+            w.remove(0);
+        }
+        let mut rest = w.as_slice();
+        while let Some((first, tail)) = rest.split_first() {
+            let Some((name, value)) = assignment(first) else {
+                break;
+            };
+            if claims_to_be_a_setting(&name) {
+                self.env.push((name, value));
+            }
+            rest = tail;
+        }
+        let args: Vec<String> = rest.iter().map(|s| s.to_string()).collect();
+        match args.first().map(String::as_str) {
+            Some(cmd) if cmd == "ivs-server" || cmd.ends_with("/ivs-server") => {
+                self.runs.push(args[1..].to_vec());
+            }
+            Some("cargo") if args.len() >= 4 && args[1] == "run" && args[3] == "ivs-server" => {
+                let after = args
+                    .iter()
+                    .position(|a| a == "--")
+                    .map_or(args.len(), |i| i + 1);
+                self.runs.push(args[after..].to_vec());
+            }
+            _ => {}
+        }
+    }
+
+    /// Parses each command line (or the environment alone) as the server does at start.
+    fn check(&self, what: &str, errors: &mut Vec<String>) {
+        if self.runs.is_empty() && !self.env.is_empty() {
+            if let Err(e) = parse_config(&self.env, &[]) {
+                errors.push(format!("{what}: {e}"));
+            }
+        }
+        for args in &self.runs {
+            if let Err(e) = parse_config(&self.env, args) {
+                errors.push(format!("{what}: `ivs-server {}`: {e}", args.join(" ")));
+            }
+        }
+    }
+}
+
+/// Parses settings from environment variables and arguments with the
+/// server's own parser and checks them as start-up does. The variables are
+/// passed as the flags they stand for: the test must not change its own
+/// process environment (tests run in parallel threads).
+fn parse_config(env: &[(String, String)], args: &[String]) -> Result<(), String> {
+    let cmd = Args::command();
+    let given: BTreeSet<&str> = args
+        .iter()
+        .filter_map(|a| a.strip_prefix("--"))
+        .map(|a| a.split('=').next().unwrap_or(a))
+        .collect();
+    let mut argv = vec!["ivs-server".to_string()];
+    for (name, value) in env {
+        let arg = cmd
+            .get_arguments()
+            .find(|a| a.get_env() == Some(OsStr::new(name)))
+            .ok_or_else(|| format!("{name} is not a setting of the server"))?;
+        let long = arg.get_long().unwrap_or_default();
+        if given.contains(long) {
+            continue;
+        }
+        if matches!(arg.get_action(), ArgAction::SetTrue) {
+            match value.as_str() {
+                "true" => argv.push(format!("--{long}")),
+                "false" => {}
+                other => return Err(format!("{name}={other}: true or false")),
+            }
+        } else {
+            argv.push(format!("--{long}={value}"));
+        }
+    }
+    argv.extend(args.iter().cloned());
+    let parsed = match Args::try_parse_from(&argv) {
+        Ok(parsed) => parsed,
+        Err(e)
+            if matches!(
+                e.kind(),
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+            ) =>
+        {
+            return Ok(())
+        }
+        Err(e) => return Err(e.to_string().trim().to_string()),
+    };
+    parsed
+        .into_settings()
+        .map(|_| ())
+        .map_err(|e| format!("refused at start-up: {e}"))
+}
+
+/// Logical lines of a shell block: continuations joined, comments dropped.
+fn shell_lines(body: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for line in body.lines() {
+        let line = match line.find(" #") {
+            Some(i) if !line[..i].contains('\'') && !line[..i].contains('"') => &line[..i],
+            _ => line,
+        };
+        if line.trim_start().starts_with('#') {
+            continue;
+        }
+        if let Some(head) = line.trim_end().strip_suffix('\\') {
+            current.push_str(head);
+            current.push(' ');
+        } else {
+            current.push_str(line);
+            out.push(std::mem::take(&mut current));
+        }
+    }
+    if !current.trim().is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+/// Paragraphs of a page outside code blocks (a list item or a table row is a
+/// paragraph of its own), with their first line.
+fn paragraphs(text: &str) -> Vec<(usize, String)> {
+    let mut out: Vec<(usize, String)> = Vec::new();
+    let mut in_code = false;
+    let mut current: Option<(usize, String)> = None;
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("```") {
+            in_code = !in_code;
+            out.extend(current.take());
+            continue;
+        }
+        if in_code {
+            continue;
+        }
+        let starts_item = trimmed.starts_with("- ")
+            || trimmed.starts_with("* ")
+            || trimmed.starts_with('|')
+            || trimmed.starts_with('#')
+            || trimmed
+                .split_once(". ")
+                .is_some_and(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
+        if trimmed.is_empty() || starts_item {
+            out.extend(current.take());
+        }
+        if !trimmed.is_empty() {
+            let (_, text) = current.get_or_insert_with(|| (i + 1, String::new()));
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    out.extend(current);
+    out
+}
+
+#[test]
+fn every_shell_block_is_marked_and_every_configuration_example_parses() {
+    let mut errors = Vec::new();
+    let mut counted = (0, 0);
+    for page in pages() {
+        let text = read(&page);
+        for b in blocks(&page, &text) {
+            if !is_shell(&b.lang) {
+                continue;
+            }
+            let at = format!("{}:{}", b.page, b.line);
+            let marker_ok = match b.marker.as_str() {
+                "test" | "env" => true,
+                m => m
+                    .strip_prefix("no-test:")
+                    .is_some_and(|why| !why.trim().is_empty()),
+            };
+            if !marker_ok {
+                errors.push(format!(
+                    "{at}: mark the block `{} test`, `{} env` or `{} no-test: <why>` (docs/README.md)",
+                    b.lang, b.lang, b.lang
+                ));
+            }
+            let mut config = Config::default();
+            for line in shell_lines(&b.body) {
+                if b.marker == "env"
+                    && words(&line)
+                        .iter()
+                        .any(|w| w != "export" && assignment(w).is_none())
+                {
+                    errors.push(format!(
+                        "{at}: an `env` block holds assignments only: {line}"
+                    ));
+                }
+                config.line(&line);
+            }
+            counted.0 += config.env.len() + config.runs.len();
+            config.check(&at, &mut errors);
+        }
+        for (line, paragraph) in paragraphs(&text) {
+            let mut config = Config::default();
+            for span in paragraph.split('`').skip(1).step_by(2) {
+                config.line(span);
+            }
+            counted.1 += config.env.len() + config.runs.len();
+            config.check(&format!("{page}:{line}"), &mut errors);
+        }
+    }
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+    // The scan itself must see the examples it is meant to check.
+    assert!(
+        counted.0 >= 10 && counted.1 >= 20,
+        "too few configuration examples found (blocks, inline): {counted:?}"
+    );
+}
+
+#[test]
+fn a_wrong_configuration_example_is_caught() {
+    let mut config = Config::default();
+    config.line("export IVS_API_KEYS=admin:100,viewers:50000");
+    let mut errors = Vec::new();
+    config.check("short keys", &mut errors);
+    assert!(errors[0].contains("8 characters"), "{errors:?}");
+
+    let mut config = Config::default();
+    config.line("IVS_VIEWERS_PER_STAGE=500 cargo run -p ivs-server -- --scale-up-threshold 600");
+    let mut errors = Vec::new();
+    config.check("threshold", &mut errors);
+    assert!(errors[0].contains("refused at start-up"), "{errors:?}");
+
+    let mut config = Config::default();
+    config.line("export IVS_SCALE_UP_THESHOLD=450");
+    let mut errors = Vec::new();
+    config.check("typo", &mut errors);
+    assert!(
+        errors[0].contains("IVS_SCALE_UP_THESHOLD is not a setting"),
+        "{errors:?}"
+    );
+
+    let mut config = Config::default();
+    config
+        .line("IVS_METRICS_PUBLIC=true ivs-server --bind 0.0.0.0:3000 --api-keys long-enough-key");
+    config.line("ivs-server --help");
+    let mut errors = Vec::new();
+    config.check("good", &mut errors);
+    assert!(errors.is_empty(), "{errors:?}");
+}
+
+// ---------------------------------------------------------------- running them
+
+fn require_tools() {
+    for tool in ["bash", "curl", "jq", "openssl"] {
+        let found = std::process::Command::new(tool)
+            .arg("--version")
+            .output()
+            .is_ok();
+        assert!(
+            found,
+            "the documented examples need `{tool}`: apt-get install -y curl jq openssl"
+        );
+    }
+}
+
+/// Runs one `sh test` block with bash in `dir`, against the server at `addr`.
+async fn run_block(b: &Block, addr: &str, dir: &Path) -> Result<(), String> {
+    // Every `curl` fails the block on an HTTP error, and bash stops at the
+    // first failing command, so an example that no longer works fails here.
+    let script = format!(
+        "set -euo pipefail\n\
+         curl() {{ command curl --fail-with-body --show-error --max-time 20 \"$@\"; }}\n\
+         {}\n",
+        b.body
+            .replace("localhost:3000", addr)
+            .replace("127.0.0.1:3000", addr)
+    );
+    let child = tokio::process::Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(dir)
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(120), child)
+        .await
+        .map_err(|_| "did not finish within 120 s".to_string())?
+        .map_err(|e| format!("bash: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}\n--- stdout\n{}\n--- stderr\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_runnable_shell_example_works_against_a_real_server() {
+    require_tools();
+    let mut ran = BTreeMap::new();
+    let mut failures = Vec::new();
+    for page in pages() {
+        let runnable: Vec<Block> = blocks(&page, &read(&page))
+            .into_iter()
+            .filter(|b| is_shell(&b.lang) && b.marker == "test")
+            .collect();
+        if runnable.is_empty() {
+            continue;
+        }
+        // One server and one working directory per page: a page's blocks
+        // run in order and may build on each other, as a reader would.
+        let server = TestServer::start(test_settings()).await;
+        let addr = server.server.addr().to_string();
+        let dir = tempfile::tempdir().expect("temporary directory");
+        for b in &runnable {
+            match run_block(b, &addr, dir.path()).await {
+                Ok(_) => *ran.entry(page.clone()).or_insert(0) += 1,
+                Err(e) => failures.push(format!("{}:{}: {e}", b.page, b.line)),
+            }
+        }
+        // The key pair docs/aws.md makes is one the server loads, and its
+        // public half is what the server derives from the private key.
+        let key = dir.path().join("ivs-token-key.pem");
+        if key.exists() {
+            let signer = TokenSigner::from_pem_file(&key, "kid").expect("the documented key loads");
+            let public = std::fs::read_to_string(dir.path().join("ivs-token-key.pub.pem"))
+                .expect("the documented public key");
+            assert_eq!(signer.public_key_pem().trim(), public.trim());
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    for page in ["README.md", "docs/api.md", "docs/aws.md"] {
+        assert!(
+            ran.contains_key(page),
+            "no runnable example ran in {page}: {ran:?}"
+        );
+    }
 }
