@@ -13,6 +13,10 @@
 //!   setting assigned (`IVS_API_KEYS=…`) and each `ivs-server` command line is
 //!   parsed by the server's own parser and validated as at start-up.
 //!
+//! - `deploy/`: `.dockerignore` keeps every file the container build reads
+//!   and leaves out `target/`, `.git` and the fuzzing artefacts; the systemd
+//!   unit and its drop-in pass `systemd-analyze verify` (where installed).
+//!
 //! The conventions are written down in `docs/README.md`.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -748,4 +752,127 @@ async fn every_runnable_shell_example_works_against_a_real_server() {
             "no runnable example ran in {page}: {ran:?}"
         );
     }
+}
+
+// ---------------------------------------------------------------- deploy/
+
+/// Docker's `.dockerignore` matching: `**` spans any number of directories,
+/// `*` and `?` stay within one; a pattern that matches a directory leaves
+/// out everything below it.
+fn glob(pattern: &[u8], path: &[u8]) -> bool {
+    match pattern {
+        [] => path.is_empty(),
+        [b'*', b'*', b'/', rest @ ..] => {
+            glob(rest, path)
+                || path
+                    .iter()
+                    .enumerate()
+                    .any(|(i, &c)| c == b'/' && glob(rest, &path[i + 1..]))
+        }
+        [b'*', rest @ ..] => (0..=path.len())
+            .take_while(|&i| i == 0 || path[i - 1] != b'/')
+            .any(|i| glob(rest, &path[i..])),
+        [b'?', rest @ ..] => matches!(path, [c, tail @ ..] if *c != b'/' && glob(rest, tail)),
+        [p, rest @ ..] => matches!(path, [c, tail @ ..] if c == p && glob(rest, tail)),
+    }
+}
+
+fn dockerignored(patterns: &[String], path: &str) -> bool {
+    let parts: Vec<&str> = path.split('/').collect();
+    (1..=parts.len()).any(|n| {
+        let prefix = parts[..n].join("/");
+        patterns
+            .iter()
+            .any(|p| glob(p.as_bytes(), prefix.as_bytes()))
+    })
+}
+
+fn files_below(dir: &Path, out: &mut Vec<String>) {
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.expect("directory entry").path();
+        if path.is_dir() {
+            files_below(&path, out);
+        } else if let Ok(rel) = path.strip_prefix(root()) {
+            out.push(rel.to_string_lossy().into_owned());
+        }
+    }
+}
+
+#[test]
+fn the_container_build_context_keeps_what_the_build_reads() {
+    let patterns: Vec<String> = read(".dockerignore")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| l.trim_matches('/').to_string())
+        .collect();
+    assert!(
+        patterns.iter().all(|p| !p.starts_with('!')),
+        "exceptions (`!`) are not modelled here"
+    );
+    // `COPY . .` then `cargo build -p ivs-server`: cargo loads every
+    // workspace member (the root package too) and the server compiles
+    // docs/openapi.json in.
+    let mut needed = vec![
+        "Cargo.toml".to_string(),
+        "Cargo.lock".to_string(),
+        "docs/openapi.json".to_string(),
+    ];
+    for dir in ["ivs-client", "ivs-server", "src", "tests", "examples"] {
+        files_below(&root().join(dir), &mut needed);
+    }
+    let dropped: Vec<&String> = needed
+        .iter()
+        .filter(|f| dockerignored(&patterns, f))
+        .collect();
+    assert!(dropped.is_empty(), ".dockerignore leaves out {dropped:?}");
+    for heavy in [
+        "target/debug/ivs-server",
+        "ivs-server/target/x",
+        ".git/HEAD",
+        "fuzz/corpus/request_decoding/1",
+        "fuzz/artifacts/arn_parsing/crash-1",
+    ] {
+        assert!(
+            dockerignored(&patterns, heavy),
+            "{heavy} is sent to the builder"
+        );
+    }
+}
+
+#[test]
+fn the_systemd_unit_and_its_drop_in_verify() {
+    if std::process::Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("systemd-analyze is not installed: deploy/ivs-server.service not verified");
+        return;
+    }
+    // The binary is not installed here: point ExecStart at one that is.
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let unit = read("deploy/ivs-server.service")
+        .replace("ExecStart=/usr/local/bin/ivs-server", "ExecStart=/bin/true");
+    std::fs::write(dir.path().join("ivs-server.service"), unit).expect("write the unit");
+    let drop_ins = dir.path().join("ivs-server.service.d");
+    std::fs::create_dir(&drop_ins).expect("drop-in directory");
+    std::fs::write(
+        drop_ins.join("credentials.conf"),
+        read("deploy/ivs-server-credentials.conf"),
+    )
+    .expect("write the drop-in");
+    let out = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg("./ivs-server.service")
+        .current_dir(dir.path())
+        .output()
+        .expect("systemd-analyze runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Unknown keys are only warnings (exit 0): any output is a finding.
+    assert!(
+        out.status.success() && stderr.trim().is_empty(),
+        "systemd-analyze verify: {}\n{stderr}",
+        out.status
+    );
 }
