@@ -28,6 +28,7 @@ use ivs_server::store::{
     ViewerRecord, ViewerStore,
 };
 use ivs_server::{ServerBuilder, Settings};
+use ivs_suite::fake_ivs::{aws_settings, FakeIvs, Fault};
 use ivs_suite::harness::{enc, test_settings, Resp, TestServer};
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::Method;
@@ -1150,6 +1151,33 @@ async fn provoke_everything(doc: &Value) -> Table {
         "limit exhausted",
     )
     .await;
+
+    // ---- 409 when IVS answers ConflictException: the AWS backend, against the fake
+    let fake = FakeIvs::start().await;
+    let s = TestServer::start(aws_settings(&fake)).await;
+    let created = s.post("/api/stage", json!({"name": "conflicted"})).await;
+    let path = format!(
+        "/api/stage/{}",
+        enc(created.data()["stage"]["arn"].as_str().unwrap())
+    );
+    fake.fail_next(Some("UpdateStage"), 1, Fault::Conflict);
+    let r = s.put(&path, json!({"name": "renamed"})).await;
+    t.add(
+        &put,
+        "/api/stage/{stageArn}",
+        (409, "VALIDATION_ERROR"),
+        r,
+        "IVS ConflictException",
+    );
+    fake.fail_next(Some("DeleteStage"), 1, Fault::Conflict);
+    let r = s.delete(&path).await;
+    t.add(
+        &delete,
+        "/api/stage/{stageArn}",
+        (409, "VALIDATION_ERROR"),
+        r,
+        "IVS ConflictException",
+    );
 
     // ---- 503 and 500 from a failing store
     let store = Arc::new(FlakyStore {

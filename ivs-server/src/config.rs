@@ -90,7 +90,7 @@ pub struct Args {
     /// Address to listen on.
     #[arg(long, env = "IVS_BIND", default_value = "127.0.0.1:3000")]
     pub bind: SocketAddr,
-    /// Accepted API keys, comma-separated; `key:limit` gives a key its own requests/minute.
+    /// Accepted API keys, comma-separated, each at least 8 characters; `key:limit` gives a key its own requests/minute. Unset: the development key `dev-api-key` on a loopback bind; on any other bind the server refuses to start.
     #[arg(long, env = "IVS_API_KEYS", value_parser = parse_api_keys, hide_env_values = true)]
     pub api_keys: Option<std::vec::Vec<ApiKey>>,
     /// Requests per minute per API key (keys without their own limit).
@@ -105,10 +105,10 @@ pub struct Args {
     /// PEM file of the CA(s) to trust for `rediss://` instead of the built-in roots (a private CA).
     #[arg(long, env = "REDIS_CA_CERT")]
     pub redis_ca_cert: Option<PathBuf>,
-    /// Prefix of every Redis key.
+    /// Prefix of every Redis key; it becomes a Redis Cluster hash tag (`ivs:` → `{ivs}:`), so one deployment's keys share one slot.
     #[arg(long, env = "IVS_REDIS_PREFIX", default_value = "ivs:")]
     pub redis_prefix: String,
-    /// IVS backend.
+    /// IVS backend: the embedded emulator, or AWS IVS Real-time (docs/aws.md).
     #[arg(long, env = "IVS_BACKEND", value_enum, default_value_t = BackendKind::Local)]
     pub ivs_backend: BackendKind,
     /// IVS control-plane endpoint override (AWS backend; tests point it at a mock).
@@ -157,7 +157,7 @@ pub struct Args {
     /// ARN of the public key imported into IVS (the tokens' `kid`).
     #[arg(long, env = "IVS_PUBLIC_KEY_ARN")]
     pub public_key_arn: Option<String>,
-    /// Use this existing stage as the master stage.
+    /// Use this existing stage as the master stage; unset → the one the store recorded, or a new one created at start.
     #[arg(long, env = "MASTER_STAGE_ARN")]
     pub master_stage_arn: Option<String>,
     /// Name of the master stage when the server creates it.
@@ -183,7 +183,7 @@ pub struct Args {
     /// An auto-scaled stage under this many viewers is drained.
     #[arg(long, env = "IVS_SCALE_DOWN_THRESHOLD", default_value_t = 5)]
     pub scale_down_threshold: u32,
-    /// ... once it is at least this old (seconds).
+    /// An auto-scaled stage under the scale-down threshold is drained only once it is at least this old (seconds).
     #[arg(long, env = "IVS_SCALE_DOWN_MIN_AGE_SECS", default_value_t = 300)]
     pub scale_down_min_age_secs: u64,
     /// Publisher token lifetime (seconds).
@@ -231,7 +231,7 @@ pub struct Args {
     /// On shutdown, how long requests under way may take before their connections are closed (milliseconds).
     #[arg(long, env = "IVS_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
     pub shutdown_grace_ms: u64,
-    /// Log format.
+    /// Log format; `RUST_LOG` filters the lines.
     #[arg(long, env = "IVS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 }
