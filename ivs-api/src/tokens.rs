@@ -99,31 +99,56 @@ pub struct ViewerToken {
     pub attributes: Attributes,
 }
 
-impl fmt::Debug for PublisherToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PublisherToken")
-            .field("token", &"<redacted>")
-            .field("participant_id", &self.participant_id)
-            .field("stage_arn", &self.stage_arn)
-            .field("user_id", &self.user_id)
-            .field("expires_at", &self.expires_at)
-            .field("capabilities", &self.capabilities)
-            .field("attributes", &self.attributes)
-            .finish()
-    }
+/// `Debug` for a token answer that leaves the token itself out.
+macro_rules! debug_without_token {
+    ($t:ident { $($field:ident),* $(,)? }) => {
+        impl fmt::Debug for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($t))
+                    .field("token", &"<redacted>")
+                    $(.field(stringify!($field), &self.$field))*
+                    .finish()
+            }
+        }
+    };
 }
 
-impl fmt::Debug for ViewerToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ViewerToken")
-            .field("token", &"<redacted>")
-            .field("participant_id", &self.participant_id)
-            .field("stage_arn", &self.stage_arn)
-            .field("user_id", &self.user_id)
-            .field("expires_at", &self.expires_at)
-            .field("capabilities", &self.capabilities)
-            .field("current_viewers", &self.current_viewers)
-            .field("attributes", &self.attributes)
-            .finish()
+debug_without_token!(PublisherToken {
+    participant_id,
+    stage_arn,
+    user_id,
+    expires_at,
+    capabilities,
+    attributes,
+});
+debug_without_token!(ViewerToken {
+    participant_id,
+    stage_arn,
+    user_id,
+    expires_at,
+    capabilities,
+    current_viewers,
+    attributes,
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_the_token() {
+        let token = ViewerToken {
+            token: "eyJhbGciOiJFUzM4NCJ9.secret".into(),
+            participant_id: "p1".into(),
+            stage_arn: "arn:aws:ivs:us-east-1:123456789012:stage/a".into(),
+            user_id: "viewer-u".into(),
+            expires_at: Timestamp::from_millis(0),
+            capabilities: vec![Capability::Subscribe],
+            current_viewers: 1,
+            attributes: Attributes::new(),
+        };
+        let shown = format!("{token:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains("current_viewers: 1"), "{shown}");
     }
 }
