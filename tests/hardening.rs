@@ -134,6 +134,21 @@ async fn metrics_count_requests_joins_and_stages_and_need_a_key() {
         )),
         "{text}"
     );
+    // The standard process metrics, read from /proc (this test's process:
+    // the server runs in it).
+    if cfg!(target_os = "linux") {
+        for (series, at_least) in [
+            ("process_cpu_seconds_total", 0.0),
+            ("process_resident_memory_bytes", 1.0),
+            ("process_virtual_memory_bytes", 1.0),
+            ("process_open_fds", 3.0),
+            ("process_max_fds", 3.0),
+            ("process_start_time_seconds", 1.0e9),
+        ] {
+            let v = sample(&text, series).unwrap_or_else(|| panic!("no {series} in\n{text}"));
+            assert!(v >= at_least, "{series} = {v}");
+        }
+    }
     // No label carries an ARN (or a piece of one) or a raw path; keys never
     // appear at all.
     for line in text.lines().filter(|l| !l.starts_with('#')) {

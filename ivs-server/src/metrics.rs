@@ -7,7 +7,7 @@
 //! The service counts joins, expirations and scale events. What the store or
 //! IVS knows (stages, viewers per stage, whether the publisher is live) is
 //! read at scrape time, so those are the fleet's numbers, not this
-//! instance's.
+//! instance's; process metrics are read from `/proc` at scrape time too.
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
@@ -25,6 +25,7 @@ use warp::http::Method;
 use crate::store::StageLoad;
 
 pub mod connections;
+pub mod process;
 pub mod refusals;
 pub mod sampled;
 
@@ -238,6 +239,7 @@ impl Default for Metrics {
         let connections = Arc::new(ConnectionStats::default());
         registry.register_collector(Box::new(refusals.clone()));
         registry.register_collector(Box::new(connections.clone()));
+        registry.register_collector(Box::new(process::ProcessCollector));
         Metrics {
             registry,
             requests,
