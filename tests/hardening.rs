@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use ivs_suite::harness::{test_settings, TestServer};
+use ivs_suite::harness::{enc, test_settings, TestServer};
 use reqwest::Method;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -25,45 +25,148 @@ async fn ws(s: &TestServer) -> Result<Ws, tokio_tungstenite::tungstenite::Error>
         .map(|(ws, _)| ws)
 }
 
+/// `GET /metrics` with the server's key: the body, after checking the status.
+async fn scrape(s: &TestServer) -> String {
+    let r = s.get("/metrics").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.text
+}
+
+/// The value of the sample `series` (name and labels, exactly as exposed).
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.parse().ok())
+}
+
+/// Scrapes until `series` reads `want` (a `/ws` session is counted by the
+/// task that runs it, a moment after the handshake answered), for 5 s at most.
+async fn wait_for_sample(s: &TestServer, series: &str, want: f64) -> String {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let text = scrape(s).await;
+        if sample(&text, series) == Some(want) || Instant::now() > deadline {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test]
 async fn metrics_count_requests_joins_and_stages_and_need_a_key() {
     let s = TestServer::start(test_settings()).await;
+    let master = s.master();
+    let before = scrape(&s).await;
+    assert_eq!(sample(&before, "ivs_publisher_live"), Some(0.0), "{before}");
+    assert_eq!(sample(&before, "ivs_ws_connections"), Some(0.0), "{before}");
+
     s.join("m1").await.data();
     s.join("m1").await.data(); // a rejoin is not a join
     s.post(
         "/api/viewer/heartbeat",
-        json!({"userId": "m1", "stageArn": s.master()}),
+        json!({"userId": "m1", "stageArn": master}),
     )
     .await
     .data();
     s.post(
         "/api/viewer/heartbeat",
-        json!({"userId": "zz", "stageArn": s.master()}),
+        json!({"userId": "zz", "stageArn": master}),
     )
     .await
     .expect_error(404, "NOT_FOUND");
+    // A parameterised route, answered and not found: one label, the template.
+    s.get(&format!("/api/stage/{}", enc(&master))).await.data();
+    let unknown = "arn:aws:ivs:ap-northeast-1:123456789012:stage/doesNotExist1";
+    s.get(&format!("/api/stage/{}", enc(unknown)))
+        .await
+        .expect_error(404, "NOT_FOUND");
+    // What no route answers is `other`, whatever path (an ARN in it too).
+    s.get(&format!("/api/nothing/{unknown}"))
+        .await
+        .expect_error(404, "NOT_FOUND");
+    s.post("/api/viewer/heartbeat", json!({"userId": 1}))
+        .await
+        .expect_error(400, "VALIDATION_ERROR");
+    // A publisher token makes the publisher live in the local IVS.
+    s.post("/api/token/publisher", json!({"userId": "host-1"}))
+        .await
+        .data();
+    let sessions = [ws(&s).await.unwrap(), ws(&s).await.unwrap()];
     s.call_with_key(Method::GET, "/metrics", None, None)
         .await
         .expect_error(401, "UNAUTHORIZED");
-    let r = s.get("/metrics").await;
-    assert_eq!(r.status, 200);
-    let text = r.text;
+
+    let text = wait_for_sample(&s, "ivs_ws_connections", 2.0).await;
+    let master_id = master.rsplit('/').next().unwrap();
     for line in [
         "ivs_http_requests_total{route=\"/api/token/viewer\",method=\"POST\",status=\"200\"} 2",
         "ivs_http_requests_total{route=\"/api/viewer/heartbeat\",method=\"POST\",status=\"200\"} 1",
         "ivs_http_requests_total{route=\"/api/viewer/heartbeat\",method=\"POST\",status=\"404\"} 1",
+        "ivs_http_requests_total{route=\"/api/stage/:stageArn\",method=\"GET\",status=\"200\"} 1",
+        "ivs_http_requests_total{route=\"/api/stage/:stageArn\",method=\"GET\",status=\"404\"} 1",
+        "ivs_http_requests_total{route=\"other\",method=\"GET\",status=\"404\"} 1",
+        "ivs_http_requests_total{route=\"other\",method=\"POST\",status=\"400\"} 1",
+        "ivs_http_requests_total{route=\"/ws\",method=\"GET\",status=\"101\"} 2",
+        "ivs_http_request_duration_seconds_count{route=\"/api/viewer/heartbeat\"} 2",
+        "ivs_http_request_duration_seconds_count{route=\"/api/stage/:stageArn\"} 2",
         "ivs_viewer_joins_total 1",
         "ivs_stages 1",
-        "ivs_http_request_duration_seconds_count{route=\"/api/viewer/heartbeat\"} 2",
+        "ivs_publisher_live 1",
+        "ivs_ws_connections 2",
+        "ivs_requests_refused_total{reason=\"not_found\"} 3",
+        "ivs_requests_refused_total{reason=\"unauthorized\"} 1",
     ] {
-        assert!(text.contains(line), "missing {line:?} in\n{text}");
+        assert!(
+            text.contains(&format!("{line}\n")),
+            "missing {line:?} in\n{text}"
+        );
     }
-    assert!(text.contains(&format!(
-        "ivs_stage_viewers{{stage=\"{}\",auto_scaled=\"false\"}} 1",
-        s.master()
-    )));
-    // Keys never appear.
+    assert!(
+        text.contains(&format!(
+            "ivs_stage_viewers{{stage=\"{master_id}\",auto_scaled=\"false\"}} 1\n"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "ivs_server_build_info{{version=\"{}\"}} 1\n",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{text}"
+    );
+    // The standard process metrics, read from /proc (this test's process:
+    // the server runs in it).
+    if cfg!(target_os = "linux") {
+        for (series, at_least) in [
+            ("process_cpu_seconds_total", 0.0),
+            ("process_resident_memory_bytes", 1.0),
+            ("process_virtual_memory_bytes", 1.0),
+            ("process_open_fds", 3.0),
+            ("process_max_fds", 3.0),
+            ("process_start_time_seconds", 1.0e9),
+        ] {
+            let v = sample(&text, series).unwrap_or_else(|| panic!("no {series} in\n{text}"));
+            assert!(v >= at_least, "{series} = {v}");
+        }
+    }
+    // No label carries an ARN (or a piece of one) or a raw path; keys never
+    // appear at all.
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        assert!(
+            !line.contains("arn:")
+                && !line.contains("arn%3A")
+                && !line.contains("123456789012")
+                && !line.contains("doesNotExist1"),
+            "an ARN leaks into {line:?}"
+        );
+        assert!(!line.contains("/api/nothing"), "a raw path in {line:?}");
+    }
     assert!(!text.contains(&s.key));
+
+    // Closed sessions are no longer counted.
+    drop(sessions);
+    let text = wait_for_sample(&s, "ivs_ws_connections", 0.0).await;
+    assert_eq!(sample(&text, "ivs_ws_connections"), Some(0.0), "{text}");
 }
 
 #[tokio::test]
@@ -84,8 +187,13 @@ async fn rate_limited_requests_are_counted() {
             .status,
         200
     );
-    let text = s.server.app().metrics().render(&[]);
-    assert!(text.contains("ivs_rate_limited_total 1"), "{text}");
+    // A scrape is not charged against the key's rate limit.
+    let text = scrape(&s).await;
+    assert!(text.contains("ivs_rate_limited_total 1\n"), "{text}");
+    assert!(
+        text.contains("ivs_http_requests_total{route=\"other\",method=\"GET\",status=\"429\"} 1\n"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

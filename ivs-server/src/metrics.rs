@@ -1,264 +1,347 @@
-//! Prometheus metrics, kept by hand in atomics: a handful of counters and
-//! one latency histogram do not justify a metrics framework on the hot path.
+//! Prometheus metrics on `prometheus-client`, encoded in the Prometheus text
+//! format (0.0.4) that every scraper reads.
 //!
 //! Request counts and latency are recorded once per request by the access
-//! filter in `http`; the service counts joins, expirations and scale events;
-//! gauges (viewers per stage, stages) are read from the store at scrape time,
-//! so they are the fleet's numbers, not this instance's.
+//! wrapper in `http`, through the [`Route`] handle each route was built with
+//! (its label is its template, written once, beside the route's filter).
+//! The service counts joins, expirations and scale events. What the store or
+//! IVS knows (stages, viewers per stage, whether the publisher is live) is
+//! read at scrape time, so those are the fleet's numbers, not this
+//! instance's; process metrics are read from `/proc` at scrape time too.
 
-use std::collections::BTreeMap;
-use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::Registry;
+use warp::http::Method;
 
 use crate::store::StageLoad;
 
 pub mod connections;
+pub mod process;
 pub mod refusals;
 pub mod sampled;
 
 pub use connections::ConnectionStats;
 pub use refusals::Refusals;
 
+/// The `Content-Type` of [`Metrics::render`]'s output.
+pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+
 /// Histogram bucket upper bounds, seconds.
 const BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
-/// The route templates requests are counted under (never raw paths: ARNs
-/// would make the label set unbounded).
-pub fn route_label(path: &str) -> &'static str {
-    let p = path.trim_end_matches('/');
-    match p {
-        "/health" => "/health",
-        "/metrics" => "/metrics",
-        "/openapi.json" => "/openapi.json",
-        "/ws" => "/ws",
-        "/api/token/publisher" => "/api/token/publisher",
-        "/api/token/viewer" => "/api/token/viewer",
-        "/api/stage/list" => "/api/stage/list",
-        "/api/stage/master/info" => "/api/stage/master/info",
-        "/api/stage" => "/api/stage",
-        "/api/viewer/heartbeat" => "/api/viewer/heartbeat",
-        "/api/viewer/leave" => "/api/viewer/leave",
-        "/api/viewer/duration" => "/api/viewer/duration",
-        "/api/stats" => "/api/stats",
-        "/api/stats/viewers" => "/api/stats/viewers",
-        "/api/stats/stages" => "/api/stats/stages",
-        "/api/stats/publisher" => "/api/stats/publisher",
-        _ if p.starts_with("/api/stage/") => "/api/stage/:stageArn",
-        _ if p.starts_with("/api/viewer/list/") => "/api/viewer/list/:stageArn",
-        _ if p.starts_with("/api/stats/stages/") => "/api/stats/stages/:stageArn",
-        _ => "other",
+/// The label of requests no route answered (unknown paths and everything
+/// warp rejected): a fixed value, so the label set stays bounded whatever
+/// paths clients send.
+pub const OTHER_ROUTE: &str = "other";
+
+/// Methods as labelled; anything else is `OTHER` (bounded label set).
+const METHODS: [&str; 5] = ["GET", "POST", "PUT", "DELETE", "OTHER"];
+
+/// Statuses the server answers with, each with a cached counter per route
+/// and method; any other status takes the family's hashed lookup.
+const STATUSES: [u16; 16] = [
+    101, 200, 400, 401, 403, 404, 405, 408, 409, 413, 415, 429, 500, 502, 503, 504,
+];
+
+fn method_index(method: &Method) -> usize {
+    match *method {
+        Method::GET => 0,
+        Method::POST => 1,
+        Method::PUT => 2,
+        Method::DELETE => 3,
+        _ => 4,
     }
 }
 
-#[derive(Default)]
-struct Histogram {
-    buckets: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: &'static str,
+    method: &'static str,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StageLabels {
+    stage: String,
+    auto_scaled: bool,
+}
+
+type HistogramFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(BUCKETS)
+}
+
+/// One route's metric handles, resolved when the route is built, so that
+/// recording a request is a few atomic operations and never a hashed lookup
+/// in a family (the heartbeat route serves ~20k requests/s).
+#[derive(Clone)]
+pub struct Route(Arc<RouteMetrics>);
+
+struct RouteMetrics {
+    label: &'static str,
+    duration: Histogram,
+    requests: Family<RequestLabels, Counter>,
+    /// The request counter of each (method, status) pair, taken from the
+    /// family on first use: created up front, every pair would show as a
+    /// zero series.
+    counters: [[OnceLock<Counter>; STATUSES.len()]; METHODS.len()],
+}
+
+impl Route {
+    /// The route's label: its template, never a raw path.
+    pub fn label(&self) -> &'static str {
+        self.0.label
+    }
+
+    fn observe(&self, method: &Method, status: u16, elapsed: Duration) {
+        let m = &*self.0;
+        let method = method_index(method);
+        let labels = || RequestLabels {
+            route: m.label,
+            method: METHODS[method],
+            status,
+        };
+        match STATUSES.iter().position(|s| *s == status) {
+            Some(i) => m.counters[method][i]
+                .get_or_init(|| m.requests.get_or_create_owned(&labels()))
+                .inc(),
+            None => m.requests.get_or_create(&labels()).inc(),
+        };
+        m.duration.observe(elapsed.as_secs_f64());
+    }
+}
+
+/// What the fleet looks like at scrape time (read from the store and IVS).
+pub struct FleetView<'a> {
+    /// The managed stages and their viewers.
+    pub stages: &'a [StageLoad],
+    /// Whether the publisher is live on the master stage; `None` if IVS did
+    /// not say in time (the gauge is then left out).
+    pub publisher_live: Option<bool>,
+}
+
+/// Counts one open `/ws` session in `ivs_ws_connections` while it lives.
+pub struct WsSession(Gauge);
+
+impl Drop for WsSession {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 /// The server's metrics.
-#[derive(Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(&'static str, &'static str, u16), u64>>,
-    latency: Mutex<BTreeMap<&'static str, Histogram>>,
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    durations: HistogramFamily,
+    ws_sessions: Gauge,
     /// Viewers counted by a join (rejoins excluded).
-    pub joins: AtomicU64,
+    pub joins: Counter,
     /// Viewers removed by the expiry sweep.
-    pub expirations: AtomicU64,
+    pub expirations: Counter,
     /// Stages created or revived for capacity.
-    pub scale_ups: AtomicU64,
+    pub scale_ups: Counter,
     /// Stages deleted by scale-down.
-    pub scale_downs: AtomicU64,
+    pub scale_downs: Counter,
     /// Requests that failed because the store failed.
-    pub store_errors: AtomicU64,
+    pub store_errors: Counter,
     /// Requests that failed because IVS failed.
-    pub ivs_errors: AtomicU64,
+    pub ivs_errors: Counter,
     /// Requests refused by the rate limit.
-    pub rate_limited: AtomicU64,
+    pub rate_limited: Counter,
     /// 4xx responses by reason, logged sampled.
-    pub refusals: Refusals,
+    pub refusals: Arc<Refusals>,
     /// The HTTP server's connections.
-    pub connections: ConnectionStats,
+    pub connections: Arc<ConnectionStats>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        let durations: HistogramFamily = Family::new_with_constructor(latency_histogram);
+        let ws_sessions = Gauge::default();
+        // Registered without `_total`: the encoder adds it to counters.
+        registry.register(
+            "ivs_http_requests",
+            "Requests by route, method and status",
+            requests.clone(),
+        );
+        registry.register(
+            "ivs_http_request_duration_seconds",
+            "Request latency by route",
+            durations.clone(),
+        );
+        let counter = |registry: &mut Registry, name: &str, help: &str| {
+            let c = Counter::default();
+            registry.register(name, help, c.clone());
+            c
+        };
+        let joins = counter(
+            &mut registry,
+            "ivs_viewer_joins",
+            "Viewers counted by a join",
+        );
+        let expirations = counter(
+            &mut registry,
+            "ivs_viewer_expirations",
+            "Viewers removed for missing heartbeats",
+        );
+        let scale_ups = counter(
+            &mut registry,
+            "ivs_scale_ups",
+            "Stages created or revived for capacity",
+        );
+        let scale_downs = counter(
+            &mut registry,
+            "ivs_scale_downs",
+            "Stages deleted by scale-down",
+        );
+        let store_errors = counter(
+            &mut registry,
+            "ivs_store_errors",
+            "Requests failed by the viewer store (Redis)",
+        );
+        let ivs_errors = counter(&mut registry, "ivs_ivs_errors", "Requests failed by IVS");
+        let rate_limited = counter(
+            &mut registry,
+            "ivs_rate_limited",
+            "Requests refused by the rate limit",
+        );
+        registry.register(
+            "ivs_ws_connections",
+            "Open /ws sessions on this instance",
+            ws_sessions.clone(),
+        );
+        registry.register(
+            "ivs_server_build",
+            "The server's version",
+            Info::new([("version", env!("CARGO_PKG_VERSION"))]),
+        );
+        let refusals = Arc::new(Refusals::default());
+        let connections = Arc::new(ConnectionStats::default());
+        registry.register_collector(Box::new(refusals.clone()));
+        registry.register_collector(Box::new(connections.clone()));
+        registry.register_collector(Box::new(process::ProcessCollector));
+        Metrics {
+            registry,
+            requests,
+            durations,
+            ws_sessions,
+            joins,
+            expirations,
+            scale_ups,
+            scale_downs,
+            store_errors,
+            ivs_errors,
+            rate_limited,
+            refusals,
+            connections,
+        }
+    }
 }
 
 impl Metrics {
-    /// Records one finished request.
-    pub fn observe(&self, method: &str, path: &str, status: u16, elapsed: Duration) {
-        let route = route_label(path);
-        let method = match method {
-            "GET" => "GET",
-            "POST" => "POST",
-            "PUT" => "PUT",
-            "DELETE" => "DELETE",
-            _ => "OTHER",
-        };
-        if let Ok(mut r) = self.requests.lock() {
-            *r.entry((route, method, status)).or_default() += 1;
-        }
-        let secs = elapsed.as_secs_f64();
-        if let Ok(mut l) = self.latency.lock() {
-            let h = l.entry(route).or_default();
-            h.count += 1;
-            h.sum += secs;
-            for (i, le) in BUCKETS.iter().enumerate() {
-                if secs <= *le {
-                    h.buckets[i] += 1;
-                }
-            }
-        }
+    /// The metric handles of the route labelled `label` (its template).
+    pub fn route(&self, label: &'static str) -> Route {
+        Route(Arc::new(RouteMetrics {
+            label,
+            duration: self
+                .durations
+                .get_or_create_owned(&RouteLabels { route: label }),
+            requests: self.requests.clone(),
+            counters: Default::default(),
+        }))
+    }
+
+    /// Records one finished request of `route`, and counts it as a refusal
+    /// if it is a 4xx.
+    pub fn observe(&self, route: &Route, method: &Method, status: u16, elapsed: Duration) {
+        route.observe(method, status, elapsed);
+        // Counted and logged sampled, never one line per request: a client
+        // can make as many 4xx as it likes.
+        self.refusals.record(status, route.label());
     }
 
     /// Adds one to a counter.
-    pub fn inc(counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
+    pub fn inc(counter: &Counter) {
+        counter.inc();
     }
 
-    /// The Prometheus text exposition, with the fleet's stages as gauges.
-    pub fn render(&self, stages: &[StageLoad]) -> String {
-        let mut out = String::with_capacity(4096);
-        let _ = writeln!(
-            out,
-            "# HELP ivs_http_requests_total Requests by route, method and status."
+    /// Counts a `/ws` session as open until the returned guard is dropped.
+    pub fn ws_session(&self) -> WsSession {
+        self.ws_sessions.inc();
+        WsSession(self.ws_sessions.clone())
+    }
+
+    /// The Prometheus text exposition: this instance's metrics, then the
+    /// fleet's gauges from `fleet`.
+    pub fn render(&self, fleet: &FleetView<'_>) -> Result<String, fmt::Error> {
+        let mut out = String::with_capacity(8192);
+        prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)?;
+        prometheus_client::encoding::prometheus_text::encode(&mut out, &fleet_registry(fleet))?;
+        Ok(out)
+    }
+}
+
+/// The gauges read at scrape time, in a registry of their own built per
+/// scrape (a scrape is rare; the values come from an async read the
+/// registry's synchronous collectors could not make).
+fn fleet_registry(fleet: &FleetView<'_>) -> Registry {
+    let mut registry = Registry::default();
+    let stages = Gauge::<i64>::default();
+    stages.set(i64::try_from(fleet.stages.len()).unwrap_or(i64::MAX));
+    registry.register("ivs_stages", "Managed stages (fleet-wide)", stages);
+    let viewers = Family::<StageLabels, Gauge>::default();
+    for s in fleet.stages {
+        let labels = StageLabels {
+            stage: stage_label(&s.record.arn),
+            auto_scaled: s.record.auto_scaled,
+        };
+        viewers.get_or_create(&labels).set(i64::from(s.viewers));
+    }
+    registry.register(
+        "ivs_stage_viewers",
+        "Viewers counted per stage (fleet-wide), by stage id",
+        viewers,
+    );
+    if let Some(publisher_live) = fleet.publisher_live {
+        let live = Gauge::<i64>::default();
+        live.set(i64::from(publisher_live));
+        registry.register(
+            "ivs_publisher_live",
+            "1 if the publisher is live on the master stage, as IVS reports it",
+            live,
         );
-        let _ = writeln!(out, "# TYPE ivs_http_requests_total counter");
-        if let Ok(r) = self.requests.lock() {
-            for ((route, method, status), n) in r.iter() {
-                let _ = writeln!(
-                    out,
-                    "ivs_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {n}"
-                );
-            }
-        }
-        let _ = writeln!(
-            out,
-            "# HELP ivs_http_request_duration_seconds Request latency by route."
-        );
-        let _ = writeln!(out, "# TYPE ivs_http_request_duration_seconds histogram");
-        if let Ok(l) = self.latency.lock() {
-            for (route, h) in l.iter() {
-                for (i, le) in BUCKETS.iter().enumerate() {
-                    let _ = writeln!(
-                        out,
-                        "ivs_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{le}\"}} {}",
-                        h.buckets[i]
-                    );
-                }
-                let _ = writeln!(
-                    out,
-                    "ivs_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
-                    h.count
-                );
-                let _ = writeln!(
-                    out,
-                    "ivs_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
-                    h.sum
-                );
-                let _ = writeln!(
-                    out,
-                    "ivs_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
-                    h.count
-                );
-            }
-        }
-        for (name, help, counter) in [
-            (
-                "ivs_viewer_joins_total",
-                "Viewers counted by a join.",
-                &self.joins,
-            ),
-            (
-                "ivs_viewer_expirations_total",
-                "Viewers removed for missing heartbeats.",
-                &self.expirations,
-            ),
-            (
-                "ivs_scale_ups_total",
-                "Stages created or revived for capacity.",
-                &self.scale_ups,
-            ),
-            (
-                "ivs_scale_downs_total",
-                "Stages deleted by scale-down.",
-                &self.scale_downs,
-            ),
-            (
-                "ivs_store_errors_total",
-                "Requests failed by the viewer store (Redis).",
-                &self.store_errors,
-            ),
-            (
-                "ivs_ivs_errors_total",
-                "Requests failed by IVS.",
-                &self.ivs_errors,
-            ),
-            (
-                "ivs_rate_limited_total",
-                "Requests refused by the rate limit.",
-                &self.rate_limited,
-            ),
-        ] {
-            let _ = writeln!(out, "# HELP {name} {help}");
-            let _ = writeln!(out, "# TYPE {name} counter");
-            let _ = writeln!(out, "{name} {}", counter.load(Ordering::Relaxed));
-        }
-        self.refusals.render(&mut out);
-        let c = &self.connections;
-        let _ = writeln!(
-            out,
-            "# HELP ivs_http_connections Open HTTP connections, /ws sessions included."
-        );
-        let _ = writeln!(out, "# TYPE ivs_http_connections gauge");
-        let _ = writeln!(
-            out,
-            "ivs_http_connections {}",
-            c.open.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "# HELP ivs_http_connections_closed_total Connections closed by the server's timeouts."
-        );
-        let _ = writeln!(out, "# TYPE ivs_http_connections_closed_total counter");
-        let _ = writeln!(
-            out,
-            "ivs_http_connections_closed_total{{reason=\"header_timeout\"}} {}",
-            c.header_timeouts()
-        );
-        let _ = writeln!(
-            out,
-            "ivs_http_connections_closed_total{{reason=\"idle_timeout\"}} {}",
-            c.idle_closed.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "# HELP ivs_http_connection_limit_reached_total Times new connections had to wait because IVS_MAX_CONNECTIONS were open."
-        );
-        let _ = writeln!(
-            out,
-            "# TYPE ivs_http_connection_limit_reached_total counter"
-        );
-        let _ = writeln!(
-            out,
-            "ivs_http_connection_limit_reached_total {}",
-            c.capacity_reached()
-        );
-        let _ = writeln!(out, "# HELP ivs_stages Managed stages.");
-        let _ = writeln!(out, "# TYPE ivs_stages gauge");
-        let _ = writeln!(out, "ivs_stages {}", stages.len());
-        let _ = writeln!(out, "# HELP ivs_stage_viewers Viewers counted per stage.");
-        let _ = writeln!(out, "# TYPE ivs_stage_viewers gauge");
-        for s in stages {
-            let _ = writeln!(
-                out,
-                "ivs_stage_viewers{{stage=\"{}\",auto_scaled=\"{}\"}} {}",
-                s.record.arn, s.record.auto_scaled, s.viewers
-            );
-        }
-        out
+    }
+    registry
+}
+
+/// A stage's label: its id, the last part of its ARN. The whole ARN names
+/// the AWS account, which has no place in a monitoring system's labels.
+fn stage_label(arn: &str) -> String {
+    match arn.parse::<ivs_api::StageArn>() {
+        Ok(parsed) => parsed.id().to_owned(),
+        // Registered stages always parse; anything else gets a fixed label
+        // rather than its raw text.
+        Err(_) => "unparsed".to_owned(),
     }
 }
 
@@ -266,37 +349,76 @@ impl Metrics {
 mod tests {
     use super::*;
 
+    fn render(m: &Metrics) -> String {
+        let fleet = FleetView {
+            stages: &[],
+            publisher_live: None,
+        };
+        m.render(&fleet).unwrap_or_default()
+    }
+
     #[test]
-    fn routes_are_templated_and_counted() {
-        assert_eq!(route_label("/api/stage/arn%3Aaws"), "/api/stage/:stageArn");
-        assert_eq!(route_label("/api/stage/list"), "/api/stage/list");
-        assert_eq!(
-            route_label("/api/viewer/list/arn:aws:ivs:x:1:stage/a"),
-            "/api/viewer/list/:stageArn"
-        );
-        assert_eq!(route_label("/nope"), "other");
+    fn requests_are_counted_under_their_route_handle() {
         let m = Metrics::default();
-        m.observe(
-            "POST",
-            "/api/viewer/heartbeat",
-            200,
-            Duration::from_micros(700),
+        let heartbeat = m.route("/api/viewer/heartbeat");
+        m.observe(&heartbeat, &Method::POST, 200, Duration::from_micros(700));
+        m.observe(&heartbeat, &Method::POST, 200, Duration::from_millis(3));
+        m.observe(&heartbeat, &Method::POST, 404, Duration::from_millis(3));
+        // A status outside the cached set takes the family's own path.
+        m.observe(&heartbeat, &Method::PATCH, 418, Duration::from_millis(3));
+        let text = render(&m);
+        for line in [
+            "ivs_http_requests_total{route=\"/api/viewer/heartbeat\",method=\"POST\",status=\"200\"} 2\n",
+            "ivs_http_requests_total{route=\"/api/viewer/heartbeat\",method=\"POST\",status=\"404\"} 1\n",
+            "ivs_http_requests_total{route=\"/api/viewer/heartbeat\",method=\"OTHER\",status=\"418\"} 1\n",
+            "ivs_http_request_duration_seconds_bucket{route=\"/api/viewer/heartbeat\",le=\"0.001\"} 1\n",
+            "ivs_http_request_duration_seconds_bucket{route=\"/api/viewer/heartbeat\",le=\"0.005\"} 4\n",
+            "ivs_http_request_duration_seconds_count{route=\"/api/viewer/heartbeat\"} 4\n",
+            "ivs_requests_refused_total{reason=\"not_found\"} 1\n",
+            "ivs_requests_refused_total{reason=\"other\"} 1\n",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
+        // The same label twice shares one histogram.
+        let again = m.route("/api/viewer/heartbeat");
+        m.observe(&again, &Method::POST, 200, Duration::from_millis(1));
+        assert!(render(&m).contains(
+            "ivs_http_request_duration_seconds_count{route=\"/api/viewer/heartbeat\"} 5\n"
+        ));
+    }
+
+    #[test]
+    fn stages_are_labelled_by_id_never_by_arn() {
+        assert_eq!(
+            stage_label("arn:aws:ivs:ap-northeast-1:123456789012:stage/AbC123"),
+            "AbC123"
         );
-        m.observe(
-            "POST",
-            "/api/viewer/heartbeat",
-            404,
-            Duration::from_millis(3),
-        );
-        let text = m.render(&[]);
-        assert!(text.contains(
-            "ivs_http_requests_total{route=\"/api/viewer/heartbeat\",method=\"POST\",status=\"200\"} 1"
-        ));
-        assert!(text.contains(
-            "ivs_http_request_duration_seconds_bucket{route=\"/api/viewer/heartbeat\",le=\"0.001\"} 1"
-        ));
-        assert!(text.contains(
-            "ivs_http_request_duration_seconds_count{route=\"/api/viewer/heartbeat\"} 2"
-        ));
+        assert_eq!(stage_label("not an arn"), "unparsed");
+    }
+
+    #[test]
+    fn publisher_liveness_is_left_out_when_unknown() {
+        let m = Metrics::default();
+        let scrape = |publisher_live| {
+            m.render(&FleetView {
+                stages: &[],
+                publisher_live,
+            })
+            .unwrap_or_default()
+        };
+        assert!(scrape(Some(true)).contains("\nivs_publisher_live 1\n"));
+        assert!(scrape(Some(false)).contains("\nivs_publisher_live 0\n"));
+        assert!(!scrape(None).contains("ivs_publisher_live"));
+    }
+
+    #[test]
+    fn ws_sessions_are_counted_while_open() {
+        let m = Metrics::default();
+        let a = m.ws_session();
+        let b = m.ws_session();
+        assert!(render(&m).contains("ivs_ws_connections 2\n"));
+        drop(a);
+        drop(b);
+        assert!(render(&m).contains("ivs_ws_connections 0\n"));
     }
 }

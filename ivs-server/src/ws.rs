@@ -240,6 +240,8 @@ pub fn route(
                                 Some(config),
                             )
                             .await;
+                            // Counted while the session runs (ivs_ws_connections).
+                            let _open = app.metrics().ws_session();
                             session(socket, app, hub, charge).await;
                         }
                         Err(e) => tracing::debug!(error = %e, "WebSocket upgrade failed"),

@@ -4,6 +4,11 @@
 //! a known path with the wrong method a 405. Handlers are one call into
 //! [`App`]; their `ApiError`s become responses right there, and everything
 //! warp rejects is mapped by [`rejection::handle`].
+//!
+//! Each route is built with its metrics handle ([`Route`], labelled with the
+//! route's template) and tags its responses with it; the access wrapper in
+//! [`routes`] records every request under the tag it comes back with, or
+//! under `other` when no route answered (unknown paths, rejections).
 
 pub mod auth;
 pub mod body;
@@ -14,6 +19,7 @@ pub mod rejection;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use ivs_api::{
     CreateStageRequest, Envelope, StageArn, TokenRequest, UpdateStageRequest, ViewerRef,
@@ -21,11 +27,11 @@ use ivs_api::{
 use percent_encoding::percent_decode_str;
 use serde::Serialize;
 use warp::filters::path::Tail;
-use warp::http::StatusCode;
+use warp::http::{Method, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
-use crate::metrics::Metrics;
+use crate::metrics::{FleetView, Metrics, Route, OTHER_ROUTE};
 use crate::service::{App, ServiceError};
 use crate::ws::StatsHub;
 use auth::{Caller, KeyRing};
@@ -47,6 +53,30 @@ fn fail(app: &App, e: ApiError) -> Response {
         _ => {}
     }
     e.into_response()
+}
+
+/// A response and the route that produced it (for the access metrics).
+struct Routed {
+    res: Response,
+    route: Route,
+}
+
+/// Tags `filter`'s responses with the metrics handle of the route labelled
+/// `label` (its template: never a raw path, which would make the label set
+/// unbounded and put ARNs in it).
+fn labelled<F>(
+    app: &App,
+    label: &'static str,
+    filter: F,
+) -> impl Filter<Extract = (Routed,), Error = Rejection> + Clone
+where
+    F: Filter<Extract = (Response,), Error = Rejection> + Clone,
+{
+    let route = app.metrics().route(label);
+    filter.map(move |res| Routed {
+        res,
+        route: route.clone(),
+    })
 }
 
 fn with_app(app: Arc<App>) -> impl Filter<Extract = (Arc<App>,), Error = Infallible> + Clone {
@@ -83,7 +113,7 @@ fn query() -> impl Filter<Extract = (HashMap<String, String>,), Error = Rejectio
 fn token_routes(
     app: Arc<App>,
     limit: body::BodyLimits,
-) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+) -> impl Filter<Extract = (Routed,), Error = Rejection> + Clone {
     let publisher = warp::path!("publisher")
         .and(warp::post())
         .and(body::json::<TokenRequest>(limit))
@@ -92,15 +122,17 @@ fn token_routes(
     let viewer = warp::path!("viewer")
         .and(warp::post())
         .and(body::json::<TokenRequest>(limit))
-        .and(with_app(app))
+        .and(with_app(app.clone()))
         .then(|req, app: Arc<App>| async move { reply(&app, app.viewer_token(req).await) });
+    let publisher = labelled(&app, "/api/token/publisher", publisher);
+    let viewer = labelled(&app, "/api/token/viewer", viewer);
     warp::path("token").and(publisher.or(viewer).unify())
 }
 
 fn stage_routes(
     app: Arc<App>,
     limit: body::BodyLimits,
-) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+) -> impl Filter<Extract = (Routed,), Error = Rejection> + Clone {
     let list = warp::path!("list")
         .and(warp::get())
         .and(query())
@@ -142,14 +174,23 @@ fn stage_routes(
         .then(|arn: StageArn, req, app: Arc<App>| async move {
             reply(&app, app.rename_stage(&arn, req).await)
         });
-    let delete = arn_tail().and(warp::delete()).and(with_app(app)).then(
-        |arn: StageArn, app: Arc<App>| async move {
+    let delete = arn_tail()
+        .and(warp::delete())
+        .and(with_app(app.clone()))
+        .then(|arn: StageArn, app: Arc<App>| async move {
             match app.delete_stage(&arn).await {
                 Ok(done) => warp::reply::json(&done).into_response(),
                 Err(e) => fail(&app, e.into()),
             }
-        },
-    );
+        });
+    let list = labelled(&app, "/api/stage/list", list);
+    let master = labelled(&app, "/api/stage/master/info", master);
+    let create = labelled(&app, "/api/stage", create);
+    // One template for the three methods on a stage: their handles share
+    // the same series.
+    let get = labelled(&app, "/api/stage/:stageArn", get);
+    let update = labelled(&app, "/api/stage/:stageArn", update);
+    let delete = labelled(&app, "/api/stage/:stageArn", delete);
     warp::path("stage").and(
         list.or(master)
             .unify()
@@ -167,7 +208,7 @@ fn stage_routes(
 fn viewer_routes(
     app: Arc<App>,
     limit: body::BodyLimits,
-) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+) -> impl Filter<Extract = (Routed,), Error = Rejection> + Clone {
     let heartbeat = warp::path!("heartbeat")
         .and(warp::post())
         .and(body::json::<ViewerRef>(limit))
@@ -188,10 +229,14 @@ fn viewer_routes(
     let duration = warp::path!("duration")
         .and(warp::get())
         .and(body::query::<ViewerRef>())
-        .and(with_app(app))
+        .and(with_app(app.clone()))
         .then(
             |r: ViewerRef, app: Arc<App>| async move { reply(&app, app.watch_duration(r).await) },
         );
+    let heartbeat = labelled(&app, "/api/viewer/heartbeat", heartbeat);
+    let leave = labelled(&app, "/api/viewer/leave", leave);
+    let list = labelled(&app, "/api/viewer/list/:stageArn", list);
+    let duration = labelled(&app, "/api/viewer/duration", duration);
     warp::path("viewer").and(
         heartbeat
             .or(leave)
@@ -203,7 +248,7 @@ fn viewer_routes(
     )
 }
 
-fn stats_routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+fn stats_routes(app: Arc<App>) -> impl Filter<Extract = (Routed,), Error = Rejection> + Clone {
     let overall = warp::path::end()
         .and(warp::get())
         .and(with_app(app.clone()))
@@ -225,10 +270,15 @@ fn stats_routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rej
         });
     let publisher = warp::path!("publisher")
         .and(warp::get())
-        .and(with_app(app))
+        .and(with_app(app.clone()))
         .then(|app: Arc<App>| async move {
             reply(&app, Ok::<_, ServiceError>(app.publisher_status().await))
         });
+    let overall = labelled(&app, "/api/stats", overall);
+    let viewers = labelled(&app, "/api/stats/viewers", viewers);
+    let stages = labelled(&app, "/api/stats/stages", stages);
+    let stage = labelled(&app, "/api/stats/stages/:stageArn", stage);
+    let publisher = labelled(&app, "/api/stats/publisher", publisher);
     warp::path("stats").and(
         overall
             .or(viewers)
@@ -271,41 +321,46 @@ pub fn routes(
     let api = warp::path("api")
         .and(auth::api_key(app.clone(), keys.clone()))
         .and(inner)
-        .map(|caller: Caller, mut res: Response| {
-            rate_headers(&mut res, &caller.rate);
-            res
+        .map(|caller: Caller, mut routed: Routed| {
+            rate_headers(&mut routed.res, &caller.rate);
+            routed
         });
-    let metrics = metrics_route(app.clone(), keys.clone());
-    let ws = crate::ws::route(app.clone(), keys, hub);
+    let health = labelled(&app, "/health", health);
+    let openapi = labelled(&app, "/openapi.json", openapi::route());
+    let metrics = labelled(&app, "/metrics", metrics_route(app.clone(), keys.clone()));
+    let ws = labelled(&app, "/ws", crate::ws::route(app.clone(), keys, hub));
+    let other = app.metrics().route(OTHER_ROUTE);
     let observed = app.clone();
-    health
-        .or(openapi::route())
-        .unify()
-        .or(api)
-        .unify()
-        .or(metrics)
-        .unify()
-        .or(ws)
-        .unify()
-        .recover(rejection::handle)
-        .unify()
-        .with(warp::log::custom(move |info| {
-            let metrics = observed.metrics();
-            metrics.observe(
-                info.method().as_str(),
-                info.path(),
-                info.status().as_u16(),
-                info.elapsed(),
+    warp::any()
+        .map(Instant::now)
+        .and(warp::method())
+        .and(
+            health
+                .or(openapi)
+                .unify()
+                .or(api)
+                .unify()
+                .or(metrics)
+                .unify()
+                .or(ws)
+                .unify()
+                .or_else(move |rejection| {
+                    let route = other.clone();
+                    async move {
+                        let Ok(res) = rejection::handle(rejection).await;
+                        Ok::<_, Infallible>((Routed { res, route },))
+                    }
+                }),
+        )
+        .map(move |started: Instant, method: Method, routed: Routed| {
+            observed.metrics().observe(
+                &routed.route,
+                &method,
+                routed.res.status().as_u16(),
+                started.elapsed(),
             );
-            // Counted and logged sampled, never one line per request: a
-            // client can make as many 4xx as it likes.
-            if info.status().is_client_error() {
-                metrics.refusals.record(
-                    info.status().as_u16(),
-                    crate::metrics::route_label(info.path()),
-                );
-            }
-        }))
+            routed.res
+        })
 }
 
 /// The span a request is served in. DEBUG, as tower-http's request spans: at
@@ -335,6 +390,9 @@ pub fn request_span<B>(req: &warp::http::Request<B>) -> tracing::Span {
     )
 }
 
+/// Longest a scrape waits for IVS to say whether the publisher is live.
+const PUBLISHER_READ_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// `GET /metrics`: Prometheus text. Needs an API key unless `IVS_METRICS_PUBLIC`.
 fn metrics_route(
     app: Arc<App>,
@@ -352,13 +410,32 @@ fn metrics_route(
                         return e.into_response();
                     }
                 }
-                match app.store().stages().await {
-                    Ok(stages) => {
-                        let body = app.metrics().render(&stages);
-                        warp::reply::with_header(body, "content-type", "text/plain; version=0.0.4")
+                // The fleet's view, read now: the store's stages and IVS's
+                // word on the publisher, side by side. IVS may take up to its
+                // own bound (~26 s), longer than scrapers wait: past
+                // PUBLISHER_READ_TIMEOUT the gauge is left out, not the scrape.
+                let (stages, publisher_live) = tokio::join!(
+                    app.store().stages(),
+                    tokio::time::timeout(PUBLISHER_READ_TIMEOUT, app.publisher_live())
+                );
+                let publisher_live = publisher_live.ok();
+                let stages = match stages {
+                    Ok(stages) => stages,
+                    Err(e) => return ApiError::from(e).into_response(),
+                };
+                let fleet = FleetView {
+                    stages: &stages,
+                    publisher_live,
+                };
+                match app.metrics().render(&fleet) {
+                    Ok(body) => {
+                        warp::reply::with_header(body, "content-type", crate::metrics::CONTENT_TYPE)
                             .into_response()
                     }
-                    Err(e) => ApiError::from(e).into_response(),
+                    Err(e) => {
+                        tracing::error!(error = %e, "metrics could not be encoded");
+                        ApiError::internal().into_response()
+                    }
                 }
             }
         })

@@ -2,7 +2,13 @@
 //! `/metrics`, logged sampled — a slow-header flood or a full connection
 //! table must not write one line per connection.
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::MetricType;
 
 use super::sampled::{Sampled, WINDOW};
 
@@ -53,6 +59,37 @@ impl ConnectionStats {
         if let Some(count) = take(&self.at_capacity) {
             log_at_capacity(count);
         }
+    }
+}
+
+/// `ivs_http_connections`, `ivs_http_connections_closed_total{reason}` and
+/// `ivs_http_connection_limit_reached_total`, read at scrape time.
+impl Collector for ConnectionStats {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        ConstGauge::new(self.open.load(Ordering::Relaxed)).encode(encoder.encode_descriptor(
+            "ivs_http_connections",
+            "Open HTTP connections, /ws sessions included.",
+            None,
+            MetricType::Gauge,
+        )?)?;
+        let mut closed = encoder.encode_descriptor(
+            "ivs_http_connections_closed",
+            "Connections closed by the server's timeouts.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (reason, n) in [
+            ("header_timeout", self.header_timeouts()),
+            ("idle_timeout", self.idle_closed.load(Ordering::Relaxed)),
+        ] {
+            ConstCounter::new(n).encode(closed.encode_family(&[("reason", reason)])?)?;
+        }
+        ConstCounter::new(self.capacity_reached()).encode(encoder.encode_descriptor(
+            "ivs_http_connection_limit_reached",
+            "Times new connections had to wait because IVS_MAX_CONNECTIONS were open.",
+            None,
+            MetricType::Counter,
+        )?)
     }
 }
 

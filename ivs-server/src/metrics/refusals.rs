@@ -6,7 +6,10 @@
 //! route template and a count are enough to see what is going on, and the
 //! exact numbers are in `ivs_requests_refused_total`.
 
-use std::fmt::Write;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::MetricType;
 
 use super::sampled::{Sampled, WINDOW};
 
@@ -124,23 +127,23 @@ impl Refusals {
     pub fn total(&self, reason: Refusal) -> u64 {
         self.by_reason[reason.index()].total()
     }
+}
 
-    /// `ivs_requests_refused_total`, every reason (zeros included, so a rate
-    /// over it never starts from a missing series).
-    pub fn render(&self, out: &mut String) {
-        let _ = writeln!(
-            out,
-            "# HELP ivs_requests_refused_total Requests answered with a 4xx, by reason."
-        );
-        let _ = writeln!(out, "# TYPE ivs_requests_refused_total counter");
+/// `ivs_requests_refused_total`, every reason (zeros included, so a rate
+/// over it never starts from a missing series).
+impl Collector for Refusals {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let mut family = encoder.encode_descriptor(
+            "ivs_requests_refused",
+            "Requests answered with a 4xx, by reason.",
+            None,
+            MetricType::Counter,
+        )?;
         for reason in ALL {
-            let _ = writeln!(
-                out,
-                "ivs_requests_refused_total{{reason=\"{}\"}} {}",
-                reason.label(),
-                self.total(reason)
-            );
+            let labels = [("reason", reason.label())];
+            ConstCounter::new(self.total(reason)).encode(family.encode_family(&labels)?)?;
         }
+        Ok(())
     }
 }
 
@@ -172,8 +175,10 @@ mod tests {
         }
         r.record(200, "/health");
         r.record(429, "/api/viewer/heartbeat");
+        let mut registry = prometheus_client::registry::Registry::default();
+        registry.register_collector(Box::new(std::sync::Arc::new(r)));
         let mut out = String::new();
-        r.render(&mut out);
+        prometheus_client::encoding::prometheus_text::encode(&mut out, &registry).unwrap();
         assert!(out.contains("ivs_requests_refused_total{reason=\"unauthorized\"} 3\n"));
         assert!(out.contains("ivs_requests_refused_total{reason=\"rate_limited\"} 1\n"));
         assert!(out.contains("ivs_requests_refused_total{reason=\"not_found\"} 0\n"));

@@ -324,9 +324,7 @@ impl App {
             .sweep(now, limits.heartbeat_timeout, limits.duration_retention)
             .await?;
         if expired > 0 {
-            self.metrics
-                .expirations
-                .fetch_add(expired, Ordering::Relaxed);
+            self.metrics.expirations.inc_by(expired);
             tracing::info!(expired, "removed viewers without a heartbeat");
         }
         self.disconnect_departed().await?;
