@@ -6,8 +6,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// IVS allows at most 128 characters for a stage resource id.
-const MAX_ID_LEN: usize = 128;
+use super::rules::valid_stage_id;
 
 /// A parsed stage ARN.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -89,10 +88,7 @@ impl FromStr for StageArn {
         let id = res
             .strip_prefix("stage/")
             .ok_or(ArnError("resource must be stage/<id>"))?;
-        if id.is_empty()
-            || id.len() > MAX_ID_LEN
-            || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        {
+        if !valid_stage_id(id) {
             return Err(ArnError("stage id must be 1-128 of [a-zA-Z0-9-]"));
         }
         Ok(StageArn {

@@ -7,6 +7,7 @@
 pub mod arn;
 pub mod aws;
 pub mod local;
+pub mod rules;
 pub mod token;
 
 use std::time::Duration;
