@@ -35,7 +35,10 @@ use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
-use redis::{AsyncConnectionConfig, Cmd, ErrorKind, RedisError, Script, TlsCertificates, Value};
+use redis::{
+    AsyncConnectionConfig, Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, Script,
+    TlsCertificates, Value,
+};
 
 use super::super::{StoreError, StoreResult};
 
@@ -112,14 +115,47 @@ pub fn split_urls(list: &str) -> Vec<String> {
 
 /// The connection the store sends everything through.
 pub struct Link {
-    inner: Inner,
+    holder: Arc<Holder>,
+    cluster: bool,
     /// The redacted URLs, for messages.
     shown: String,
 }
 
-enum Inner {
-    Standalone(Arc<Holder<MultiplexedConnection>>),
-    Cluster(Arc<Holder<ClusterConnection>>),
+/// Either kind of connection handle, so that each kind of call is written
+/// once: both speak `ConnectionLike`, and a cluster one routes each command
+/// itself.
+#[derive(Clone)]
+enum Conn {
+    Standalone(MultiplexedConnection),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Conn::Standalone(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Conn::Standalone(c) => c.req_packed_commands(pipeline, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Standalone(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
 }
 
 impl std::fmt::Debug for Link {
@@ -168,23 +204,27 @@ impl Link {
             }
             ClusterMode::Auto => detect(&options.urls, certs.as_ref()).await?,
         };
-        let inner = if cluster {
-            Inner::Cluster(connect_cluster(&options.urls, certs.as_ref(), &shown).await?)
+        let holder = if cluster {
+            connect_cluster(&options.urls, certs.as_ref(), &shown).await?
         } else {
             if options.urls.len() > 1 {
                 return Err(StoreError::Unavailable(format!(
                     "Redis at {shown} is not a cluster: give one URL for a standalone Redis"
                 )));
             }
-            Inner::Standalone(connect_standalone(&options.urls[0], certs.as_ref()).await?)
+            connect_standalone(&options.urls[0], certs.as_ref()).await?
         };
         tracing::info!(urls = %shown, cluster, tls, "Redis connection ready");
-        Ok(Link { inner, shown })
+        Ok(Link {
+            holder,
+            cluster,
+            shown,
+        })
     }
 
     /// Whether this speaks the cluster protocol.
     pub fn is_cluster(&self) -> bool {
-        matches!(self.inner, Inner::Cluster(_))
+        self.cluster
     }
 
     /// The redacted URLs.
@@ -194,34 +234,28 @@ impl Link {
 
     /// One command, routed by its first key in a cluster.
     pub async fn query(&self, cmd: &Cmd) -> StoreResult<Value> {
-        match &self.inner {
-            Inner::Standalone(h) => {
-                h.call(|mut c| async move { cmd.query_async(&mut c).await })
-                    .await
-            }
-            Inner::Cluster(h) => {
-                h.call(|mut c| async move { cmd.query_async(&mut c).await })
-                    .await
-            }
-        }
+        self.holder
+            .call(|mut c| async move { cmd.query_async(&mut c).await })
+            .await
     }
 
     /// A keyless command on one node (any node in a cluster, where the crate
     /// would otherwise fan `INFO` out to every primary).
     pub async fn query_any_node(&self, cmd: &Cmd) -> StoreResult<Value> {
-        match &self.inner {
-            Inner::Standalone(_) => self.query(cmd).await,
-            Inner::Cluster(h) => {
-                h.call(|mut c| async move {
-                    c.route_command(
-                        cmd.clone(),
-                        RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random),
-                    )
-                    .await
-                })
-                .await
-            }
-        }
+        self.holder
+            .call(|c| async move {
+                match c {
+                    Conn::Standalone(mut c) => cmd.query_async(&mut c).await,
+                    Conn::Cluster(mut c) => {
+                        c.route_command(
+                            cmd.clone(),
+                            RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random),
+                        )
+                        .await
+                    }
+                }
+            })
+            .await
     }
 
     /// A script call: `EVALSHA`, and on `NOSCRIPT` a `SCRIPT LOAD` and the
@@ -231,16 +265,9 @@ impl Link {
     /// (every primary: a just-promoted replica gets the script this way).
     pub async fn invoke(&self, invocation: redis::ScriptInvocation<'_>) -> StoreResult<Value> {
         let invocation = &invocation;
-        match &self.inner {
-            Inner::Standalone(h) => {
-                h.call(|mut c| async move { invocation.invoke_async(&mut c).await })
-                    .await
-            }
-            Inner::Cluster(h) => {
-                h.call(|mut c| async move { invocation.invoke_async(&mut c).await })
-                    .await
-            }
-        }
+        self.holder
+            .call(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .await
     }
 
     /// Loads the scripts so that steady-state calls are one `EVALSHA`. In a
@@ -250,16 +277,9 @@ impl Link {
     /// that restarts empty, gets them through the `NOSCRIPT` fallback.
     pub async fn load_scripts(&self, scripts: &[&Script]) -> StoreResult<()> {
         for script in scripts {
-            match &self.inner {
-                Inner::Standalone(h) => {
-                    h.call(|mut c| async move { script.load_async(&mut c).await })
-                        .await?
-                }
-                Inner::Cluster(h) => {
-                    h.call(|mut c| async move { script.load_async(&mut c).await })
-                        .await?
-                }
-            };
+            self.holder
+                .call(|mut c| async move { script.load_async(&mut c).await })
+                .await?;
         }
         Ok(())
     }
@@ -274,10 +294,7 @@ impl Link {
 
     /// How many times the connection was replaced (test hook).
     pub fn rebuilds(&self) -> u64 {
-        match &self.inner {
-            Inner::Standalone(h) => h.rebuilds(),
-            Inner::Cluster(h) => h.rebuilds(),
-        }
+        self.holder.rebuilds()
     }
 }
 
@@ -425,18 +442,18 @@ async fn detect(urls: &[String], certs: Option<&TlsCertificates>) -> StoreResult
 async fn connect_standalone(
     url: &str,
     certs: Option<&TlsCertificates>,
-) -> StoreResult<Arc<Holder<MultiplexedConnection>>> {
+) -> StoreResult<Arc<Holder>> {
     let shown = redact(url);
     let client = standalone_client(url, certs)?;
     let conn = connect_multiplexed(&client)
         .await
         .map_err(|e| unreachable(&shown, &e))?;
-    let build: Build<MultiplexedConnection> = Box::new(move || {
+    let build: Build = Box::new(move || {
         let client = client.clone();
-        async move { connect_multiplexed(&client).await }.boxed()
+        async move { connect_multiplexed(&client).await.map(Conn::Standalone) }.boxed()
     });
     Ok(Holder::new(
-        conn,
+        Conn::Standalone(conn),
         build,
         Policy {
             label: "standalone",
@@ -483,17 +500,17 @@ async fn connect_cluster(
     urls: &[String],
     certs: Option<&TlsCertificates>,
     shown: &str,
-) -> StoreResult<Arc<Holder<ClusterConnection>>> {
+) -> StoreResult<Arc<Holder>> {
     let client = cluster_client(urls, certs, shown)?;
     let conn = connect_cluster_once(&client)
         .await
         .map_err(|e| unreachable(shown, &e))?;
-    let build: Build<ClusterConnection> = Box::new(move || {
+    let build: Build = Box::new(move || {
         let client = client.clone();
-        async move { connect_cluster_once(&client).await }.boxed()
+        async move { connect_cluster_once(&client).await.map(Conn::Cluster) }.boxed()
     });
     Ok(Holder::new(
-        conn,
+        Conn::Cluster(conn),
         build,
         Policy {
             label: "cluster",
@@ -519,7 +536,7 @@ fn cluster_needs_rebuild(e: &RedisError) -> bool {
         )
 }
 
-type Build<C> = Box<dyn Fn() -> BoxFuture<'static, Result<C, RedisError>> + Send + Sync>;
+type Build = Box<dyn Fn() -> BoxFuture<'static, Result<Conn, RedisError>> + Send + Sync>;
 
 struct Policy {
     label: &'static str,
@@ -528,18 +545,18 @@ struct Policy {
 }
 
 /// The shared connection handle and its single-flight replacement.
-struct Holder<C> {
-    current: RwLock<Current<C>>,
+struct Holder {
+    current: RwLock<Current>,
     rebuild: Mutex<RebuildState>,
-    build: Build<C>,
+    build: Build,
     policy: Policy,
 }
 
-struct Current<C> {
+struct Current {
     /// Bumped on every replacement, so that failures seen on an old handle
     /// do not replace the new one.
     id: u64,
-    conn: C,
+    conn: Conn,
 }
 
 #[derive(Default)]
@@ -550,11 +567,8 @@ struct RebuildState {
     failed: u32,
 }
 
-impl<C> Holder<C>
-where
-    C: ConnectionLike + Clone + Send + Sync + 'static,
-{
-    fn new(conn: C, build: Build<C>, policy: Policy) -> Arc<Self> {
+impl Holder {
+    fn new(conn: Conn, build: Build, policy: Policy) -> Arc<Self> {
         Arc::new(Holder {
             current: RwLock::new(Current { id: 0, conn }),
             rebuild: Mutex::new(RebuildState::default()),
@@ -563,7 +577,7 @@ where
         })
     }
 
-    fn get(&self) -> (u64, C) {
+    fn get(&self) -> (u64, Conn) {
         let current = self.current.read().unwrap_or_else(|p| p.into_inner());
         (current.id, current.conn.clone())
     }
@@ -577,7 +591,7 @@ where
     /// replacement.
     async fn call<'a, T, F, Fut>(self: &Arc<Self>, f: F) -> StoreResult<T>
     where
-        F: FnOnce(C) -> Fut,
+        F: FnOnce(Conn) -> Fut,
         Fut: std::future::Future<Output = Result<T, RedisError>> + 'a,
     {
         let (id, conn) = self.get();
