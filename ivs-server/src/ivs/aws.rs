@@ -15,8 +15,13 @@
 //! - The publisher is replicated from the master into auto-scaled stages
 //!   (`aws/replication.rs`).
 //! - `health()` answers from a cached probe.
+//!
+//! SDK failures are mapped in `aws/errors.rs`; the paginated listings are
+//! read by one loop in `aws/pages.rs`.
 
 mod budget;
+mod errors;
+mod pages;
 mod replication;
 
 use std::collections::HashMap;
@@ -29,7 +34,7 @@ use async_trait::async_trait;
 use aws_sdk_ivsrealtime::config::retry::RetryConfig;
 use aws_sdk_ivsrealtime::config::timeout::TimeoutConfig;
 use aws_sdk_ivsrealtime::config::{BehaviorVersion, Credentials, Region};
-use aws_sdk_ivsrealtime::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_ivsrealtime::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ivsrealtime::types::{ParticipantState, ParticipantTokenCapability, ReplicationType};
 use aws_sdk_ivsrealtime::Client;
 use chrono::Utc;
@@ -39,21 +44,16 @@ use tokio::time::Instant;
 
 pub use budget::{BudgetExhausted, CallBudget, Permit};
 
+use super::rules::{self, has_tag, AUTO_SCALED, MANAGED_BY, MAX_PAGE_SIZE, ROLE_MASTER};
 use super::token::TokenSigner;
 use super::{
     BackendHealth, IvsBackend, IvsError, IvsStage, ParticipantToken, StageEndpoints, TokenSpec,
 };
 use crate::config::Settings;
+use errors::classify;
+use pages::{for_each_page, MAX_PAGES};
 use replication::Replication;
 
-/// IVS's bounds on a participant token.
-const MAX_TOKEN_MINUTES: u64 = 20_160;
-const MAX_USER_ID_LEN: usize = 128;
-/// ListStages and ListParticipants page size (IVS's maximum).
-const PAGE_SIZE: i32 = 100;
-/// A paginated listing stops after this many pages, so a misbehaving
-/// endpoint that keeps returning a `nextToken` cannot loop forever.
-const MAX_PAGES: usize = 1_000;
 /// Publisher liveness is reused this long: `/api/stats` polled by many
 /// dashboards must not turn into GetStage + ListParticipants each time.
 const LIVENESS_TTL: Duration = Duration::from_secs(3);
@@ -65,14 +65,6 @@ const FIRST_PROBE_WAIT: Duration = Duration::from_millis(600);
 const INITIAL_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-
-/// The tags the service puts on the stages it creates (see
-/// `service::App::managed_tags`, `create_master_if_absent`, `scale_up_locked`).
-const MANAGED_BY: (&str, &str) = crate::service::MANAGED_BY;
-const ROLE_MASTER: (&str, &str) = ("Role", "master");
-const AUTO_SCALED: (&str, &str) = ("AutoScaled", "true");
-/// The prefix of the user id in the publisher tokens the service mints.
-const PUBLISHER_USER_PREFIX: &str = "broadcaster-";
 
 /// Why the AWS backend could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -143,103 +135,6 @@ impl Op {
     }
 }
 
-/// A mapped failure, plus whether IVS answered at all (for `health()`).
-struct Failure {
-    error: IvsError,
-    reached: bool,
-}
-
-/// Maps an SDK failure of `op` to an [`IvsError`], with IVS's own message
-/// (`exceptionMessage`, read through the typed accessors: the generic
-/// `message()` is empty for this service).
-fn classify<E>(op: Op, err: SdkError<E>) -> Failure
-where
-    E: Into<aws_sdk_ivsrealtime::Error> + ProvideErrorMetadata + std::error::Error + 'static,
-{
-    use aws_sdk_ivsrealtime::Error as Svc;
-    let action = op.action();
-    let unreachable = |what: String| Failure {
-        error: IvsError::Unavailable(format!("{action}: {what}")),
-        reached: false,
-    };
-    match err {
-        SdkError::ServiceError(ctx) => {
-            let status = ctx.raw().status().as_u16();
-            // The type comes from `x-amzn-ErrorType`, for modelled and
-            // unmodelled errors alike (an operation may get an exception it
-            // does not declare, and throttling is not in IVS's model at all).
-            let code = ctx.err().code().unwrap_or("").to_string();
-            let from_body = ctx.raw().body().bytes().and_then(message_from_body);
-            let svc: Svc = ctx.into_err().into();
-            let typed = match &svc {
-                Svc::ResourceNotFoundException(e) => e.exception_message(),
-                Svc::ValidationException(e) => e.exception_message(),
-                Svc::ServiceQuotaExceededException(e) => e.exception_message(),
-                Svc::ConflictException(e) => e.exception_message(),
-                Svc::AccessDeniedException(e) => e.exception_message(),
-                Svc::PendingVerification(e) => e.exception_message(),
-                Svc::InternalServerException(e) => e.exception_message(),
-                _ => None,
-            };
-            let text = typed
-                .map(str::to_string)
-                .or(from_body)
-                .unwrap_or_else(|| format!("HTTP {status}"));
-            let error = match code.as_str() {
-                "ResourceNotFoundException" => IvsError::NotFound(format!("{action}: {text}")),
-                "ValidationException" => IvsError::Validation(format!("{action}: {text}")),
-                "ServiceQuotaExceededException" => {
-                    IvsError::QuotaExceeded(format!("{action}: {text}"))
-                }
-                "ConflictException" => IvsError::Conflict(format!("{action}: {text}")),
-                "AccessDeniedException" => IvsError::AccessDenied(format!(
-                    "{action} was denied ({text}); the server's IAM identity needs {action}"
-                )),
-                "PendingVerification" => IvsError::AccessDenied(format!(
-                    "{action}: the AWS account is pending verification ({text})"
-                )),
-                "InternalServerException" => {
-                    IvsError::Unavailable(format!("{action}: IVS internal error ({text})"))
-                }
-                // Already retried by the SDK when it gets here.
-                c if status == 429 || c.contains("Throttl") || c == "TooManyRequestsException" => {
-                    IvsError::Unavailable(format!(
-                        "{action}: throttled by IVS after retries ({text})"
-                    ))
-                }
-                _ if status >= 500 => IvsError::Unavailable(format!(
-                    "{action}: IVS answered HTTP {status} {code} ({text})"
-                )),
-                _ => IvsError::Other(format!(
-                    "{action}: unexpected error {code} (HTTP {status}): {text}"
-                )),
-            };
-            Failure {
-                reached: status < 500,
-                error,
-            }
-        }
-        SdkError::TimeoutError(_) => unreachable("timed out".into()),
-        e @ (SdkError::DispatchFailure(_) | SdkError::ResponseError(_)) => {
-            unreachable(format!("could not reach IVS: {}", DisplayErrorContext(&e)))
-        }
-        e => Failure {
-            error: IvsError::Other(format!("{action}: {}", DisplayErrorContext(&e))),
-            reached: true,
-        },
-    }
-}
-
-/// The text of an error body: IVS's `exceptionMessage`, or the `message` of
-/// front-end errors.
-fn message_from_body(body: &[u8]) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-    ["exceptionMessage", "message", "Message"]
-        .iter()
-        .find_map(|k| v.get(*k).and_then(|m| m.as_str()))
-        .map(str::to_string)
-}
-
 fn stage_from_sdk(s: &aws_sdk_ivsrealtime::types::Stage) -> IvsStage {
     let ep = s.endpoints();
     let field = |f: fn(&aws_sdk_ivsrealtime::types::StageEndpoints) -> Option<&str>| {
@@ -262,10 +157,6 @@ fn stage_from_sdk(s: &aws_sdk_ivsrealtime::types::Stage) -> IvsStage {
 fn tags_from_sdk(tags: Option<&HashMap<String, String>>) -> Tags {
     tags.map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
         .unwrap_or_default()
-}
-
-fn has_tag(tags: &Tags, (k, v): (&str, &str)) -> bool {
-    tags.get(k).is_some_and(|x| x == v)
 }
 
 /// What liveness found on a stage.
@@ -519,40 +410,37 @@ impl Inner {
         // including those who have left: keep the connected ones. Participants
         // replicated in from elsewhere do not count as this stage's publisher.
         let mut publishers = Vec::new();
-        let mut next: Option<String> = None;
-        for _ in 0..MAX_PAGES {
-            let out = self
-                .call(Op::ListParticipants, || {
+        let session = session.as_str();
+        for_each_page(
+            MAX_PAGES,
+            |next| {
+                self.call(Op::ListParticipants, move || {
                     self.client
                         .list_participants()
                         .stage_arn(arn)
-                        .session_id(&session)
+                        .session_id(session)
                         .filter_by_published(true)
-                        .max_results(PAGE_SIZE)
-                        .set_next_token(next.clone())
+                        .max_results(MAX_PAGE_SIZE)
+                        .set_next_token(next)
                         .send()
                 })
-                .await?;
-            for p in out.participants() {
-                let connected = p.state() == Some(&ParticipantState::Connected);
-                let replica = p.replication_type() == Some(&ReplicationType::Replica);
-                if p.published() && connected && !replica {
-                    if let Some(id) = p.participant_id() {
-                        let ours = p
-                            .user_id()
-                            .is_some_and(|u| u.starts_with(PUBLISHER_USER_PREFIX));
-                        publishers.push((ours, id.to_string()));
+            },
+            |page| {
+                for p in page.participants() {
+                    let connected = p.state() == Some(&ParticipantState::Connected);
+                    let replica = p.replication_type() == Some(&ReplicationType::Replica);
+                    if p.published() && connected && !replica {
+                        if let Some(id) = p.participant_id() {
+                            let ours = p
+                                .user_id()
+                                .is_some_and(|u| u.starts_with(rules::PUBLISHER_PREFIX));
+                            publishers.push((ours, id.to_string()));
+                        }
                     }
                 }
-            }
-            next = out
-                .next_token()
-                .filter(|t| !t.is_empty())
-                .map(str::to_string);
-            if next.is_none() {
-                break;
-            }
-        }
+            },
+        )
+        .await?;
         // Prefer a participant that joined with one of our publisher tokens.
         publishers.sort_by_key(|(ours, _)| !*ours);
         Ok(Liveness {
@@ -560,35 +448,32 @@ impl Inner {
         })
     }
 
+    /// ListStages: every page, or only the first.
     async fn list_stages(&self, max: i32, all: bool) -> Result<Vec<IvsStage>, IvsError> {
         let mut stages = Vec::new();
-        let mut next: Option<String> = None;
-        for _ in 0..MAX_PAGES {
-            let out = self
-                .call(Op::ListStages, || {
+        for_each_page(
+            if all { MAX_PAGES } else { 1 },
+            |next| {
+                self.call(Op::ListStages, move || {
                     self.client
                         .list_stages()
                         .max_results(max)
-                        .set_next_token(next.clone())
+                        .set_next_token(next)
                         .send()
                 })
-                .await?;
-            stages.extend(out.stages().iter().map(|s| IvsStage {
-                arn: s.arn().to_string(),
-                name: s.name().unwrap_or_default().to_string(),
-                active_session_id: s.active_session_id().map(str::to_string),
-                tags: tags_from_sdk(s.tags()),
-                // ListStages summaries carry no endpoints.
-                endpoints: StageEndpoints::default(),
-            }));
-            next = out
-                .next_token()
-                .filter(|t| !t.is_empty())
-                .map(str::to_string);
-            if next.is_none() || !all {
-                break;
-            }
-        }
+            },
+            |page| {
+                stages.extend(page.stages().iter().map(|s| IvsStage {
+                    arn: s.arn().to_string(),
+                    name: s.name().unwrap_or_default().to_string(),
+                    active_session_id: s.active_session_id().map(str::to_string),
+                    tags: tags_from_sdk(s.tags()),
+                    // ListStages summaries carry no endpoints.
+                    endpoints: StageEndpoints::default(),
+                }))
+            },
+        )
+        .await?;
         Ok(stages)
     }
 
@@ -712,7 +597,7 @@ impl IvsBackend for AwsIvs {
     /// the master, from every page of ListStages, with their tags.
     async fn list_stages(&self) -> Result<Vec<IvsStage>, IvsError> {
         let master = self.inner.replication.master();
-        let mut stages = self.inner.list_stages(PAGE_SIZE, true).await?;
+        let mut stages = self.inner.list_stages(MAX_PAGE_SIZE, true).await?;
         stages.retain(|s| has_tag(&s.tags, MANAGED_BY) || master.as_deref() == Some(&s.arn));
         Ok(stages)
     }
@@ -749,15 +634,8 @@ impl IvsBackend for AwsIvs {
     }
 
     async fn create_token(&self, spec: &TokenSpec) -> Result<ParticipantToken, IvsError> {
-        let minutes = spec.duration.as_secs().div_ceil(60);
-        if !(1..=MAX_TOKEN_MINUTES).contains(&minutes) {
-            return Err(IvsError::Validation(format!(
-                "token duration must be 1-{MAX_TOKEN_MINUTES} minutes"
-            )));
-        }
-        if spec.user_id.len() > MAX_USER_ID_LEN {
-            return Err(IvsError::Validation("userId longer than 128".into()));
-        }
+        let minutes = rules::token_minutes(spec.duration)?;
+        rules::check_user_id(&spec.user_id)?;
         if spec.capabilities.is_empty() {
             return Err(IvsError::Validation(
                 "a participant token needs at least one capability".into(),

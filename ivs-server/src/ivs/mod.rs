@@ -6,6 +6,7 @@
 
 pub mod aws;
 pub mod local;
+pub mod rules;
 pub mod token;
 
 use std::time::Duration;

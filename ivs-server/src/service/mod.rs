@@ -19,9 +19,9 @@ use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use ivs_api::{Health, HealthServices, Tags, Timestamp};
-use rand::distr::{Alphanumeric, SampleString};
 
 use crate::config::Settings;
+use crate::ivs::rules::{has_tag, DEPLOYMENT_TAG, ENVIRONMENT_TAG, ROLE_MASTER};
 use crate::ivs::{BackendHealth, IvsBackend, IvsError};
 use crate::metrics::Metrics;
 use crate::store::{Fence, IntentAction, Millis, StageLoad, StageRecord, StoreError, ViewerStore};
@@ -32,17 +32,12 @@ pub use scaling::ScaleResult;
 
 /// How long `/health` waits for the store before calling it disconnected.
 const HEALTH_TIMEOUT: Duration = Duration::from_millis(800);
-/// Tag marking stages this server manages.
-pub const MANAGED_BY: (&str, &str) = ("ManagedBy", "api-server");
-/// Tag naming the deployment that created a stage: leftovers are adopted or
-/// deleted only when it names this one, so two deployments in one AWS
-/// account never touch each other's stages.
-pub const DEPLOYMENT_TAG: &str = "Deployment";
+/// Defined with IVS's rules (`ivs::rules`); named here too for the HTTP
+/// layer and the tests that reach them through the service.
+pub use crate::ivs::rules::{random_id, MANAGED_BY};
 /// The lease every stage creation runs under (scale-ups, the master, stages
 /// created on request), so that the limit check and the creation are one
 /// decision across the fleet.
-/// Tag marking the master stage.
-pub const ROLE_TAG: (&str, &str) = ("Role", "master");
 pub(crate) const STAGE_LEASE: &str = "scale-up";
 /// Longest a stage-operation lease lives without renewal.
 pub(crate) const STAGE_LEASE_TTL: Duration = Duration::from_secs(30);
@@ -131,10 +126,6 @@ pub fn now_ms() -> Millis {
     chrono::Utc::now().timestamp_millis()
 }
 
-pub fn random_id(len: usize) -> String {
-    Alphanumeric.sample_string(&mut rand::rng(), len)
-}
-
 impl App {
     /// An application over the given seams. Call [`App::ensure_master`] before serving.
     pub fn new(
@@ -202,7 +193,7 @@ impl App {
     /// The tags every stage the server creates carries.
     pub fn managed_tags(&self) -> Tags {
         let mut tags = Tags::new();
-        tags.insert("Environment".into(), self.settings.environment.clone());
+        tags.insert(ENVIRONMENT_TAG.into(), self.settings.environment.clone());
         tags.insert(MANAGED_BY.0.into(), MANAGED_BY.1.into());
         tags.insert(DEPLOYMENT_TAG.into(), self.settings.deployment());
         tags
@@ -210,8 +201,7 @@ impl App {
 
     /// Whether a stage in IVS was created by this deployment.
     pub(crate) fn ours(&self, tags: &Tags) -> bool {
-        tags.get(MANAGED_BY.0).map(String::as_str) == Some(MANAGED_BY.1)
-            && tags.get(DEPLOYMENT_TAG) == Some(&self.settings.deployment())
+        has_tag(tags, MANAGED_BY) && tags.get(DEPLOYMENT_TAG) == Some(&self.settings.deployment())
     }
 
     /// Waits (boundedly) for the background work this instance owns, after
@@ -330,9 +320,7 @@ impl App {
             .await?
             .into_iter()
             .filter(|s| {
-                self.ours(&s.tags)
-                    && s.tags.get(ROLE_TAG.0).map(String::as_str) == Some(ROLE_TAG.1)
-                    && !registered.contains(&s.arn)
+                self.ours(&s.tags) && has_tag(&s.tags, ROLE_MASTER) && !registered.contains(&s.arn)
             })
             .collect();
         leftovers.sort_by(|a, b| a.arn.cmp(&b.arn));
@@ -352,7 +340,7 @@ impl App {
             return Err(StartError::MasterTimeout);
         }
         let mut tags = self.managed_tags();
-        tags.insert(ROLE_TAG.0.into(), ROLE_TAG.1.into());
+        tags.insert(ROLE_MASTER.0.into(), ROLE_MASTER.1.into());
         let name = self.settings.master_stage_name.clone();
         match self
             .create_managed(&name, &tags, StageKind::Master, &fence)

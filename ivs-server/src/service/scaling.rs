@@ -16,7 +16,8 @@ use std::time::Duration;
 use ivs_api::Tags;
 
 use super::lease::AfterWork;
-use super::{now_ms, stage_record, App, StageKind, ROLE_TAG, STAGE_LEASE, STAGE_LEASE_TTL};
+use super::{now_ms, stage_record, App, StageKind, STAGE_LEASE, STAGE_LEASE_TTL};
+use crate::ivs::rules::{has_tag, AUTO_SCALED, AUTO_STAGE_PREFIX, ROLE_MASTER};
 use crate::ivs::IvsError;
 use crate::metrics::Metrics;
 use crate::store::{
@@ -174,9 +175,9 @@ impl App {
             let listing = self.ivs.list_stages().await?;
             self.resolve_leftovers_locked(&listing).await?;
         }
-        let name = format!("auto-stage-{}", now_ms());
+        let name = format!("{AUTO_STAGE_PREFIX}{}", now_ms());
         let mut tags = self.managed_tags();
-        tags.insert("AutoScaled".into(), "true".into());
+        tags.insert(AUTO_SCALED.0.into(), AUTO_SCALED.1.into());
         match self
             .create_managed(&name, &tags, StageKind::AutoScaled, fence)
             .await?
@@ -548,7 +549,7 @@ impl App {
             {
                 continue;
             }
-            let is_master = stage.tags.get(ROLE_TAG.0).map(String::as_str) == Some(ROLE_TAG.1);
+            let is_master = has_tag(&stage.tags, ROLE_MASTER);
             if is_master && !has_master {
                 // The master repair adopts it.
                 self.spawn_master_repair();

@@ -5,7 +5,8 @@ use std::time::Duration;
 use ivs_api::{Capability, PublisherToken, TokenRequest, ViewerToken};
 
 use super::validate;
-use super::{now_ms, random_id, App, Invalid, ScaleResult, ServiceError};
+use super::{now_ms, App, Invalid, ScaleResult, ServiceError};
+use crate::ivs::rules::{random_id, ID_LEN, PUBLISHER_PREFIX, VIEWER_PREFIX};
 use crate::ivs::{IvsError, ParticipantToken, TokenSpec};
 use crate::metrics::Metrics;
 use crate::store::{JoinOutcome, JoinRequest};
@@ -13,9 +14,6 @@ use crate::store::{JoinOutcome, JoinRequest};
 /// How long a viewer waits for another instance's stage creation when every
 /// stage is full, before getting `STAGE_FULL`.
 const FULL_WAIT: Duration = Duration::from_secs(2);
-
-pub(crate) const VIEWER_PREFIX: &str = "viewer-";
-pub(crate) const PUBLISHER_PREFIX: &str = "broadcaster-";
 
 fn token_error(err: IvsError) -> ServiceError {
     match err {
@@ -37,7 +35,7 @@ impl App {
         let spec = TokenSpec {
             stage_arn: stage_arn.clone(),
             user_id: format!("{PUBLISHER_PREFIX}{}", req.user_id),
-            participant_id: random_id(12),
+            participant_id: random_id(ID_LEN),
             attributes: attributes.clone(),
             capabilities: vec![Capability::Publish],
             duration: self.settings.limits.publisher_token_ttl,
@@ -63,7 +61,7 @@ impl App {
         let attributes = req.attributes.unwrap_or_default();
         validate::attributes(&attributes)?;
         let limits = self.settings.limits;
-        let participant_id = random_id(12);
+        let participant_id = random_id(ID_LEN);
         let give_up_at = tokio::time::Instant::now() + FULL_WAIT;
         let mut vanished = 0u32;
         loop {

@@ -6,19 +6,14 @@
 use ivs_api::{Attributes, Tags};
 
 use super::Invalid;
-use crate::ivs::local::valid_stage_name;
-
-/// IVS's bound on a token's attributes (keys and values together).
-pub const ATTRIBUTES_MAX_BYTES: usize = 1024;
-/// IVS's bounds on tags.
-pub const MAX_TAGS: usize = 50;
+use crate::ivs::rules::{valid_stage_name, valid_tag, MAX_ATTRIBUTES_BYTES, MAX_REQUEST_TAGS};
 
 /// Checks token attributes against IVS's 1 KB bound.
 pub fn attributes(attrs: &Attributes) -> Result<(), Invalid> {
     let got: usize = attrs.iter().map(|(k, v)| k.len() + v.len()).sum();
-    if got > ATTRIBUTES_MAX_BYTES {
+    if got > MAX_ATTRIBUTES_BYTES {
         return Err(Invalid::AttributesTooLarge {
-            max: ATTRIBUTES_MAX_BYTES,
+            max: MAX_ATTRIBUTES_BYTES,
             got,
         });
     }
@@ -41,13 +36,13 @@ pub fn stage_name(name: &str) -> Result<(), Invalid> {
 
 /// Checks user-supplied stage tags (IVS's rules; `aws:` keys are reserved).
 pub fn tags(tags: &Tags) -> Result<(), Invalid> {
-    if tags.len() > MAX_TAGS - 3 {
-        return Err(Invalid::TooManyTags { max: MAX_TAGS - 3 });
+    if tags.len() > MAX_REQUEST_TAGS {
+        return Err(Invalid::TooManyTags {
+            max: MAX_REQUEST_TAGS,
+        });
     }
-    for (k, v) in tags {
-        if k.is_empty() || k.len() > 128 || v.len() > 256 || k.starts_with("aws:") {
-            return Err(Invalid::Tag);
-        }
+    if tags.iter().any(|(k, v)| !valid_tag(k, v)) {
+        return Err(Invalid::Tag);
     }
     Ok(())
 }

@@ -9,13 +9,17 @@
 //! same assertions against both. The key layout is documented in
 //! `docs/redis.md`.
 //!
-//! How the store reaches Redis (standalone or cluster, TLS, ACL, one shared
-//! multiplexed connection, reconnects, deadlines) is [`link`]'s business.
+//! The parts, each in its own file under `store/redis/`:
+//! - [`link`]: how the store reaches Redis (standalone or cluster, TLS, ACL,
+//!   one shared multiplexed connection, reconnects, deadlines, errors);
+//! - `scripts.rs`: the Lua scripts and how their arguments are written;
+//! - `reply.rs`: reading what Redis answers;
+//! - `keys.rs`: the key layout.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::{RedisWrite, Script, ToRedisArgs, Value};
+use redis::{Script, Value};
 
 use super::{
     BeginOutcome, Departure, Fence, Intent, IntentAction, JoinOutcome, JoinRequest, LeaveOutcome,
@@ -23,235 +27,21 @@ use super::{
     StoreError, StoreResult, ViewerRecord, ViewerStore,
 };
 
+mod keys;
 #[doc(hidden)]
 pub mod link;
+mod reply;
+mod scripts;
 
+pub use keys::hash_tagged;
+use keys::{pair, Keys};
 use link::Link;
 pub use link::{ClusterMode, RedisOptions};
-
-/// One script: the shared prelude followed by the operation.
-macro_rules! lua {
-    ($file:literal) => {
-        Script::new(concat!(
-            include_str!("redis/prelude.lua"),
-            "\n",
-            include_str!(concat!("redis/", $file))
-        ))
-    };
-}
-
-/// A script without the prelude: for the calls that touch only their own
-/// keys (`KEYS[1..]`) and run often enough that the prelude's cost shows.
-macro_rules! lua_alone {
-    ($file:literal) => {
-        Script::new(include_str!(concat!("redis/", $file)))
-    };
-}
-
-/// The scripts, hashed once; `invoke_async` sends `EVALSHA` and falls back to
-/// loading the script on `NOSCRIPT` (after a Redis restart or `SCRIPT FLUSH`).
-struct Scripts {
-    register_stage: Script,
-    stages: Script,
-    set_stage_field: Script,
-    remove_stage_if_empty: Script,
-    purge_stage: Script,
-    join: Script,
-    set_participant: Script,
-    forget: Script,
-    leave: Script,
-    viewers: Script,
-    watch_duration: Script,
-    sweep: Script,
-    rate_limit: Script,
-    try_lease: Script,
-    release_lease: Script,
-    rebuild_load: Script,
-    master: Script,
-    begin_create: Script,
-    finish_create: Script,
-    intents: Script,
-    drop_intent: Script,
-    drain_if_idle: Script,
-    revive: Script,
-    begin_delete: Script,
-    departures: Script,
-    ack_departures: Script,
-    migrate_v1: Script,
-}
-
-impl Scripts {
-    fn new() -> Self {
-        Scripts {
-            register_stage: lua!("register_stage.lua"),
-            stages: lua!("stages.lua"),
-            set_stage_field: lua!("set_stage_field.lua"),
-            remove_stage_if_empty: lua!("remove_stage_if_empty.lua"),
-            purge_stage: lua!("purge_stage.lua"),
-            join: lua!("join.lua"),
-            set_participant: lua!("set_participant.lua"),
-            forget: lua!("forget.lua"),
-            leave: lua!("leave.lua"),
-            viewers: lua!("viewers.lua"),
-            watch_duration: lua!("watch_duration.lua"),
-            sweep: lua!("sweep.lua"),
-            rate_limit: lua_alone!("rate_limit.lua"),
-            try_lease: lua_alone!("try_lease.lua"),
-            release_lease: lua_alone!("release_lease.lua"),
-            rebuild_load: lua!("rebuild_load.lua"),
-            master: lua!("master.lua"),
-            begin_create: lua!("begin_create.lua"),
-            finish_create: lua!("finish_create.lua"),
-            intents: lua!("intents.lua"),
-            drop_intent: lua!("drop_intent.lua"),
-            drain_if_idle: lua!("drain_if_idle.lua"),
-            revive: lua!("revive.lua"),
-            begin_delete: lua!("begin_delete.lua"),
-            departures: lua!("departures.lua"),
-            ack_departures: lua!("ack_departures.lua"),
-            migrate_v1: lua!("migrate_v1.lua"),
-        }
-    }
-
-    fn all(&self) -> [&Script; 27] {
-        [
-            &self.register_stage,
-            &self.stages,
-            &self.set_stage_field,
-            &self.remove_stage_if_empty,
-            &self.purge_stage,
-            &self.join,
-            &self.set_participant,
-            &self.forget,
-            &self.leave,
-            &self.viewers,
-            &self.watch_duration,
-            &self.sweep,
-            &self.rate_limit,
-            &self.try_lease,
-            &self.release_lease,
-            &self.rebuild_load,
-            &self.master,
-            &self.begin_create,
-            &self.finish_create,
-            &self.intents,
-            &self.drop_intent,
-            &self.drain_if_idle,
-            &self.revive,
-            &self.begin_delete,
-            &self.departures,
-            &self.ack_departures,
-            &self.migrate_v1,
-        ]
-    }
-}
-
-/// A script argument.
-pub(crate) enum Arg<'a> {
-    Str(&'a str),
-    Int(i64),
-}
-
-impl<'a> From<&'a str> for Arg<'a> {
-    fn from(s: &'a str) -> Self {
-        Arg::Str(s)
-    }
-}
-
-impl From<i64> for Arg<'_> {
-    fn from(i: i64) -> Self {
-        Arg::Int(i)
-    }
-}
-
-impl ToRedisArgs for Arg<'_> {
-    fn write_redis_args<W>(&self, out: &mut W)
-    where
-        W: ?Sized + RedisWrite,
-    {
-        match self {
-            Arg::Str(s) => s.write_redis_args(out),
-            Arg::Int(i) => i.write_redis_args(out),
-        }
-    }
-}
-
-/// Reads a script's array reply in order.
-struct Reply {
-    items: std::vec::IntoIter<Value>,
-}
-
-impl Reply {
-    fn new(value: Value) -> StoreResult<Self> {
-        match value {
-            Value::Array(items) => Ok(Reply {
-                items: items.into_iter(),
-            }),
-            other => Err(corrupt(format!("expected an array, got {other:?}"))),
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    fn int(&mut self) -> StoreResult<i64> {
-        int_value(self.items.next())
-    }
-
-    fn string(&mut self) -> StoreResult<String> {
-        match self.items.next() {
-            Some(Value::BulkString(b)) => {
-                String::from_utf8(b).map_err(|e| corrupt(format!("expected UTF-8 text: {e}")))
-            }
-            Some(Value::SimpleString(s)) => Ok(s),
-            other => Err(corrupt(format!("expected a string, got {other:?}"))),
-        }
-    }
-}
-
-/// An integer reply, or one sent as digits (scores, script results).
-fn int_value(value: Option<Value>) -> StoreResult<i64> {
-    match value {
-        Some(Value::Int(i)) => Ok(i),
-        Some(Value::BulkString(b)) => std::str::from_utf8(&b)
-            .ok()
-            .and_then(|s| s.parse::<i64>().ok())
-            .ok_or_else(|| corrupt(format!("expected an integer, got {b:?}"))),
-        other => Err(corrupt(format!("expected an integer, got {other:?}"))),
-    }
-}
-
-fn corrupt(msg: String) -> StoreError {
-    StoreError::Corrupt(msg)
-}
-
-fn non_negative(n: i64) -> u64 {
-    u64::try_from(n).unwrap_or(0)
-}
-
-fn count(n: i64) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
-}
-
-fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-fn micros(d: Duration) -> i64 {
-    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
-}
-
-/// Positions in [`FIXED_KEYS`].
-const HB: usize = 3;
-const MASTER: usize = 9;
-
-/// A viewer's member of the heartbeat set (and field of the watch times):
-/// length-prefixed so that no (user, stage) pair collides with another.
-/// `pair()` in `prelude.lua` builds the same string.
-fn pair(user: &str, arn: &str) -> String {
-    format!("{}:{arn}{user}", arn.len())
-}
+use reply::{corrupt, count, int_value, integer, non_negative, Reply};
+pub(crate) use scripts::Arg;
+use scripts::{
+    flag, intent_json, invocation, micros, millis, record_json, registration_args, Scripts,
+};
 
 /// `ZADD … GT` (the one-command heartbeat) arrived in Redis 6.2.
 const MIN_REDIS_VERSION: (u32, u32) = (6, 2);
@@ -271,40 +61,8 @@ fn redis_version(info: &str) -> Option<(u32, u32)> {
 pub struct RedisStore {
     link: Link,
     prefix: String,
-    /// The prefix as a hash tag (`{ivs}:`): the start of every key.
-    tagged: String,
-    /// The deployment's fixed keys, `KEYS[1..11]` of every script (see
-    /// `prelude.lua`).
-    keys: [String; FIXED_KEYS.len()],
+    keys: Keys,
     scripts: Scripts,
-}
-
-/// The names after the hash tag of the keys every script receives, in the
-/// order `prelude.lua` reads them.
-const FIXED_KEYS: [&str; 11] = [
-    "stages", "stage", "load", "hb", "viewer", "count", "watch", "watch:at", "intents", "master",
-    "departed",
-];
-
-/// The start of every key of a deployment: its prefix as a Redis Cluster
-/// hash tag, so that all of them hash to one slot (a script may only touch
-/// keys of one slot) and different prefixes to different slots. A prefix
-/// that already holds a non-empty `{…}` is taken as it is.
-pub fn hash_tagged(prefix: &str) -> StoreResult<String> {
-    if let Some(open) = prefix.find('{') {
-        if let Some(len) = prefix[open + 1..].find('}') {
-            if len > 0 {
-                return Ok(prefix.to_string());
-            }
-        }
-    }
-    let name = prefix.strip_suffix(':').unwrap_or(prefix);
-    if name.is_empty() || name.contains(['{', '}']) {
-        return Err(StoreError::Unavailable(format!(
-            "the Redis key prefix {prefix:?} cannot be a hash tag: use a name such as \"ivs:\""
-        )));
-    }
-    Ok(format!("{{{name}}}:"))
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -329,13 +87,12 @@ impl RedisStore {
 
     /// Like [`connect`](Self::connect), with every connection option.
     pub async fn connect_with(options: &RedisOptions, prefix: &str) -> StoreResult<RedisStore> {
-        let tagged = hash_tagged(prefix)?;
+        let keys = Keys::new(prefix)?;
         let link = Link::connect(options).await?;
         let store = RedisStore {
             link,
             prefix: prefix.to_string(),
-            keys: FIXED_KEYS.map(|k| format!("{tagged}{k}")),
-            tagged,
+            keys,
             scripts: Scripts::new(),
         };
         let shown = store.link.shown().to_string();
@@ -346,7 +103,7 @@ impl RedisStore {
         store.check_version().await?;
         // The earlier layout named keys at run time: only where that is
         // allowed (see migrate_v1.lua); it never ran on a cluster otherwise.
-        let migrated = if !store.link.is_cluster() || store.tagged == prefix {
+        let migrated = if !store.link.is_cluster() || store.keys.tagged() == prefix {
             store
                 .run_int(&store.scripts.migrate_v1, &[prefix.into()])
                 .await?
@@ -420,22 +177,8 @@ impl RedisStore {
         extra_keys: &[&str],
         args: &[Arg<'_>],
     ) -> StoreResult<Value> {
-        let mut invocation = script.prepare_invoke();
-        for k in self.keys.iter() {
-            invocation.key(k.as_str());
-        }
-        for k in extra_keys {
-            invocation.key(*k);
-        }
-        for a in args {
-            invocation.arg(a);
-        }
-        self.invoke(invocation).await
-    }
-
-    /// Sends a prepared script call, under the command deadline.
-    async fn invoke(&self, invocation: redis::ScriptInvocation<'_>) -> StoreResult<Value> {
-        self.link.invoke(invocation).await
+        let keys = self.keys.fixed().chain(extra_keys.iter().copied());
+        self.link.invoke(invocation(script, keys, args)).await
     }
 
     /// Runs one plain command (no script): for the calls that a single
@@ -452,28 +195,9 @@ impl RedisStore {
         keys: &[&str],
         args: &[Arg<'_>],
     ) -> StoreResult<Value> {
-        let mut invocation = script.prepare_invoke();
-        for k in keys {
-            invocation.key(*k);
-        }
-        for a in args {
-            invocation.arg(a);
-        }
-        self.invoke(invocation).await
-    }
-
-    fn key(&self, parts: &[&str]) -> String {
-        let mut key =
-            String::with_capacity(self.tagged.len() + parts.iter().map(|p| p.len()).sum::<usize>());
-        key.push_str(&self.tagged);
-        for p in parts {
-            key.push_str(p);
-        }
-        key
-    }
-
-    fn lease_key(&self, name: &str) -> String {
-        self.key(&["lease:", name])
+        self.link
+            .invoke(invocation(script, keys.iter().copied(), args))
+            .await
     }
 
     async fn run_int_with(
@@ -482,10 +206,7 @@ impl RedisStore {
         extra_keys: &[&str],
         args: &[Arg<'_>],
     ) -> StoreResult<i64> {
-        match self.run_with(script, extra_keys, args).await? {
-            Value::Int(i) => Ok(i),
-            other => Err(corrupt(format!("expected an integer, got {other:?}"))),
-        }
+        integer(self.run_with(script, extra_keys, args).await?)
     }
 
     async fn run_reply(&self, script: &Script, args: &[Arg<'_>]) -> StoreResult<Reply> {
@@ -531,31 +252,6 @@ impl RedisStore {
     }
 }
 
-fn record_json(stage: &StageRecord) -> StoreResult<String> {
-    serde_json::to_string(stage).map_err(|e| corrupt(format!("stage record of {}: {e}", stage.arn)))
-}
-
-/// The arguments of the prelude's `register()`, in its order.
-fn registration_args<'a>(stage: &'a StageRecord, json: &'a str) -> Vec<Arg<'a>> {
-    vec![
-        stage.arn.as_str().into(),
-        json.into(),
-        stage.name.as_str().into(),
-        flag(stage.assignable).into(),
-        flag(stage.draining).into(),
-        stage.created_at.into(),
-        flag(stage.master).into(),
-    ]
-}
-
-fn flag(b: bool) -> &'static str {
-    if b {
-        "1"
-    } else {
-        "0"
-    }
-}
-
 #[async_trait]
 impl ViewerStore for RedisStore {
     fn kind(&self) -> &'static str {
@@ -569,7 +265,7 @@ impl ViewerStore for RedisStore {
         // A keyless PING goes to every primary; the deployment lives on one
         // shard, so its health is that shard's.
         let mut exists = redis::cmd("EXISTS");
-        exists.arg(&self.keys[MASTER]);
+        exists.arg(self.keys.master());
         self.query(&exists).await.map(|_| ())
     }
 
@@ -621,13 +317,13 @@ impl ViewerStore for RedisStore {
         fence: &Fence,
         max_stages: u32,
     ) -> StoreResult<BeginOutcome> {
-        let json = serde_json::to_string(intent).map_err(|e| corrupt(format!("intent: {e}")))?;
+        let json = intent_json(intent)?;
         let id = intent.id();
         let token = fence.token.to_string();
         let n = self
             .run_int_with(
                 &self.scripts.begin_create,
-                &[&self.lease_key(&fence.lease)],
+                &[&self.keys.lease(&fence.lease)],
                 &[
                     id.as_str().into(),
                     json.as_str().into(),
@@ -656,7 +352,7 @@ impl ViewerStore for RedisStore {
             token.as_str().into(),
             id.as_str().into(),
         ]);
-        let lease = self.lease_key(&fence.lease);
+        let lease = self.keys.lease(&fence.lease);
         Ok(self
             .run_int_with(&self.scripts.finish_create, &[&lease], &args)
             .await?
@@ -695,7 +391,7 @@ impl ViewerStore for RedisStore {
         let n = self
             .run_int_with(
                 &self.scripts.drain_if_idle,
-                &[&self.lease_key(&fence.lease)],
+                &[&self.keys.lease(&fence.lease)],
                 &[
                     arn.into(),
                     i64::from(below).into(),
@@ -729,13 +425,13 @@ impl ViewerStore for RedisStore {
             at: now,
             owner: fence.holder.clone(),
         };
-        let json = serde_json::to_string(&intent).map_err(|e| corrupt(format!("intent: {e}")))?;
+        let json = intent_json(&intent)?;
         let id = intent.id();
         let token = fence.token.to_string();
         let n = self
             .run_int_with(
                 &self.scripts.begin_delete,
-                &[&self.lease_key(&fence.lease)],
+                &[&self.keys.lease(&fence.lease)],
                 &[
                     arn.into(),
                     id.as_str().into(),
@@ -853,7 +549,7 @@ impl ViewerStore for RedisStore {
         // there" or "already at or past `now`" (two heartbeats in one
         // millisecond, an instance whose clock is behind): only then a
         // second command tells them apart.
-        let key = &self.keys[HB];
+        let key = self.keys.heartbeats();
         let member = pair(user_id, stage_arn);
         let mut zadd = redis::cmd("ZADD");
         zadd.arg(key)
@@ -958,7 +654,7 @@ impl ViewerStore for RedisStore {
             unspent: 0,
             receipt: RateReceipt::default(),
         });
-        let state = self.key(&["gcra:", key_id]);
+        let state = self.keys.key(&["gcra:", key_id]);
         let reply = self
             .eval(
                 &self.scripts.rate_limit,
@@ -1000,25 +696,22 @@ impl ViewerStore for RedisStore {
     async fn try_lease(&self, name: &str, holder: &str, ttl: Duration) -> StoreResult<Option<u64>> {
         // PX 0 is an error in Redis; a 1 ms lease is as good as expired.
         let ttl = millis(ttl).max(1);
-        let (lease, fence) = (self.lease_key(name), self.key(&["fence:", name]));
-        let n = match self
-            .eval(
+        let (lease, fence) = (self.keys.lease(name), self.keys.key(&["fence:", name]));
+        let n = integer(
+            self.eval(
                 &self.scripts.try_lease,
                 &[&lease, &fence],
                 &[holder.into(), ttl.into()],
             )
-            .await?
-        {
-            Value::Int(n) => n,
-            other => return Err(corrupt(format!("expected an integer, got {other:?}"))),
-        };
+            .await?,
+        )?;
         Ok((n > 0).then_some(n as u64))
     }
 
     async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()> {
         self.eval(
             &self.scripts.release_lease,
-            &[&self.lease_key(name)],
+            &[&self.keys.lease(name)],
             &[holder.into()],
         )
         .await?;
@@ -1039,17 +732,5 @@ mod tests {
         assert!(redis_version("redis_version:10.1.0").unwrap() >= MIN_REDIS_VERSION);
         assert_eq!(redis_version("# Server\r\nuptime:1\r\n"), None);
         assert_eq!(redis_version("redis_version:seven"), None);
-    }
-
-    #[test]
-    fn every_key_of_a_prefix_shares_one_hash_tag() {
-        assert_eq!(hash_tagged("ivs:").unwrap(), "{ivs}:");
-        assert_eq!(hash_tagged("event-42").unwrap(), "{event-42}:");
-        // A prefix with its own tag is kept: the user chose the slot.
-        assert_eq!(hash_tagged("app:{ivs}:").unwrap(), "app:{ivs}:");
-        for bad in ["", ":", "{}:", "a{b:"] {
-            assert!(hash_tagged(bad).is_err(), "{bad:?}");
-        }
-        assert_eq!(pair("u1", "arn:x"), "5:arn:xu1");
     }
 }

@@ -24,11 +24,10 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use super::{lock, Inner, Op, MAX_PAGES};
+use super::{for_each_page, lock, Inner, Op, MAX_PAGES};
+use crate::ivs::rules::MAX_REPLICAS;
 use crate::ivs::IvsError;
 
-/// IVS's limit of concurrent replications per participant.
-pub const MAX_REPLICAS: usize = 5;
 /// How long IVS keeps a replica while the publisher reconnects.
 pub const RECONNECT_WINDOW_SECS: i32 = 60;
 /// A replication round runs at least this often while there are overflow stages.
@@ -288,35 +287,31 @@ impl Inner {
         publisher: &str,
     ) -> Result<HashSet<String>, IvsError> {
         let mut active = HashSet::new();
-        let mut next: Option<String> = None;
-        for _ in 0..MAX_PAGES {
-            let out = self
-                .call(Op::ListParticipantReplicas, || {
+        for_each_page(
+            MAX_PAGES,
+            |next| {
+                self.call(Op::ListParticipantReplicas, move || {
                     self.client
                         .list_participant_replicas()
                         .source_stage_arn(master)
                         .participant_id(publisher)
-                        .set_next_token(next.clone())
+                        .set_next_token(next)
                         .send()
                 })
-                .await?;
-            active.extend(
-                out.replicas()
-                    .iter()
-                    .filter(|r| {
-                        *r.replication_state()
-                            == aws_sdk_ivsrealtime::types::ReplicationState::Active
-                    })
-                    .map(|r| r.destination_stage_arn().to_string()),
-            );
-            next = out
-                .next_token()
-                .filter(|t| !t.is_empty())
-                .map(str::to_string);
-            if next.is_none() {
-                break;
-            }
-        }
+            },
+            |page| {
+                active.extend(
+                    page.replicas()
+                        .iter()
+                        .filter(|r| {
+                            *r.replication_state()
+                                == aws_sdk_ivsrealtime::types::ReplicationState::Active
+                        })
+                        .map(|r| r.destination_stage_arn().to_string()),
+                )
+            },
+        )
+        .await?;
         Ok(active)
     }
 

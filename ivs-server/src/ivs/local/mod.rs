@@ -18,22 +18,19 @@ pub mod redis_account;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use ivs_api::{Capability, Tags};
-use rand::distr::{Alphanumeric, SampleString};
+use ivs_api::{Capability, StageArn, Tags};
 
 use self::account::{AccountState, MemoryAccount, StageState, StoredStage};
+use super::rules::{
+    self, random_id, valid_tag, ID_LEN, MAX_ATTRIBUTES_BYTES, MAX_TAGS, SESSION_ID_PREFIX,
+};
 use super::token::TokenSigner;
 use super::{
     BackendHealth, IvsBackend, IvsError, IvsStage, ParticipantToken, StageEndpoints, TokenSpec,
 };
-use ivs_api::StageArn;
 
-/// IVS limits enforced by the emulator as IVS enforces them.
-const MAX_NAME_LEN: usize = 128;
-const MAX_USER_ID_LEN: usize = 128;
-const MAX_ATTRIBUTES_BYTES: usize = 1024;
-const MAX_TOKEN_MINUTES: u64 = 20_160;
-const MAX_TAGS: usize = 50;
+/// Where request validation has always found the stage-name rule.
+pub use super::rules::valid_stage_name;
 
 /// The local IVS emulator.
 pub struct LocalIvs {
@@ -53,20 +50,8 @@ impl std::fmt::Debug for LocalIvs {
     }
 }
 
-fn random_id(len: usize) -> String {
-    Alphanumeric.sample_string(&mut rand::rng(), len)
-}
-
 fn now_ms() -> i64 {
     Utc::now().timestamp_millis()
-}
-
-/// Validates a stage name as IVS does: up to 128 of `[a-zA-Z0-9-_]`.
-pub fn valid_stage_name(name: &str) -> bool {
-    name.len() <= MAX_NAME_LEN
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 fn validate_tags(tags: &Tags) -> Result<(), IvsError> {
@@ -74,7 +59,7 @@ fn validate_tags(tags: &Tags) -> Result<(), IvsError> {
         return Err(IvsError::Validation(format!("at most {MAX_TAGS} tags")));
     }
     for (k, v) in tags {
-        if k.is_empty() || k.len() > 128 || v.len() > 256 || k.starts_with("aws:") {
+        if !valid_tag(k, v) {
             return Err(IvsError::Validation(format!("invalid tag {k:?}")));
         }
     }
@@ -133,7 +118,7 @@ impl LocalIvs {
     pub fn generate(region: &str, account: &str) -> Result<Self, super::token::KeyError> {
         let kid = format!(
             "arn:aws:ivs:{region}:{account}:public-key/{}",
-            random_id(12)
+            random_id(ID_LEN)
         );
         Ok(Self::new(region, account, TokenSigner::generate(kid)?))
     }
@@ -157,7 +142,7 @@ impl IvsBackend for LocalIvs {
             return Err(IvsError::Validation(format!("invalid stage name {name:?}")));
         }
         validate_tags(tags)?;
-        let id = random_id(12);
+        let id = random_id(ID_LEN);
         let arn = StageArn::new(&self.region, &self.account, &id)
             .map_err(|e| {
                 IvsError::Other(format!(
@@ -217,15 +202,8 @@ impl IvsBackend for LocalIvs {
     }
 
     async fn create_token(&self, spec: &TokenSpec) -> Result<ParticipantToken, IvsError> {
-        let minutes = spec.duration.as_secs().div_ceil(60);
-        if !(1..=MAX_TOKEN_MINUTES).contains(&minutes) {
-            return Err(IvsError::Validation(format!(
-                "duration must be 1-{MAX_TOKEN_MINUTES} minutes"
-            )));
-        }
-        if spec.user_id.len() > MAX_USER_ID_LEN {
-            return Err(IvsError::Validation("userId longer than 128".into()));
-        }
+        rules::token_minutes(spec.duration)?;
+        rules::check_user_id(&spec.user_id)?;
         let attr_bytes: usize = spec.attributes.iter().map(|(k, v)| k.len() + v.len()).sum();
         if attr_bytes > MAX_ATTRIBUTES_BYTES {
             return Err(IvsError::Validation("attributes larger than 1 KB".into()));
@@ -233,7 +211,7 @@ impl IvsBackend for LocalIvs {
         let stage = self.get_stage(&spec.stage_arn).await?;
         let minted = self.signer.mint(spec, &stage.endpoints)?;
         if spec.capabilities.contains(&Capability::Publish) {
-            let session = format!("st-{}", random_id(12));
+            let session = format!("{SESSION_ID_PREFIX}{}", random_id(ID_LEN));
             let published = self
                 .state
                 .publish(

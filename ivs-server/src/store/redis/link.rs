@@ -24,20 +24,27 @@
 //!
 //! A call never waits for a rebuild: it uses the current handle and fails
 //! with `Unavailable` within [`COMMAND_TIMEOUT`] if that is still broken.
+//!
+//! This file sets connections up (options, TLS, mode detection);
+//! `link/handle.rs` holds the shared handle: the deadline, the error
+//! classification and the replacement, written once for both modes.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
-use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::aio::MultiplexedConnection;
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use redis::{AsyncConnectionConfig, Cmd, ErrorKind, RedisError, Script, TlsCertificates, Value};
 
 use super::super::{StoreError, StoreResult};
+
+mod handle;
+
+use handle::{cluster_needs_rebuild, standalone_needs_rebuild, Build, Conn, Holder, Policy};
 
 /// How long connecting to a node may take (TCP or unix connect, TLS and the
 /// handshake).
@@ -112,14 +119,10 @@ pub fn split_urls(list: &str) -> Vec<String> {
 
 /// The connection the store sends everything through.
 pub struct Link {
-    inner: Inner,
+    holder: Arc<Holder>,
+    cluster: bool,
     /// The redacted URLs, for messages.
     shown: String,
-}
-
-enum Inner {
-    Standalone(Arc<Holder<MultiplexedConnection>>),
-    Cluster(Arc<Holder<ClusterConnection>>),
 }
 
 impl std::fmt::Debug for Link {
@@ -168,23 +171,27 @@ impl Link {
             }
             ClusterMode::Auto => detect(&options.urls, certs.as_ref()).await?,
         };
-        let inner = if cluster {
-            Inner::Cluster(connect_cluster(&options.urls, certs.as_ref(), &shown).await?)
+        let holder = if cluster {
+            connect_cluster(&options.urls, certs.as_ref(), &shown).await?
         } else {
             if options.urls.len() > 1 {
                 return Err(StoreError::Unavailable(format!(
                     "Redis at {shown} is not a cluster: give one URL for a standalone Redis"
                 )));
             }
-            Inner::Standalone(connect_standalone(&options.urls[0], certs.as_ref()).await?)
+            connect_standalone(&options.urls[0], certs.as_ref()).await?
         };
         tracing::info!(urls = %shown, cluster, tls, "Redis connection ready");
-        Ok(Link { inner, shown })
+        Ok(Link {
+            holder,
+            cluster,
+            shown,
+        })
     }
 
     /// Whether this speaks the cluster protocol.
     pub fn is_cluster(&self) -> bool {
-        matches!(self.inner, Inner::Cluster(_))
+        self.cluster
     }
 
     /// The redacted URLs.
@@ -194,34 +201,28 @@ impl Link {
 
     /// One command, routed by its first key in a cluster.
     pub async fn query(&self, cmd: &Cmd) -> StoreResult<Value> {
-        match &self.inner {
-            Inner::Standalone(h) => {
-                h.call(|mut c| async move { cmd.query_async(&mut c).await })
-                    .await
-            }
-            Inner::Cluster(h) => {
-                h.call(|mut c| async move { cmd.query_async(&mut c).await })
-                    .await
-            }
-        }
+        self.holder
+            .call(|mut c| async move { cmd.query_async(&mut c).await })
+            .await
     }
 
     /// A keyless command on one node (any node in a cluster, where the crate
     /// would otherwise fan `INFO` out to every primary).
     pub async fn query_any_node(&self, cmd: &Cmd) -> StoreResult<Value> {
-        match &self.inner {
-            Inner::Standalone(_) => self.query(cmd).await,
-            Inner::Cluster(h) => {
-                h.call(|mut c| async move {
-                    c.route_command(
-                        cmd.clone(),
-                        RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random),
-                    )
-                    .await
-                })
-                .await
-            }
-        }
+        self.holder
+            .call(|c| async move {
+                match c {
+                    Conn::Standalone(mut c) => cmd.query_async(&mut c).await,
+                    Conn::Cluster(mut c) => {
+                        c.route_command(
+                            cmd.clone(),
+                            RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random),
+                        )
+                        .await
+                    }
+                }
+            })
+            .await
     }
 
     /// A script call: `EVALSHA`, and on `NOSCRIPT` a `SCRIPT LOAD` and the
@@ -231,16 +232,9 @@ impl Link {
     /// (every primary: a just-promoted replica gets the script this way).
     pub async fn invoke(&self, invocation: redis::ScriptInvocation<'_>) -> StoreResult<Value> {
         let invocation = &invocation;
-        match &self.inner {
-            Inner::Standalone(h) => {
-                h.call(|mut c| async move { invocation.invoke_async(&mut c).await })
-                    .await
-            }
-            Inner::Cluster(h) => {
-                h.call(|mut c| async move { invocation.invoke_async(&mut c).await })
-                    .await
-            }
-        }
+        self.holder
+            .call(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .await
     }
 
     /// Loads the scripts so that steady-state calls are one `EVALSHA`. In a
@@ -250,16 +244,9 @@ impl Link {
     /// that restarts empty, gets them through the `NOSCRIPT` fallback.
     pub async fn load_scripts(&self, scripts: &[&Script]) -> StoreResult<()> {
         for script in scripts {
-            match &self.inner {
-                Inner::Standalone(h) => {
-                    h.call(|mut c| async move { script.load_async(&mut c).await })
-                        .await?
-                }
-                Inner::Cluster(h) => {
-                    h.call(|mut c| async move { script.load_async(&mut c).await })
-                        .await?
-                }
-            };
+            self.holder
+                .call(|mut c| async move { script.load_async(&mut c).await })
+                .await?;
         }
         Ok(())
     }
@@ -274,10 +261,7 @@ impl Link {
 
     /// How many times the connection was replaced (test hook).
     pub fn rebuilds(&self) -> u64 {
-        match &self.inner {
-            Inner::Standalone(h) => h.rebuilds(),
-            Inner::Cluster(h) => h.rebuilds(),
-        }
+        self.holder.rebuilds()
     }
 }
 
@@ -425,18 +409,18 @@ async fn detect(urls: &[String], certs: Option<&TlsCertificates>) -> StoreResult
 async fn connect_standalone(
     url: &str,
     certs: Option<&TlsCertificates>,
-) -> StoreResult<Arc<Holder<MultiplexedConnection>>> {
+) -> StoreResult<Arc<Holder>> {
     let shown = redact(url);
     let client = standalone_client(url, certs)?;
     let conn = connect_multiplexed(&client)
         .await
         .map_err(|e| unreachable(&shown, &e))?;
-    let build: Build<MultiplexedConnection> = Box::new(move || {
+    let build: Build = Box::new(move || {
         let client = client.clone();
-        async move { connect_multiplexed(&client).await }.boxed()
+        async move { connect_multiplexed(&client).await.map(Conn::Standalone) }.boxed()
     });
     Ok(Holder::new(
-        conn,
+        Conn::Standalone(conn),
         build,
         Policy {
             label: "standalone",
@@ -483,17 +467,17 @@ async fn connect_cluster(
     urls: &[String],
     certs: Option<&TlsCertificates>,
     shown: &str,
-) -> StoreResult<Arc<Holder<ClusterConnection>>> {
+) -> StoreResult<Arc<Holder>> {
     let client = cluster_client(urls, certs, shown)?;
     let conn = connect_cluster_once(&client)
         .await
         .map_err(|e| unreachable(shown, &e))?;
-    let build: Build<ClusterConnection> = Box::new(move || {
+    let build: Build = Box::new(move || {
         let client = client.clone();
-        async move { connect_cluster_once(&client).await }.boxed()
+        async move { connect_cluster_once(&client).await.map(Conn::Cluster) }.boxed()
     });
     Ok(Holder::new(
-        conn,
+        Conn::Cluster(conn),
         build,
         Policy {
             label: "cluster",
@@ -503,158 +487,6 @@ async fn connect_cluster(
     ))
 }
 
-/// A standalone connection cannot heal from these in place.
-fn standalone_needs_rebuild(e: &RedisError) -> bool {
-    breaks_connection(e) || e.code() == Some("READONLY")
-}
-
-/// A cluster connection whose calls fail this way may be on a stale slot map
-/// or a dead node.
-fn cluster_needs_rebuild(e: &RedisError) -> bool {
-    breaks_connection(e)
-        || e.kind() == ErrorKind::ClusterConnectionNotFound
-        || matches!(
-            e.code(),
-            Some("MOVED" | "ASK" | "CLUSTERDOWN" | "TRYAGAIN" | "MASTERDOWN" | "READONLY")
-        )
-}
-
-type Build<C> = Box<dyn Fn() -> BoxFuture<'static, Result<C, RedisError>> + Send + Sync>;
-
-struct Policy {
-    label: &'static str,
-    min_interval: Duration,
-    rebuild_on: fn(&RedisError) -> bool,
-}
-
-/// The shared connection handle and its single-flight replacement.
-struct Holder<C> {
-    current: RwLock<Current<C>>,
-    rebuild: Mutex<RebuildState>,
-    build: Build<C>,
-    policy: Policy,
-}
-
-struct Current<C> {
-    /// Bumped on every replacement, so that failures seen on an old handle
-    /// do not replace the new one.
-    id: u64,
-    conn: C,
-}
-
-#[derive(Default)]
-struct RebuildState {
-    running: bool,
-    last_attempt: Option<Instant>,
-    /// Failed attempts since the last success (only the first is a warning).
-    failed: u32,
-}
-
-impl<C> Holder<C>
-where
-    C: ConnectionLike + Clone + Send + Sync + 'static,
-{
-    fn new(conn: C, build: Build<C>, policy: Policy) -> Arc<Self> {
-        Arc::new(Holder {
-            current: RwLock::new(Current { id: 0, conn }),
-            rebuild: Mutex::new(RebuildState::default()),
-            build,
-            policy,
-        })
-    }
-
-    fn get(&self) -> (u64, C) {
-        let current = self.current.read().unwrap_or_else(|p| p.into_inner());
-        (current.id, current.conn.clone())
-    }
-
-    fn rebuilds(&self) -> u64 {
-        self.current.read().unwrap_or_else(|p| p.into_inner()).id
-    }
-
-    /// Runs `f` on a clone of the handle under [`COMMAND_TIMEOUT`], mapping
-    /// the outcome; a failure that means the handle is broken starts its
-    /// replacement.
-    async fn call<'a, T, F, Fut>(self: &Arc<Self>, f: F) -> StoreResult<T>
-    where
-        F: FnOnce(C) -> Fut,
-        Fut: std::future::Future<Output = Result<T, RedisError>> + 'a,
-    {
-        let (id, conn) = self.get();
-        match tokio::time::timeout(COMMAND_TIMEOUT, f(conn)).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => {
-                if (self.policy.rebuild_on)(&e) {
-                    self.replace(id, "a command failed at the connection level");
-                }
-                Err(classify(&e))
-            }
-            Err(_) => {
-                // A hung connection (Redis stopped, network gone) never
-                // reports an error by itself.
-                self.replace(id, "a command timed out");
-                Err(StoreError::Unavailable(format!(
-                    "redis: no answer within {} ms",
-                    COMMAND_TIMEOUT.as_millis()
-                )))
-            }
-        }
-    }
-
-    /// Starts replacing handle `id`, unless it was already replaced, a
-    /// replacement is under way, or the last attempt is too recent.
-    fn replace(self: &Arc<Self>, id: u64, why: &'static str) {
-        if self.rebuilds() != id {
-            return;
-        }
-        {
-            let mut state = self.rebuild.lock().unwrap_or_else(|p| p.into_inner());
-            let recent = state
-                .last_attempt
-                .is_some_and(|at| at.elapsed() < self.policy.min_interval);
-            if state.running || recent {
-                return;
-            }
-            state.running = true;
-            state.last_attempt = Some(Instant::now());
-            if state.failed == 0 {
-                tracing::warn!(
-                    mode = self.policy.label,
-                    reason = why,
-                    "replacing the Redis connection"
-                );
-            }
-        }
-        let this = Arc::clone(self);
-        tokio::spawn(async move {
-            let result = (this.build)().await;
-            let mut state = this.rebuild.lock().unwrap_or_else(|p| p.into_inner());
-            state.running = false;
-            match result {
-                Ok(conn) => {
-                    let mut current = this.current.write().unwrap_or_else(|p| p.into_inner());
-                    current.id += 1;
-                    current.conn = conn;
-                    tracing::info!(
-                        mode = this.policy.label,
-                        failed_attempts = state.failed,
-                        "Redis connection replaced"
-                    );
-                    state.failed = 0;
-                }
-                Err(e) => {
-                    if state.failed == 0 {
-                        tracing::warn!(mode = this.policy.label, error = %e, "Redis reconnect failed; retrying while calls fail");
-                    } else {
-                        tracing::debug!(mode = this.policy.label, error = %e, "Redis reconnect failed");
-                    }
-                    state.failed = state.failed.saturating_add(1);
-                }
-            }
-        });
-    }
-}
-
 /// The URL without its password, for messages and logs.
 pub(crate) fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -662,29 +494,6 @@ pub(crate) fn redact(url: &str) -> String {
             format!("{}://***@{}", &url[..scheme], &url[at + 1..])
         }
         _ => url.to_string(),
-    }
-}
-
-/// Whether the connection that produced this error should be replaced: I/O
-/// failures and dropped connections (a restarted Redis) cannot heal in place.
-fn breaks_connection(e: &RedisError) -> bool {
-    e.is_io_error() || e.is_connection_dropped() || e.is_timeout() || e.is_unrecoverable_error()
-}
-
-/// Maps a command error: a script failing on what it found (a key of another
-/// type, a Lua runtime error) or an unreadable reply is a bug or foreign data
-/// under our prefix (`Corrupt`); everything else (refused, timed out,
-/// loading, out of memory, read-only replica, cluster redirections…) means
-/// Redis cannot serve now.
-fn classify(e: &RedisError) -> StoreError {
-    let in_script = e.to_string().contains("user_script");
-    match e.kind() {
-        ErrorKind::UnexpectedReturnType | ErrorKind::Parse => StoreError::Corrupt(e.to_string()),
-        _ if e.code() == Some("WRONGTYPE") => StoreError::Corrupt(e.to_string()),
-        ErrorKind::Server(redis::ServerErrorKind::ResponseError) if in_script => {
-            StoreError::Corrupt(e.to_string())
-        }
-        _ => StoreError::Unavailable(format!("redis: {e}")),
     }
 }
 
@@ -712,13 +521,5 @@ mod tests {
         let o = RedisOptions::from_list("redis://a:1");
         assert_eq!(o.cluster, ClusterMode::Auto);
         assert_eq!(o.ca_cert, None);
-    }
-
-    #[test]
-    fn cluster_errors_rebuild_and_stay_unavailable() {
-        let moved = RedisError::from((ErrorKind::Io, "connection dropped"));
-        assert!(cluster_needs_rebuild(&moved));
-        assert!(standalone_needs_rebuild(&moved));
-        assert!(matches!(classify(&moved), StoreError::Unavailable(_)));
     }
 }
