@@ -500,35 +500,32 @@ mod tests {
     #[test]
     fn a_plan_that_cannot_run_is_refused() {
         assert!(plan().check().is_ok());
-        let refused = |p: Plan| p.check().err();
-        assert!(matches!(
-            refused(Plan {
-                viewers: 0,
-                ..plan()
-            }),
-            Some(PlanError::NoViewers)
-        ));
-        assert!(matches!(
-            refused(Plan {
-                heartbeat_interval: Duration::ZERO,
-                ..plan()
-            }),
-            Some(PlanError::NoHeartbeatInterval)
-        ));
-        assert!(matches!(
-            refused(Plan {
-                max_in_flight: 0,
-                ..plan()
-            }),
-            Some(PlanError::NothingInFlight)
-        ));
-        assert!(matches!(
-            refused(Plan {
-                ramp: Duration::from_secs(6),
-                ..plan()
-            }),
-            Some(PlanError::RampLongerThanDuration { .. })
-        ));
+        let with = |change: fn(&mut Plan)| {
+            let mut p = plan();
+            change(&mut p);
+            p
+        };
+        for (refused, why) in [
+            (
+                with(|p| p.viewers = 0),
+                "the number of viewers must be more than 0",
+            ),
+            (
+                with(|p| p.heartbeat_interval = Duration::ZERO),
+                "the heartbeat interval must be more than 0",
+            ),
+            (
+                with(|p| p.max_in_flight = 0),
+                "the joins in flight must be more than 0",
+            ),
+            (
+                with(|p| p.ramp = Duration::from_secs(6)),
+                "the ramp (6s) must not be longer than the duration (5s)",
+            ),
+        ] {
+            let got = refused.check().map_err(|e| e.to_string());
+            assert_eq!(got, Err(why.to_owned()), "{refused:?}");
+        }
     }
 
     #[test]
