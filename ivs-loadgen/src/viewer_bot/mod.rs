@@ -80,12 +80,10 @@ pub enum PlanError {
     NothingInFlight,
     #[error("the ramp ({ramp:?}) must not be longer than the duration ({duration:?})")]
     RampLongerThanDuration { ramp: Duration, duration: Duration },
-    #[error("the user prefix {prefix:?} makes unusable user ids")]
-    UserPrefix {
-        prefix: String,
-        #[source]
-        source: IdError,
-    },
+    // The id's fault is the whole message, not a cause behind it: the
+    // reason is shown, not kept as a source that a plain `{e}` would drop.
+    #[error("the user prefix {prefix:?} makes unusable user ids: {reason}")]
+    UserPrefix { prefix: String, reason: IdError },
 }
 
 impl Plan {
@@ -113,10 +111,10 @@ impl Plan {
     fn user_ids(&self, run_id: &str) -> Result<Vec<UserId>, PlanError> {
         (0..self.viewers)
             .map(|n| {
-                UserId::new(format!("{}-{run_id}-{n}", self.user_prefix)).map_err(|source| {
+                UserId::new(format!("{}-{run_id}-{n}", self.user_prefix)).map_err(|reason| {
                     PlanError::UserPrefix {
                         prefix: self.user_prefix.clone(),
-                        source,
+                        reason,
                     }
                 })
             })
