@@ -7,13 +7,14 @@
 #
 #   OLD=/path/to/old/ivs-server NEW=target/release/ivs-server scripts/bench-ab.sh
 #
-# The examples (bare_warp, paced_load) come from EX (default target/release/examples).
+# The load tools (bare_warp, paced_load: cargo build --release -p ivs-loadgen)
+# come from TOOLS (default target/release).
 # The old build may use an earlier key layout: the pairs of both layouts are read.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 NEW=${NEW:-${CARGO_TARGET_DIR:-target}/release/ivs-server}
 OLD=${OLD:?set OLD to the other build}
-EX=${EX:-${CARGO_TARGET_DIR:-target}/release/examples}
+TOOLS=${TOOLS:-${CARGO_TARGET_DIR:-target}/release}
 LUA=$PWD/scripts/bench
 W=$(mktemp -d /tmp/ivs-ab.XXXXXX)
 KEY=bench-key-000
@@ -31,10 +32,10 @@ start() { # name bin port
 }
 P0=$(shuf -i 20000-45000 -n 1)
 OPID=$(start old $OLD $((P0 + 1))); NPID=$(start new $NEW $((P0 + 2)))
-BARE=$((P0 + 3)); $EX/bare_warp 127.0.0.1:$BARE 2>/dev/null & BPID=$!
+BARE=$((P0 + 3)); $TOOLS/bare_warp 127.0.0.1:$BARE 2>/dev/null & BPID=$!
 sleep 1.5
 for p in $((P0 + 1)) $((P0 + 2)); do
-  $EX/paced_load --url http://127.0.0.1:$p/api/token/viewer --rate 2000 --duration 5 --warmup 0 --header "x-api-key: $KEY" --join-prefix pre$p | tail -1
+  $TOOLS/paced_load --url http://127.0.0.1:$p/api/token/viewer --rate 2000 --duration 5 --warmup 0 --header "x-api-key: $KEY" --join-prefix pre$p | tail -1
 done
 $R --raw EVAL "local out={} for _,a in ipairs(redis.call('ZRANGE','old:stages',0,-1)) do for _,u in ipairs(redis.call('ZRANGE','old:hb:'..a,0,-1)) do out[#out+1]=u..'\t'..a end end return out" 0 > $W/old.tsv
 $R --raw EVAL "local out={} for _,m in ipairs(redis.call('ZRANGE',KEYS[1],0,-1)) do local n,rest=string.match(m,'^(%d+):(.*)$') n=tonumber(n) out[#out+1]=string.sub(rest,n+1)..'\t'..string.sub(rest,1,n) end return out" 1 "{new}:hb" > $W/new.tsv
@@ -57,7 +58,7 @@ done
 for i in 1 2; do
   for x in "old $((P0 + 1)) $W/old.tsv" "new $((P0 + 2)) $W/new.tsv"; do
     set -- $x
-    echo "paced $1 $($EX/paced_load --url http://127.0.0.1:$2/api/viewer/heartbeat --rate 2000 --duration 10 --header "x-api-key: $KEY" --pairs $3 | tail -1)"
+    echo "paced $1 $($TOOLS/paced_load --url http://127.0.0.1:$2/api/viewer/heartbeat --rate 2000 --duration 10 --header "x-api-key: $KEY" --pairs $3 | tail -1)"
   done
 done
 $R INFO commandstats | grep -E "zadd|evalsha"

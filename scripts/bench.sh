@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Reproduces every number in docs/performance.md: release builds, a private
 # redis-server, wrk (Lua scripts in scripts/bench/) for saturation runs, and
-# the examples in ivs-server/examples/ for paced load (paced_load), the /ws
-# fan-out (ws_fanout) and the HTTP ceiling (bare_warp).
+# the load tools of ivs-loadgen/ for paced load (paced_load), the /ws fan-out
+# (ws_fanout) and the HTTP ceiling (bare_warp), and the viewer-bot example.
 #
 #   scripts/bench.sh                 # everything, ~10 minutes on 2 cores
 #   BENCH_SKIP_CRITERION=1 scripts/bench.sh
@@ -77,10 +77,13 @@ echo "load avg   $(cut -d' ' -f1-3 /proc/loadavg) (before building)"
 # ---------------------------------------------------------------- build
 section "build (release)"
 if [ -z "${BENCH_NO_BUILD:-}" ]; then
-cargo build --release -q -p ivs-server --bin ivs-server \
-    --example bare_warp --example paced_load --example ws_fanout
+# One command per package: built together, cargo would unify the tools'
+# dependency features into the server's (resolver 2); alone, the server is the
+# binary that is deployed.
+cargo build --release -q -p ivs-server --bin ivs-server
+cargo build --release -q -p ivs-loadgen
 cargo build --release -q --example viewer-bot
-echo "built the server and the examples"
+echo "built the server, the load tools and viewer-bot"
 fi
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
 
@@ -185,7 +188,7 @@ start_server "hb:" IVS_MAX_STAGES=250 IVS_STATS_INTERVAL_MS=1000
 HB_PORT=$SERVER_PORT
 HB_PID=$SERVER_PID
 preload_rate=$PACED_RATE
-"$BIN/examples/paced_load" --url "http://127.0.0.1:$HB_PORT/api/token/viewer" --rate "$preload_rate" \
+"$BIN/paced_load" --url "http://127.0.0.1:$HB_PORT/api/token/viewer" --rate "$preload_rate" \
     --duration "$(awk -v n="$VIEWERS" -v r="$preload_rate" 'BEGIN {print n/r}')" --warmup 0 \
     --header "x-api-key: $KEY" --join-prefix preload | tee "$WORK/preload.txt"
 R[join_paced_p50]=$(field p50 <"$WORK/preload.txt")
@@ -194,7 +197,7 @@ n=$(viewers_in "hb:")
 k=0
 while [ "$n" -lt "$VIEWERS" ]; do # top up anything that failed
     k=$((k + 1)); missing=$((VIEWERS - n))
-    "$BIN/examples/paced_load" --url "http://127.0.0.1:$HB_PORT/api/token/viewer" --rate 200 \
+    "$BIN/paced_load" --url "http://127.0.0.1:$HB_PORT/api/token/viewer" --rate 200 \
         --duration "$(awk -v m="$missing" 'BEGIN {print m/200}')" --warmup 0 \
         --header "x-api-key: $KEY" --join-prefix "topup$k" >/dev/null
     n=$(viewers_in "hb:")
@@ -208,7 +211,7 @@ echo "$n viewers on ${R[hb_stages]} stages; $(wc -l <"$PAIRS") (userId, stageArn
 # ---------------------------------------------------------------- ceiling
 section "baseline: bare warp, constant JSON (wrk, same heartbeat requests)"
 BARE_PORT=$(free_port)
-"$BIN/examples/bare_warp" "127.0.0.1:$BARE_PORT" 2>/dev/null &
+"$BIN/bare_warp" "127.0.0.1:$BARE_PORT" 2>/dev/null &
 BARE_PID=$!
 PIDS+=($BARE_PID)
 sleep 0.3
@@ -256,7 +259,7 @@ grep -h 'Non-2xx' "$WORK"/hb-*.txt || true
 section "heartbeats at a fixed $PACED_RATE req/s (paced_load, open loop, ${SECS}s after 2s warm-up)"
 pp50=(); pp99=(); pmax=()
 for i in $(seq "$REPEATS"); do
-    "$BIN/examples/paced_load" --url "http://127.0.0.1:$HB_PORT/api/viewer/heartbeat" \
+    "$BIN/paced_load" --url "http://127.0.0.1:$HB_PORT/api/viewer/heartbeat" \
         --rate "$PACED_RATE" --duration "$SECS" --header "x-api-key: $KEY" --pairs "$PAIRS" >"$WORK/paced-$i.txt"
     echo "run $i: $(grep '^RESULT' "$WORK/paced-$i.txt")"
     pp50+=($(field p50 <"$WORK/paced-$i.txt")); pp99+=($(field p99 <"$WORK/paced-$i.txt")); pmax+=($(field max <"$WORK/paced-$i.txt"))
@@ -273,10 +276,10 @@ BENCH_KEY=$KEY wrk_run "$WORK/stats.txt" "http://127.0.0.1:$HB_PORT" stats.lua 1
 echo "saturation (wrk -c16): $(grep '^RESULT' "$WORK/stats.txt")"
 R[stats_rps]=$(field rps <"$WORK/stats.txt")
 R[stats_sat_p99]=$(field p99 <"$WORK/stats.txt")
-"$BIN/examples/paced_load" --url "http://127.0.0.1:$HB_PORT/api/viewer/heartbeat" \
+"$BIN/paced_load" --url "http://127.0.0.1:$HB_PORT/api/viewer/heartbeat" \
     --rate "$PACED_RATE" --duration "$SECS" --header "x-api-key: $KEY" --pairs "$PAIRS" >"$WORK/mixed-hb.txt" &
 mixed=$!
-"$BIN/examples/paced_load" --url "http://127.0.0.1:$HB_PORT/api/stats" \
+"$BIN/paced_load" --url "http://127.0.0.1:$HB_PORT/api/stats" \
     --rate 20 --duration "$SECS" --header "x-api-key: $KEY" >"$WORK/mixed-stats.txt"
 wait "$mixed"
 echo "20 stats/s during $PACED_RATE heartbeats/s: stats $(grep '^RESULT' "$WORK/mixed-stats.txt")"
@@ -292,19 +295,19 @@ section "/ws: $WS_SUBSCRIBERS subscribers, one update per second, $VIEWERS viewe
 stop_server
 start_server "hb:" IVS_MAX_STAGES=250 IVS_STATS_INTERVAL_MS=1000
 sleep 1
-"$BIN/examples/ws_fanout" --url "ws://127.0.0.1:$SERVER_PORT/ws?apiKey=$KEY" \
+"$BIN/ws_fanout" --url "ws://127.0.0.1:$SERVER_PORT/ws?apiKey=$KEY" \
     --connections "$WS_SUBSCRIBERS" --duration 12 --pid "$SERVER_PID" | tee "$WORK/ws.txt"
 for f in p50 p99 max rss_before_kib rss_subscribed_kib rss_end_kib hwm_kib; do R[ws_$f]=$(field "$f" <"$WORK/ws.txt"); done
 stop_server
 
 section "/ws: $WS_SUBSCRIBERS subscribers, 900 viewers on the default 20 stages (small updates)"
 start_server "ws:" IVS_STATS_INTERVAL_MS=1000
-"$BIN/examples/paced_load" --url "http://127.0.0.1:$SERVER_PORT/api/token/viewer" --rate 300 --duration 3 \
+"$BIN/paced_load" --url "http://127.0.0.1:$SERVER_PORT/api/token/viewer" --rate 300 --duration 3 \
     --warmup 0 --header "x-api-key: $KEY" --join-prefix ws >/dev/null
 R[ws_small_bytes]=$(curl -s -H "x-api-key: $KEY" "http://127.0.0.1:$SERVER_PORT/api/stats" | wc -c)
 echo "$(viewers_in "ws:") viewers on $(stages_in "ws:") stages; /api/stats body ${R[ws_small_bytes]} bytes"
 sleep 1
-"$BIN/examples/ws_fanout" --url "ws://127.0.0.1:$SERVER_PORT/ws?apiKey=$KEY" \
+"$BIN/ws_fanout" --url "ws://127.0.0.1:$SERVER_PORT/ws?apiKey=$KEY" \
     --connections "$WS_SUBSCRIBERS" --duration 12 --pid "$SERVER_PID" | tee "$WORK/ws-small.txt"
 for f in p50 p99 max rss_before_kib rss_subscribed_kib rss_end_kib hwm_kib; do R[wss_$f]=$(field "$f" <"$WORK/ws-small.txt"); done
 stop_server

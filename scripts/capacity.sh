@@ -9,8 +9,10 @@
 #   BIN=/path/to/target/release scripts/capacity.sh
 #   CAP_HB_RATES="200 800" CAP_HB_SECS=20 scripts/capacity.sh
 #
-# Needs: release builds of ivs-server and the paced_load example in $BIN
-# (cargo build --release -p ivs-server --bin ivs-server --example paced_load),
+# Needs: release builds of ivs-server and ivs-loadgen's paced_load in $BIN
+# (cargo build --release -p ivs-server --bin ivs-server, then
+# cargo build --release -p ivs-loadgen --bin paced_load: two commands, so that
+# the server is built with its own features only, as it is deployed),
 # redis-server and redis-cli (cluster mode), curl, awk. Loopback only; every
 # load run is bounded in time; every process it starts is stopped on exit.
 # Run it on an otherwise idle machine. Not run by CI.
@@ -30,10 +32,11 @@ JOIN_SECS=${CAP_JOIN_SECS:-10}    # the measured join run takes about this long
 for tool in redis-server redis-cli curl awk ss; do
     command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install -y redis-server curl)"; exit 1; }
 done
-for b in "$BIN/ivs-server" "$BIN/examples/paced_load"; do
+for b in "$BIN/ivs-server" "$BIN/paced_load"; do
     [ -x "$b" ] || {
         echo "missing $b: build the release binaries first"
-        echo "  cargo build --release -p ivs-server --bin ivs-server --example paced_load"
+        echo "  cargo build --release -p ivs-server --bin ivs-server"
+        echo "  cargo build --release -p ivs-loadgen --bin paced_load"
         echo "  (or point BIN at the directory that holds them)"
         exit 1
     }
@@ -234,7 +237,7 @@ dep_key_list() {
 # join N viewers into deployment D through its instance I (index), topped up until counted
 join_into() { # join_into INDEX N RATE LABEL
     local i=$1 n=$2 rate=$3 label=$4 d=${SERVER_DEP[$1]}
-    "$BIN/examples/paced_load" --url "http://127.0.0.1:${SERVER_PORTS[$i]}/api/token/viewer" --rate "$rate" \
+    "$BIN/paced_load" --url "http://127.0.0.1:${SERVER_PORTS[$i]}/api/token/viewer" --rate "$rate" \
         --duration "$(awk -v n="$n" -v r="$rate" 'BEGIN {print n / r}')" --warmup 0 \
         --header "x-api-key: $KEY" --join-prefix "$label" >"$WORK/join-$label.txt"
 }
@@ -341,7 +344,7 @@ section "heartbeats: $HB_RATE/s to each of the ${NSRV} processes ($((HB_RATE * N
 s0=$(snapshot)
 hp=()
 for i in "${!SERVER_PORTS[@]}"; do
-    "$BIN/examples/paced_load" --url "http://127.0.0.1:${SERVER_PORTS[$i]}/api/viewer/heartbeat" \
+    "$BIN/paced_load" --url "http://127.0.0.1:${SERVER_PORTS[$i]}/api/viewer/heartbeat" \
         --rate "$HB_RATE" --duration "$HB_SECS" --warmup 2 --header "x-api-key: $KEY" \
         --pairs "$WORK/pairs-D${SERVER_DEP[$i]}.tsv" >"$WORK/hb-$HB_RATE-$i.txt" &
     hp+=($!)

@@ -50,11 +50,25 @@ fn example_binary(name: &str) -> PathBuf {
         .and_then(|m| m.modified())
         .unwrap_or_else(|_| panic!("example binary {} is missing. {HOW}", path.display()));
     // A filtered run would otherwise test an old build of an edited example.
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples");
-    for source in [
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let dir = root.join("examples");
+    let mut sources = vec![
         dir.join(format!("{name}.rs")),
         dir.join("common").join("mod.rs"),
-    ] {
+    ];
+    // viewer-bot is a command line over the ivs-loadgen library.
+    if name == "viewer-bot" {
+        let lib = root.join("ivs-loadgen").join("src");
+        for d in [lib.clone(), lib.join("viewer_bot")] {
+            let entries = std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display()));
+            sources.extend(
+                entries
+                    .filter_map(|e| Some(e.ok()?.path()))
+                    .filter(|p| p.is_file()),
+            );
+        }
+    }
+    for source in sources {
         let edited = std::fs::metadata(&source).and_then(|m| m.modified());
         if let Ok(edited) = edited {
             assert!(

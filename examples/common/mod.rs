@@ -75,22 +75,6 @@ pub fn fail(error: &ivs_client::Error) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// A short machine-style name for an error: the API code, or the kind of
-/// failure (`TIMEOUT`, `TRANSPORT`, ...).
-pub fn error_code(error: &ivs_client::Error) -> String {
-    match error {
-        ivs_client::Error::Timeout => "TIMEOUT".into(),
-        ivs_client::Error::Transport(_) => "TRANSPORT".into(),
-        ivs_client::Error::WebSocket(_) => "WEBSOCKET".into(),
-        ivs_client::Error::Decode { .. } => "DECODE".into(),
-        ivs_client::Error::InvalidConfig(_) => "INVALID_CONFIG".into(),
-        other => match other.code() {
-            Some(code) => code.as_str().to_owned(),
-            None => "OTHER".into(),
-        },
-    }
-}
-
 /// Parses `KEY=VALUE` (for `--tag` and `--attribute`).
 pub fn parse_key_value(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {

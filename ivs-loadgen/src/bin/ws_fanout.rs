@@ -16,55 +16,55 @@
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
+use ivs_loadgen::process::status_kib;
+use ivs_loadgen::{parse_secs, percentile};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
-fn usage() -> ! {
-    eprintln!("usage: ws_fanout --url WS_URL [--connections N] [--duration S] [--pid PID]");
-    std::process::exit(2)
-}
-
-fn proc_status(pid: u32, field: &str) -> Option<u64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    text.lines()
-        .find(|l| l.starts_with(field))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
+#[derive(Debug, Parser)]
+#[command(about = "Spread of each /ws broadcast's arrival over N subscribers")]
+struct Args {
+    /// The `/ws` URL, with its `apiKey`.
+    #[arg(long)]
+    url: String,
+    /// Subscribers.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    connections: u32,
+    /// Seconds measured once every subscriber has its first snapshot.
+    #[arg(long, default_value = "15", value_parser = parse_secs)]
+    duration: Duration,
+    /// The server's process id, to report its memory (`/proc/<pid>/status`).
+    #[arg(long)]
+    pid: Option<u32>,
 }
 
 fn pct(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[(((p / 100.0) * (sorted.len() - 1) as f64).round() as usize).min(sorted.len() - 1)]
+    percentile(sorted, p).unwrap_or(f64::NAN)
 }
 
 type Arrivals = Arc<Mutex<HashMap<u64, Vec<Instant>>>>;
 
+/// The arrivals so far, whoever panicked while holding them.
+fn arrivals_of(a: &Arrivals) -> std::sync::MutexGuard<'_, HashMap<u64, Vec<Instant>>> {
+    a.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 #[tokio::main]
-async fn main() {
-    let (mut url, mut n, mut duration, mut pid) = (String::new(), 1000usize, 15.0f64, None::<u32>);
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let v = it.next().unwrap_or_else(|| usage());
-        match flag.as_str() {
-            "--url" => url = v,
-            "--connections" => n = v.parse().unwrap_or_else(|_| usage()),
-            "--duration" => duration = v.parse().unwrap_or_else(|_| usage()),
-            "--pid" => pid = Some(v.parse().unwrap_or_else(|_| usage())),
-            _ => usage(),
-        }
-    }
-    if url.is_empty() {
-        usage()
-    }
-    let rss_before = pid.and_then(|p| proc_status(p, "VmRSS:"));
+async fn main() -> ExitCode {
+    let Args {
+        url,
+        connections,
+        duration,
+        pid,
+    } = Args::parse();
+    let n = connections as usize;
+    let rss_before = pid.and_then(|p| status_kib(Some(p), "VmRSS"));
     let arrivals: Arrivals = Arc::default();
     let subscribed = Arc::new(tokio::sync::Semaphore::new(0));
     let stop = Arc::new(tokio::sync::Notify::new());
@@ -102,7 +102,7 @@ async fn main() {
                                 }
                                 let mut h = std::collections::hash_map::DefaultHasher::new();
                                 t.as_str().hash(&mut h);
-                                arrivals.lock().unwrap().entry(h.finish()).or_default().push(at);
+                                arrivals_of(&arrivals).entry(h.finish()).or_default().push(at);
                             }
                             Some(Ok(_)) => {}
                             Some(Err(e)) => return Err(format!("read: {e}")),
@@ -118,21 +118,27 @@ async fn main() {
         });
     }
     // Every connection has had its first snapshot.
-    let all =
-        tokio::time::timeout(Duration::from_secs(60), subscribed.acquire_many(n as u32)).await;
+    let all = tokio::time::timeout(
+        Duration::from_secs(60),
+        subscribed.acquire_many(connections),
+    )
+    .await;
     if all.is_err() {
         eprintln!("error: not every connection subscribed within 60 s");
-        std::process::exit(1);
+        return ExitCode::FAILURE;
     }
     let connect_secs = started.elapsed().as_secs_f64();
-    arrivals.lock().unwrap().clear();
-    let rss_subscribed = pid.and_then(|p| proc_status(p, "VmRSS:"));
-    println!("{n} subscribers connected in {connect_secs:.2} s; measuring for {duration} s");
-    tokio::time::sleep(Duration::from_secs_f64(duration)).await;
-    let rss_end = pid.and_then(|p| proc_status(p, "VmRSS:"));
-    let hwm = pid.and_then(|p| proc_status(p, "VmHWM:"));
+    arrivals_of(&arrivals).clear();
+    let rss_subscribed = pid.and_then(|p| status_kib(Some(p), "VmRSS"));
+    println!(
+        "{n} subscribers connected in {connect_secs:.2} s; measuring for {} s",
+        duration.as_secs_f64()
+    );
+    tokio::time::sleep(duration).await;
+    let rss_end = pid.and_then(|p| status_kib(Some(p), "VmRSS"));
+    let hwm = pid.and_then(|p| status_kib(Some(p), "VmHWM"));
     stop.notify_waiters();
-    let ticks = std::mem::take(&mut *arrivals.lock().unwrap());
+    let ticks = std::mem::take(&mut *arrivals_of(&arrivals));
     let mut errors = 0;
     tasks.abort_all();
     while let Some(r) = tasks.join_next().await {
@@ -153,7 +159,9 @@ async fn main() {
         }
         complete += 1;
         times.sort();
-        let first = times[0];
+        let Some(&first) = times.first() else {
+            continue;
+        };
         let mut last = 0.0;
         for t in &times {
             last = t.duration_since(first).as_secs_f64() * 1000.0;
@@ -192,4 +200,5 @@ async fn main() {
         kib(rss_end),
         kib(hwm)
     );
+    ExitCode::SUCCESS
 }

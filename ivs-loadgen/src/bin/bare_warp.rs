@@ -4,22 +4,27 @@
 //! shaped like a heartbeat response. No authentication, no store, no logging.
 //!
 //! ```text
-//! cargo run --release -p ivs-server --example bare_warp -- 127.0.0.1:3900
+//! cargo run --release -p ivs-loadgen --bin bare_warp -- 127.0.0.1:3900
 //! ```
 
 use std::net::SocketAddr;
 
+use clap::Parser;
 use warp::Filter;
 
 const BODY: &str = r#"{"success":true,"data":{"userId":"bench-0-1","stageArn":"arn:aws:ivs:ap-northeast-1:123456789012:stage/q1qfKtqLI9wg","lastHeartbeat":"2026-01-01T00:00:00.000Z"},"timestamp":"2026-01-01T00:00:00.000Z"}"#;
 
+#[derive(Debug, Parser)]
+#[command(about = "A warp server answering every request with a constant heartbeat body")]
+struct Args {
+    /// The address to listen on.
+    #[arg(default_value = "127.0.0.1:3900")]
+    addr: SocketAddr,
+}
+
 #[tokio::main]
 async fn main() {
-    let addr: SocketAddr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:3900".into())
-        .parse()
-        .expect("usage: bare_warp [ADDR]");
+    let Args { addr } = Args::parse();
     let route = warp::body::content_length_limit(16 * 1024)
         .and(warp::body::bytes())
         .map(|_body: bytes::Bytes| {
