@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ivs_server::store::redis::{hash_tagged, RedisStore};
-use ivs_server::store::{JoinOutcome, JoinRequest, StageRecord, ViewerStore};
+use ivs_server::store::{JoinOutcome, JoinRequest, StageKind, StageRecord, ViewerStore};
 use ivs_suite::fake_ivs::FakeIvs;
 use ivs_suite::fleet::{blocking, Findings, Fleet, Join};
 use ivs_suite::redis_cluster::{key_slot, RedisCluster};
@@ -48,9 +48,7 @@ fn record(arn: &str) -> StageRecord {
         arn: arn.to_string(),
         name: "s".into(),
         tags: Default::default(),
-        auto_scaled: false,
-        master: false,
-        assignable: true,
+        kind: StageKind::AutoScaled,
         created_at: 1,
         draining: false,
         revived_at: None,

@@ -320,7 +320,7 @@ impl Fleet {
         let stages = self.stages().await;
         let min_active = stages
             .iter()
-            .filter(|s| s.record.assignable && !s.record.draining)
+            .filter(|s| s.record.kind.is_assignable() && !s.record.draining)
             .map(|s| s.viewers)
             .min();
         if min_active.is_some_and(|n| n < SCALE_UP_AT) {
@@ -328,7 +328,7 @@ impl Fleet {
         }
         if stages
             .iter()
-            .any(|s| s.record.assignable && s.record.draining)
+            .any(|s| s.record.kind.is_assignable() && s.record.draining)
         {
             return ScaleResult::Revived;
         }
@@ -387,7 +387,7 @@ impl Fleet {
             .stages()
             .await
             .into_iter()
-            .filter(|s| s.record.auto_scaled && !s.record.draining)
+            .filter(|s| s.record.kind.is_auto_scaled() && !s.record.draining)
             .map(|s| s.record.arn)
             .collect();
         if autos.is_empty() {
@@ -489,7 +489,7 @@ impl Fleet {
                 let stages = self.stages().await;
                 let room = stages
                     .iter()
-                    .filter(|s| s.record.assignable)
+                    .filter(|s| s.record.kind.is_assignable())
                     .any(|s| s.record.draining || s.viewers < CAPACITY);
                 prop_assert!(!room, "join refused with room: {:?}", stages);
                 prop_assert_eq!(self.expected_scale().await, ScaleResult::AtLimit);
@@ -748,7 +748,7 @@ impl Fleet {
         // (6) exactly one master, and the pointer names it.
         let masters: Vec<&str> = stages
             .iter()
-            .filter(|s| s.record.master)
+            .filter(|s| s.record.kind.is_master())
             .map(|s| s.record.arn.as_str())
             .collect();
         prop_assert_eq!(masters.len(), 1, "masters: {:?}", masters);

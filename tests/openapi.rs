@@ -391,7 +391,7 @@ impl FlakyStore {
 
 #[async_trait]
 impl ViewerStore for FlakyStore {
-    fn kind(&self) -> &'static str {
+    fn kind(&self) -> ivs_server::store::StoreKind {
         self.inner.kind()
     }
     async fn ping(&self) -> StoreResult<()> {

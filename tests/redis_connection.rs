@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use ivs_server::store::redis::link::Link;
 use ivs_server::store::redis::{ClusterMode, RedisOptions, RedisStore};
-use ivs_server::store::{JoinOutcome, JoinRequest, StageRecord, StoreError, ViewerStore};
+use ivs_server::store::{
+    JoinOutcome, JoinRequest, StageKind, StageRecord, StoreError, ViewerStore,
+};
 use ivs_suite::redis_cluster::{key_slot, RedisCluster};
 use ivs_suite::redis_server::{RedisOptions as ServerOptions, RedisServer};
 use redis::Value;
@@ -37,9 +39,7 @@ fn stage(arn: &str) -> StageRecord {
         arn: arn.to_string(),
         name: "s".into(),
         tags: Default::default(),
-        auto_scaled: false,
-        master: false,
-        assignable: true,
+        kind: StageKind::AutoScaled,
         created_at: 1,
         draining: false,
         revived_at: None,

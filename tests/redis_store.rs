@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ivs_server::store::redis::RedisStore;
-use ivs_server::store::{JoinOutcome, JoinRequest, StageRecord, StoreError, ViewerStore};
+use ivs_server::store::{
+    JoinOutcome, JoinRequest, StageKind, StageRecord, StoreError, StoreKind, ViewerStore,
+};
 use ivs_suite::redis_server::RedisServer;
 
 const ARN_A: &str = "arn:aws:ivs:ap-northeast-1:123456789012:stage/aaaa";
@@ -24,9 +26,7 @@ fn stage(arn: &str, created_at: i64) -> StageRecord {
         arn: arn.to_string(),
         name: "s".into(),
         tags: Default::default(),
-        auto_scaled: false,
-        master: false,
-        assignable: true,
+        kind: StageKind::AutoScaled,
         created_at,
         draining: false,
         revived_at: None,
@@ -235,7 +235,7 @@ async fn connecting_rebuilds_the_load_index() {
     let server = RedisServer::start();
     let store = connect(&server, "ivs:").await;
     let mut manual = stage(ARN_B, 0);
-    manual.assignable = false;
+    manual.kind = StageKind::Custom;
     store.register_stage(&manual).await.unwrap();
     store.register_stage(&stage(ARN_A, 1)).await.unwrap();
     for i in 0..3 {
@@ -791,7 +791,7 @@ async fn the_server_selects_redis_from_the_settings() {
         .build()
         .await
         .unwrap();
-    assert_eq!(built.app().store().kind(), "redis");
+    assert_eq!(built.app().store().kind(), StoreKind::Redis);
     // The master stage went into Redis under the prefix.
     assert_eq!(server.command(&["ZCARD", "{srv}:stages"]), "1");
     // Unreachable at start: the server refuses to start, with the reason.

@@ -11,7 +11,8 @@ use ivs_server::store::memory::MemoryStore;
 use ivs_server::store::redis::RedisStore;
 use ivs_server::store::{
     gcra, BeginOutcome, Fence, Intent, IntentAction, JoinOutcome, JoinRequest, LeaveOutcome,
-    Millis, RateDecision, RateRefund, RateState, RemoveOutcome, StageRecord, ViewerStore,
+    Millis, RateDecision, RateRefund, RateState, RemoveOutcome, StageKind, StageRecord,
+    ViewerStore,
 };
 use ivs_suite::redis_cluster::RedisCluster;
 use ivs_suite::redis_server::RedisServer;
@@ -120,9 +121,7 @@ fn stage(arn: &str, created_at: Millis) -> StageRecord {
         arn: arn.to_string(),
         name: format!("name-{}", &arn[arn.len() - 4..]),
         tags: [("app".to_string(), "test".to_string())].into(),
-        auto_scaled: true,
-        master: false,
-        assignable: true,
+        kind: StageKind::AutoScaled,
         created_at,
         draining: false,
         revived_at: None,
@@ -182,7 +181,7 @@ async fn join_is_idempotent_per_user(s: &dyn ViewerStore) {
 async fn join_picks_the_least_loaded_stage_with_room(s: &dyn ViewerStore) {
     // C is older but not assignable (a manual stage): never chosen.
     let mut manual = stage(ARN_C, 0);
-    manual.assignable = false;
+    manual.kind = StageKind::Custom;
     s.register_stage(&manual).await.unwrap();
     s.register_stage(&stage(ARN_B, 2)).await.unwrap();
     s.register_stage(&stage(ARN_A, 1)).await.unwrap();
@@ -277,7 +276,7 @@ async fn needs_stage_reports_the_threshold(s: &dyn ViewerStore) {
     assert!(joined(s, req("u4", 5, 3, 2)).await.3);
     // Non-assignable stages do not count towards the minimum.
     let mut manual = stage(ARN_C, 3);
-    manual.assignable = false;
+    manual.kind = StageKind::Custom;
     s.register_stage(&manual).await.unwrap();
     assert!(joined(s, req("u5", 6, 3, 2)).await.3);
 }
@@ -545,8 +544,7 @@ async fn rename_and_register_replace(s: &dyn ViewerStore) {
     assert_eq!(load.viewers, 1);
     // Registering again replaces the record (viewers stay counted).
     let mut master = record.clone();
-    master.master = true;
-    master.auto_scaled = false;
+    master.kind = StageKind::Master;
     master.name = "master".into();
     s.register_stage(&master).await.unwrap();
     let load = s.stage(ARN_A).await.unwrap().unwrap();
@@ -814,7 +812,9 @@ async fn random_workloads(url: &str, command: impl Fn(&[&str]) -> String) {
             let user = format!("u{}", rng.random_range(0..40));
             let op = rng.random_range(0..100);
             let mut record = stage(arn, rng.random_range(0..3));
-            record.assignable = rng.random_range(0..5) > 0;
+            if rng.random_range(0..5) == 0 {
+                record.kind = StageKind::Custom;
+            }
             record.draining = rng.random_range(0..5) == 0;
             let draining = rng.random_bool(0.5);
             let mut answers = Vec::new();
@@ -863,7 +863,7 @@ async fn random_workloads(url: &str, command: impl Fn(&[&str]) -> String) {
 fn expected_load_index(stages: &[ivs_server::store::StageLoad]) -> Vec<String> {
     let mut open: Vec<_> = stages
         .iter()
-        .filter(|s| s.record.assignable && !s.record.draining)
+        .filter(|s| s.record.kind.is_assignable() && !s.record.draining)
         .collect();
     open.sort_by(|a, b| {
         (a.viewers, a.record.created_at, &a.record.arn).cmp(&(
@@ -1078,8 +1078,7 @@ async fn drain_if_idle_respects_revivals(s: &dyn ViewerStore) {
     let min_age = Duration::from_millis(1_000);
     s.register_stage(&stage(ARN_A, 1_000)).await.unwrap();
     let mut master = stage(ARN_B, 1_000);
-    master.auto_scaled = false;
-    master.master = true;
+    master.kind = StageKind::Master;
     s.register_stage(&master).await.unwrap();
     // Too young.
     assert!(!s.drain_if_idle(ARN_A, 5, min_age, 1_500, &f).await.unwrap());
@@ -1116,7 +1115,7 @@ async fn the_master_pointer_follows_the_registry(s: &dyn ViewerStore) {
     s.register_stage(&stage(ARN_A, 1)).await.unwrap();
     assert_eq!(s.master().await.unwrap(), None);
     let mut master = stage(ARN_B, 2);
-    master.master = true;
+    master.kind = StageKind::Master;
     s.register_stage(&master).await.unwrap();
     assert_eq!(s.master().await.unwrap().as_deref(), Some(ARN_B));
     s.purge_stage(ARN_B, 3).await.unwrap();
@@ -1126,7 +1125,7 @@ async fn the_master_pointer_follows_the_registry(s: &dyn ViewerStore) {
         .await
         .unwrap();
     let mut next = named(ARN_C, "m", 4);
-    next.master = true;
+    next.kind = StageKind::Master;
     assert!(s.finish_create(&next, &f).await.unwrap());
     assert_eq!(s.master().await.unwrap().as_deref(), Some(ARN_C));
     assert!(s.intents().await.unwrap().is_empty());

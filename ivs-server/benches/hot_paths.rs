@@ -16,7 +16,7 @@ use ivs_server::ivs::local::LocalIvs;
 use ivs_server::ivs::token::{CapabilityClaims, Claims, TokenSigner};
 use ivs_server::ivs::{IvsBackend, TokenSpec};
 use ivs_server::store::memory::MemoryStore;
-use ivs_server::store::{JoinRequest, StageRecord, ViewerStore};
+use ivs_server::store::{JoinRequest, StageKind, StageRecord, ViewerStore};
 
 fn claims() -> Claims {
     Claims {
@@ -77,9 +77,11 @@ fn assignment(c: &mut Criterion) {
                     arn: format!("arn:aws:ivs:ap-northeast-1:125371974421:stage/stage{i:07}"),
                     name: format!("s{i}"),
                     tags: Default::default(),
-                    auto_scaled: i > 0,
-                    master: i == 0,
-                    assignable: true,
+                    kind: if i == 0 {
+                        StageKind::Master
+                    } else {
+                        StageKind::AutoScaled
+                    },
                     created_at: i,
                     draining: false,
                     revived_at: None,

@@ -91,7 +91,7 @@ async fn main() -> ExitCode {
     let addr = listener.local_addr().unwrap_or(bind);
     tracing::info!(
         addr = %addr,
-        store = server.app().store().kind(),
+        store = %server.app().store().kind(),
         master = %server.app().master_arn(),
         "ivs-server listening"
     );

@@ -313,7 +313,7 @@ fn fleet_registry(fleet: &FleetView<'_>) -> Registry {
     for s in fleet.stages {
         let labels = StageLabels {
             stage: stage_label(&s.record.arn),
-            auto_scaled: s.record.auto_scaled,
+            auto_scaled: s.record.kind.is_auto_scaled(),
         };
         viewers.get_or_create(&labels).set(i64::from(s.viewers));
     }

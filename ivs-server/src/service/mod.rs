@@ -24,7 +24,10 @@ use crate::config::Settings;
 use crate::ivs::rules::{has_tag, DEPLOYMENT_TAG, ENVIRONMENT_TAG, ROLE_MASTER};
 use crate::ivs::{BackendHealth, IvsBackend, IvsError};
 use crate::metrics::Metrics;
-use crate::store::{Fence, IntentAction, Millis, StageLoad, StageRecord, StoreError, ViewerStore};
+use crate::store::{
+    Fence, IntentAction, Millis, StageKind, StageLoad, StageRecord, StoreError, StoreKind,
+    ViewerStore,
+};
 
 pub use error::{Invalid, ServiceError};
 use scaling::Created;
@@ -91,17 +94,6 @@ impl std::fmt::Debug for App {
     }
 }
 
-/// What a stage is to the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum StageKind {
-    /// The master stage: gets viewers, never deleted.
-    Master,
-    /// Created to absorb viewers: gets viewers, drained when idle.
-    AutoScaled,
-    /// Created on request: counts toward the limit, gets no assigned viewers.
-    Custom,
-}
-
 /// The registry entry for a stage IVS describes.
 pub(crate) fn stage_record(
     stage: &crate::ivs::IvsStage,
@@ -112,9 +104,7 @@ pub(crate) fn stage_record(
         arn: stage.arn.clone(),
         name: stage.name.clone(),
         tags: stage.tags.clone(),
-        auto_scaled: kind == StageKind::AutoScaled,
-        master: kind == StageKind::Master,
-        assignable: kind != StageKind::Custom,
+        kind,
         created_at,
         draining: false,
         revived_at: None,
@@ -391,7 +381,7 @@ impl App {
             .await
             .unwrap_or(BackendHealth::Unreachable);
         let redis = match (self.store.kind(), store_ok) {
-            ("embedded", _) => "embedded",
+            (StoreKind::Embedded, _) => "embedded",
             (_, true) => "connected",
             (_, false) => "disconnected",
         };

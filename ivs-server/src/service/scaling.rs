@@ -16,10 +16,11 @@ use std::time::Duration;
 use ivs_api::Tags;
 
 use super::lease::AfterWork;
-use super::{now_ms, stage_record, App, StageKind, STAGE_LEASE, STAGE_LEASE_TTL};
+use super::{now_ms, stage_record, App, STAGE_LEASE, STAGE_LEASE_TTL};
 use crate::ivs::rules::{has_tag, AUTO_SCALED, AUTO_STAGE_PREFIX, ROLE_MASTER};
 use crate::ivs::IvsError;
 use crate::metrics::Metrics;
+use crate::store::StageKind;
 use crate::store::{
     BeginOutcome, Fence, Intent, IntentAction, RemoveOutcome, StageRecord, StoreError,
 };
@@ -143,7 +144,7 @@ impl App {
         let stages = self.store.stages().await?;
         let min_active = stages
             .iter()
-            .filter(|s| s.record.assignable && !s.record.draining)
+            .filter(|s| s.record.kind.is_assignable() && !s.record.draining)
             .map(|s| s.viewers)
             .min();
         if min_active.is_some_and(|n| n < limits.scale_up_threshold) {
@@ -151,7 +152,7 @@ impl App {
         }
         let mut draining: Vec<_> = stages
             .iter()
-            .filter(|s| s.record.assignable && s.record.draining)
+            .filter(|s| s.record.kind.is_assignable() && s.record.draining)
             .collect();
         draining.sort_by_key(|s| std::cmp::Reverse(s.viewers));
         for stage in draining {
@@ -341,7 +342,7 @@ impl App {
         let limits = self.settings.limits;
         for stage in self.store.stages().await? {
             let r = &stage.record;
-            if !r.auto_scaled {
+            if !r.kind.is_auto_scaled() {
                 continue;
             }
             // Checked again in the store, in one step: a stage revived since
@@ -462,7 +463,7 @@ impl App {
             let r = &stage.record;
             match live.get(r.arn.as_str()) {
                 None if before.get(&r.arn) == Some(&r.created_at) => {
-                    self.forget_if_gone(&r.arn, r.master).await?;
+                    self.forget_if_gone(&r.arn, r.kind.is_master()).await?;
                 }
                 None => {}
                 Some(s) if s.name != r.name => {
@@ -479,7 +480,7 @@ impl App {
             .stages()
             .await?
             .into_iter()
-            .filter(|s| s.record.auto_scaled)
+            .filter(|s| s.record.kind.is_auto_scaled())
             .map(|s| s.record.arn)
             .collect();
         let master = self.current_master().await?;

@@ -7,8 +7,9 @@ use ivs_api::{
 };
 
 use super::scaling::{Created, ScaleError};
-use super::{now_ms, validate, App, Invalid, ServiceError, StageKind};
+use super::{now_ms, validate, App, Invalid, ServiceError};
 use crate::ivs::IvsError;
+use crate::store::StageKind;
 use crate::store::{RemoveOutcome, StageLoad, StageRecord};
 
 /// IVS's ListStages page bound, kept for ours.
@@ -62,7 +63,7 @@ impl App {
                     stage_arn: s.record.arn.clone(),
                     name: s.record.name.clone(),
                     viewer_count: s.viewers,
-                    auto_scaled: s.record.auto_scaled,
+                    auto_scaled: s.record.kind.is_auto_scaled(),
                     created_at: Timestamp::from_millis(s.record.created_at),
                     tags: s.record.tags.clone(),
                 })
@@ -188,7 +189,7 @@ impl App {
     pub async fn delete_stage(&self, arn: &StageArn) -> Result<DeletedStage, ServiceError> {
         let arn = arn.as_str();
         let load = self.registered(arn).await?;
-        if load.record.master || arn == self.current_master().await? {
+        if load.record.kind.is_master() || arn == self.current_master().await? {
             return Err(ServiceError::MasterStageProtected);
         }
         // Stop new viewers first, so the emptiness check below cannot be raced.

@@ -14,7 +14,7 @@ fn stage_stats(s: &StageLoad, with_tags: bool) -> StageStats {
         stage_arn: s.record.arn.clone(),
         stage_name: s.record.name.clone(),
         viewer_count: s.viewers,
-        auto_scaled: s.record.auto_scaled,
+        auto_scaled: s.record.kind.is_auto_scaled(),
         created_at: Timestamp::from_millis(s.record.created_at),
         tags: with_tags.then(|| s.record.tags.clone()),
     }
@@ -79,7 +79,7 @@ impl App {
             viewer_count: s.viewers,
             info: StageStatsInfo {
                 name: s.record.name.clone(),
-                auto_scaled: s.record.auto_scaled,
+                auto_scaled: s.record.kind.is_auto_scaled(),
                 created_at: Timestamp::from_millis(s.record.created_at),
             },
             timestamp: Timestamp::now(),

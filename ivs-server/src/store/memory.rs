@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use super::{
     gcra, BeginOutcome, Departure, Fence, Intent, IntentAction, JoinOutcome, JoinRequest,
     LeaveOutcome, Millis, RateDecision, RateRefund, RateState, RemoveOutcome, StageLoad,
-    StageRecord, StoreResult, ViewerRecord, ViewerStore, MAX_DEPARTURES,
+    StageRecord, StoreKind, StoreResult, ViewerRecord, ViewerStore, MAX_DEPARTURES,
 };
 
 #[derive(Debug, Clone)]
@@ -74,7 +74,7 @@ impl State {
     fn assignable(&self) -> impl Iterator<Item = (&StageRecord, u32)> {
         self.stages
             .values()
-            .filter(|s| s.assignable && !s.draining)
+            .filter(|s| s.kind.is_assignable() && !s.draining)
             .map(|s| (s, self.count(&s.arn)))
     }
 
@@ -139,8 +139,8 @@ impl MemoryStore {
 
 #[async_trait]
 impl ViewerStore for MemoryStore {
-    fn kind(&self) -> &'static str {
-        "embedded"
+    fn kind(&self) -> StoreKind {
+        StoreKind::Embedded
     }
 
     async fn ping(&self) -> StoreResult<()> {
@@ -217,7 +217,11 @@ impl ViewerStore for MemoryStore {
 
     async fn master(&self) -> StoreResult<Option<String>> {
         let state = self.lock();
-        let mut masters: Vec<&StageRecord> = state.stages.values().filter(|s| s.master).collect();
+        let mut masters: Vec<&StageRecord> = state
+            .stages
+            .values()
+            .filter(|s| s.kind.is_master())
+            .collect();
         masters.sort_by_key(|s| (s.created_at, &s.arn));
         Ok(masters.first().map(|s| s.arn.clone()))
     }
@@ -233,7 +237,7 @@ impl ViewerStore for MemoryStore {
             return Ok(BeginOutcome::Fenced);
         }
         if intent.master
-            && (state.stages.values().any(|s| s.master)
+            && (state.stages.values().any(|s| s.kind.is_master())
                 || state
                     .intents
                     .values()
@@ -287,8 +291,8 @@ impl ViewerStore for MemoryStore {
             return Ok(false);
         };
         let since = stage.revived_at.unwrap_or(0).max(stage.created_at);
-        if !stage.auto_scaled
-            || !stage.assignable
+        if !stage.kind.is_auto_scaled()
+            || !stage.kind.is_assignable()
             || stage.draining
             || count >= below
             || now - since < min_age.as_millis() as i64

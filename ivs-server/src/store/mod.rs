@@ -20,8 +20,38 @@ use serde::{Deserialize, Serialize};
 /// in by the caller so that every instance and every test agrees on it.
 pub type Millis = i64;
 
+/// What a stage is for. One value per stage, so that no stage can be, say,
+/// the master and auto-scaled at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StageKind {
+    /// The master stage: gets viewers, never deleted.
+    Master,
+    /// Created to absorb viewers: gets viewers, drained when idle.
+    AutoScaled,
+    /// Created on request: counts toward the limit, gets no assigned viewers.
+    Custom,
+}
+
+impl StageKind {
+    /// Whether this is the master stage.
+    pub fn is_master(self) -> bool {
+        self == StageKind::Master
+    }
+
+    /// Whether the server created it to absorb viewers.
+    pub fn is_auto_scaled(self) -> bool {
+        self == StageKind::AutoScaled
+    }
+
+    /// Whether viewers are assigned to it (the master and auto-scaled stages).
+    pub fn is_assignable(self) -> bool {
+        self != StageKind::Custom
+    }
+}
+
 /// A stage the server manages. Registry entries never expire.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "StoredRecord", into = "StoredRecord")]
 pub struct StageRecord {
     /// Stage ARN.
     pub arn: String,
@@ -29,19 +59,70 @@ pub struct StageRecord {
     pub name: String,
     /// Tags as created.
     pub tags: Tags,
-    /// Created by the server to absorb viewers.
-    pub auto_scaled: bool,
-    /// The master stage.
-    pub master: bool,
-    /// Receives automatically assigned viewers (the master and auto-scaled stages).
-    pub assignable: bool,
+    /// What it is for.
+    pub kind: StageKind,
     /// Creation time.
     pub created_at: Millis,
     /// Scale-down has chosen it: it gets no new viewers and goes when empty.
     pub draining: bool,
     /// When it was last put back in service after draining.
-    #[serde(default)]
     pub revived_at: Option<Millis>,
+}
+
+/// A [`StageRecord`] as stores keep it (JSON in Redis): the kind as the three
+/// flags earlier versions wrote, so records written by either version read
+/// the same.
+#[derive(Serialize, Deserialize)]
+struct StoredRecord {
+    arn: String,
+    name: String,
+    tags: Tags,
+    auto_scaled: bool,
+    master: bool,
+    assignable: bool,
+    created_at: Millis,
+    draining: bool,
+    #[serde(default)]
+    revived_at: Option<Millis>,
+}
+
+impl From<StoredRecord> for StageRecord {
+    fn from(s: StoredRecord) -> Self {
+        // Earlier versions never wrote two of the flags together; should a
+        // record have them, the master wins, then auto-scaled.
+        let kind = if s.master {
+            StageKind::Master
+        } else if s.auto_scaled {
+            StageKind::AutoScaled
+        } else {
+            StageKind::Custom
+        };
+        StageRecord {
+            arn: s.arn,
+            name: s.name,
+            tags: s.tags,
+            kind,
+            created_at: s.created_at,
+            draining: s.draining,
+            revived_at: s.revived_at,
+        }
+    }
+}
+
+impl From<StageRecord> for StoredRecord {
+    fn from(r: StageRecord) -> Self {
+        StoredRecord {
+            arn: r.arn,
+            name: r.name,
+            tags: r.tags,
+            auto_scaled: r.kind.is_auto_scaled(),
+            master: r.kind.is_master(),
+            assignable: r.kind.is_assignable(),
+            created_at: r.created_at,
+            draining: r.draining,
+            revived_at: r.revived_at,
+        }
+    }
 }
 
 /// A stage with its current viewer count.
@@ -290,10 +371,36 @@ pub enum StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// The viewer store.
+/// Which store an instance runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreKind {
+    /// The in-process store (one instance only).
+    Embedded,
+    /// Redis, a single node or a cluster.
+    Redis,
+}
+
+impl StoreKind {
+    /// The name logs and `/health` use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreKind::Embedded => "embedded",
+            StoreKind::Redis => "redis",
+        }
+    }
+}
+
+impl std::fmt::Display for StoreKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[async_trait]
 pub trait ViewerStore: Send + Sync + 'static {
-    /// `"embedded"` or `"redis"`.
-    fn kind(&self) -> &'static str;
+    /// Which store this is.
+    fn kind(&self) -> StoreKind;
 
     /// Checks that the store answers (for `/health`).
     async fn ping(&self) -> StoreResult<()>;
@@ -725,6 +832,37 @@ mod tests {
                     "seed {seed} step {step}: stored tat {stored} < spent {spent_tat}"
                 );
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod record_tests {
+    use super::*;
+
+    fn stored(auto_scaled: bool, master: bool, assignable: bool) -> String {
+        format!(
+            r#"{{"arn":"a","name":"n","tags":{{}},"auto_scaled":{auto_scaled},"master":{master},"assignable":{assignable},"created_at":1,"draining":false}}"#
+        )
+    }
+
+    #[test]
+    fn records_written_with_flags_read_as_one_kind_and_are_written_back_the_same() {
+        for (flags, kind) in [
+            ((false, true, true), StageKind::Master),
+            ((true, false, true), StageKind::AutoScaled),
+            ((false, false, false), StageKind::Custom),
+            // Never written, but readable: the master wins.
+            ((true, true, true), StageKind::Master),
+        ] {
+            let json = stored(flags.0, flags.1, flags.2);
+            let record: StageRecord = serde_json::from_str(&json).unwrap();
+            assert_eq!(record.kind, kind, "{json}");
+            assert_eq!(record.revived_at, None);
+            let back: serde_json::Value = serde_json::to_value(&record).unwrap();
+            assert_eq!(back["master"], kind.is_master());
+            assert_eq!(back["auto_scaled"], kind.is_auto_scaled());
+            assert_eq!(back["assignable"], kind.is_assignable());
         }
     }
 }

@@ -24,7 +24,7 @@ use redis::{Script, Value};
 use super::{
     BeginOutcome, Departure, Fence, Intent, IntentAction, JoinOutcome, JoinRequest, LeaveOutcome,
     Millis, RateDecision, RateReceipt, RateRefund, RemoveOutcome, StageLoad, StageRecord,
-    StoreError, StoreResult, ViewerRecord, ViewerStore,
+    StoreError, StoreKind, StoreResult, ViewerRecord, ViewerStore,
 };
 
 mod keys;
@@ -254,8 +254,8 @@ impl RedisStore {
 
 #[async_trait]
 impl ViewerStore for RedisStore {
-    fn kind(&self) -> &'static str {
-        "redis"
+    fn kind(&self) -> StoreKind {
+        StoreKind::Redis
     }
 
     async fn ping(&self) -> StoreResult<()> {

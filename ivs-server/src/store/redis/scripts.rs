@@ -192,10 +192,10 @@ pub(super) fn registration_args<'a>(stage: &'a StageRecord, json: &'a str) -> Ve
         stage.arn.as_str().into(),
         json.into(),
         stage.name.as_str().into(),
-        flag(stage.assignable).into(),
+        flag(stage.kind.is_assignable()).into(),
         flag(stage.draining).into(),
         stage.created_at.into(),
-        flag(stage.master).into(),
+        flag(stage.kind.is_master()).into(),
     ]
 }
 
