@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use ivs_server::config::{AwsSettings, AwsStaticCredentials, BackendKind, Secret};
+use ivs_server::config::{AwsSettings, AwsStaticCredentials, BackendKind, IvsSettings, Secret};
 use ivs_server::Settings;
 use serde_json::{json, Map, Value};
 use wiremock::matchers::method;
@@ -176,8 +176,11 @@ impl std::fmt::Debug for FakeIvs {
 /// and timeouts, the development API key.
 pub fn aws_settings(fake: &FakeIvs) -> Settings {
     Settings {
-        ivs_backend: BackendKind::Aws,
-        ivs_endpoint_url: Some(fake.url()),
+        ivs: IvsSettings {
+            backend: BackendKind::Aws,
+            endpoint_url: Some(fake.url()),
+            ..IvsSettings::default()
+        },
         aws: AwsSettings {
             region: Some(REGION.into()),
             credentials: Some(AwsStaticCredentials {

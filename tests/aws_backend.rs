@@ -222,7 +222,7 @@ async fn list_stages_follows_next_token_and_keeps_tags() -> TestResult {
     let master = fake.add_stage("their-master", &[]);
     fake.set_page_size(3);
     let mut settings = aws_settings(&fake);
-    settings.master_stage_arn = Some(master.clone());
+    settings.ivs.master_stage_arn = Some(master.clone());
     let ivs = backend(&settings).await?;
 
     let stages = ivs.list_stages().await?;
@@ -383,8 +383,8 @@ async fn self_signed_tokens_make_no_token_call_and_carry_ivs_claims() -> TestRes
     let arn = fake.add_stage("s", &[]);
     let key = KeyFile::new()?;
     let mut settings = aws_settings(&fake);
-    settings.token_key_file = Some(key.0.clone());
-    settings.public_key_arn = Some(KEY_ARN.into());
+    settings.ivs.token_key_file = Some(key.0.clone());
+    settings.ivs.public_key_arn = Some(KEY_ARN.into());
     let ivs = backend(&settings).await?;
     let signer = TokenSigner::from_pem_file(&key.0, KEY_ARN)?;
     assert_eq!(
@@ -453,7 +453,7 @@ async fn self_signed_tokens_make_no_token_call_and_carry_ivs_claims() -> TestRes
 async fn half_a_key_configuration_is_refused() -> TestResult {
     let fake = FakeIvs::start().await;
     let mut settings = aws_settings(&fake);
-    settings.public_key_arn = Some(KEY_ARN.into());
+    settings.ivs.public_key_arn = Some(KEY_ARN.into());
     assert!(AwsIvs::new(&settings).await.is_err());
     Ok(())
 }
@@ -550,7 +550,7 @@ async fn health_is_ready_or_unreachable_and_cached() -> TestResult {
     let port = closed.local_addr()?.port();
     drop(closed);
     let mut settings = quick(&fake);
-    settings.ivs_endpoint_url = Some(format!("http://127.0.0.1:{port}"));
+    settings.ivs.endpoint_url = Some(format!("http://127.0.0.1:{port}"));
     let down = backend(&settings).await?;
     let started = Instant::now();
     assert_eq!(down.health().await, BackendHealth::Unreachable);
@@ -772,7 +772,7 @@ async fn replication_starts_when_the_publisher_goes_live_later() -> TestResult {
     let fake = FakeIvs::start().await;
     let mut settings = aws_settings(&fake);
     let master = fake.add_stage("configured-master", &[]);
-    settings.master_stage_arn = Some(master.clone());
+    settings.ivs.master_stage_arn = Some(master.clone());
     let ivs = backend(&settings).await?;
     // A stage known from the registry (e.g. after a restart).
     let overflow = fake.add_stage(
@@ -1102,8 +1102,8 @@ async fn server_self_signed_viewer_token_verifies() -> TestResult {
     let fake = FakeIvs::start().await;
     let key = KeyFile::new()?;
     let mut settings = aws_settings(&fake);
-    settings.token_key_file = Some(key.0.clone());
-    settings.public_key_arn = Some(KEY_ARN.into());
+    settings.ivs.token_key_file = Some(key.0.clone());
+    settings.ivs.public_key_arn = Some(KEY_ARN.into());
     let api = Api::start(settings).await?;
     let master = api.master();
     let signer = TokenSigner::from_pem_file(&key.0, KEY_ARN)?;
@@ -1139,7 +1139,8 @@ async fn server_self_signed_viewer_token_verifies() -> TestResult {
 async fn configured_master_must_exist() -> TestResult {
     let fake = FakeIvs::start().await;
     let mut settings = aws_settings(&fake);
-    settings.master_stage_arn = Some(format!("arn:aws:ivs:{REGION}:{ACCOUNT}:stage/doesNotExist"));
+    settings.ivs.master_stage_arn =
+        Some(format!("arn:aws:ivs:{REGION}:{ACCOUNT}:stage/doesNotExist"));
     let err = match ServerBuilder::new(settings).build().await {
         Err(e) => e.to_string(),
         Ok(_) => return Err("built without its master stage".into()),
@@ -1148,7 +1149,7 @@ async fn configured_master_must_exist() -> TestResult {
 
     let master = fake.add_stage("existing-master", &[]);
     let mut settings = aws_settings(&fake);
-    settings.master_stage_arn = Some(master.clone());
+    settings.ivs.master_stage_arn = Some(master.clone());
     let api = Api::start(settings).await?;
     assert_eq!(api.master(), master);
     assert_eq!(fake.count("CreateStage"), 0);

@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use contract_table::{cases, error_cases, Ctx, WRONG_KEY};
 use ivs_client::{Client, Error, RetryPolicy};
+use ivs_server::config::RedisSettings;
 use ivs_server::Settings;
 use ivs_suite::harness::{test_settings, TestServer};
 use ivs_suite::redis_cluster::RedisCluster;
@@ -162,8 +163,11 @@ async fn every_endpoint_of_the_table_works_against_a_server_on_redis_cluster() {
         .await
         .expect("cluster start");
     let settings = Settings {
-        redis_url: Some(cluster.urls().join(",")),
-        redis_prefix: "contract:".into(),
+        redis: RedisSettings {
+            url: Some(cluster.urls().join(",")),
+            prefix: "contract:".into(),
+            ..Default::default()
+        },
         ..test_settings()
     };
     let t = Target::start_with(settings).await;

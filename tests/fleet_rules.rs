@@ -37,7 +37,7 @@ async fn eventually(what: &str, within: Duration, mut check: impl FnMut() -> boo
 #[tokio::test]
 async fn leftovers_are_deleted_only_with_this_deployments_tag() {
     let fake = FakeIvs::start().await;
-    let s = aws_server(&fake, |s| s.redis_prefix = "event-a:".into()).await;
+    let s = aws_server(&fake, |s| s.redis.prefix = "event-a:".into()).await;
     let ours = fake.add_stage(
         "auto-stage-1",
         &[("ManagedBy", "api-server"), ("Deployment", "event-a")],

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use ivs_client::model::{Tags, TokenRequest, ViewerRef};
-use ivs_server::config::{Limits, Settings};
+use ivs_server::config::{IvsSettings, Limits, Settings};
 use ivs_server::ivs::local::LocalIvs;
 use ivs_server::ivs::{BackendHealth, IvsBackend, IvsError, IvsStage, ParticipantToken, TokenSpec};
 use ivs_server::service::{now_ms, App, ScaleResult, ServiceError, MANAGED_BY};
@@ -49,7 +49,10 @@ const USERS: u8 = 12;
 
 fn settings() -> Settings {
     Settings {
-        deployment_id: Some("model".into()),
+        ivs: IvsSettings {
+            deployment_id: Some("model".into()),
+            ..IvsSettings::default()
+        },
         limits: Limits {
             max_stages: MAX_STAGES,
             viewers_per_stage: CAPACITY,

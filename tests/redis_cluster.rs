@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ivs_server::config::DEV_API_KEY;
+use ivs_server::config::{RedisSettings, DEV_API_KEY};
 use ivs_server::ivs::local::LocalIvs;
 use ivs_server::{RunningServer, ServerBuilder, Settings};
 use ivs_suite::redis_server::RedisServer;
@@ -70,8 +70,11 @@ impl Drop for Instance {
 
 fn settings(redis: &RedisServer, prefix: &str) -> Settings {
     Settings {
-        redis_url: Some(redis.url()),
-        redis_prefix: prefix.to_string(),
+        redis: RedisSettings {
+            url: Some(redis.url()),
+            prefix: prefix.to_string(),
+            ..Default::default()
+        },
         ..Default::default()
     }
 }

@@ -783,8 +783,11 @@ async fn foreign_data_is_an_error_not_a_panic() {
 async fn the_server_selects_redis_from_the_settings() {
     let mut server = RedisServer::start();
     let settings = ivs_server::Settings {
-        redis_url: Some(server.url()),
-        redis_prefix: "srv:".into(),
+        redis: ivs_server::config::RedisSettings {
+            url: Some(server.url()),
+            prefix: "srv:".into(),
+            ..Default::default()
+        },
         ..Default::default()
     };
     let built = ivs_server::ServerBuilder::new(settings.clone())

@@ -79,14 +79,50 @@ pub fn parse_api_keys(s: &str) -> Result<Vec<ApiKey>, String> {
     Ok(keys)
 }
 
-/// Command-line and environment configuration.
+/// Command-line and environment configuration: one group of flags per
+/// subsystem, each a struct of its own.
+///
+/// A setting's flag, environment variable, default and help text are written
+/// once, on its field; the `Default` of each settings struct is that struct
+/// parsed from an empty command line (`defaults` below), so a default cannot
+/// be written twice and drift.
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "ivs-server",
     version,
-    about = "AWS IVS Real-time token and viewer server"
+    about = "AWS IVS Real-time token and viewer server",
+    long_about = None,
+    mut_args(placeholder_from_flag)
 )]
 pub struct Args {
+    /// Listening, API keys and logging.
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// The Redis store.
+    #[command(flatten)]
+    pub redis: RedisSettings,
+    /// The IVS backend, the token key and the stages the server owns.
+    #[command(flatten)]
+    pub ivs: IvsSettings,
+    /// The AWS IVS backend's client.
+    #[command(flatten)]
+    pub aws: AwsSettings,
+    /// The embedded emulator.
+    #[command(flatten)]
+    pub local: LocalSettings,
+    /// The spec's limits and timings.
+    #[command(flatten)]
+    pub limits: Limits,
+    /// The HTTP server's connections.
+    #[command(flatten)]
+    pub connections: ConnectionLimits,
+}
+
+/// Listening, API keys and logging: the settings [`Args::into_settings`]
+/// resolves (the development key, the floor of the rate limit) before they
+/// become fields of [`Settings`].
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerArgs {
     /// Address to listen on.
     #[arg(long, env = "IVS_BIND", default_value = "127.0.0.1:3000")]
     pub bind: SocketAddr,
@@ -96,61 +132,71 @@ pub struct Args {
     /// Requests per minute per API key (keys without their own limit).
     #[arg(long, env = "IVS_RATE_LIMIT_PER_MINUTE", default_value_t = 100)]
     pub rate_limit_per_minute: u32,
+    /// Open `/ws` connections allowed per API key on one instance.
+    #[arg(long, env = "IVS_WS_MAX_CONNECTIONS_PER_KEY", default_value_t = 10_000)]
+    pub ws_max_connections_per_key: usize,
+    /// Serve `/metrics` without an API key (for a scraper on a private network).
+    #[arg(long, env = "IVS_METRICS_PUBLIC", default_value_t = false)]
+    pub metrics_public: bool,
+    /// Log format; `RUST_LOG` filters the lines.
+    #[arg(long, env = "IVS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// The Redis store (`REDIS_URL` unset: the in-process store).
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct RedisSettings {
     /// Redis URL (`redis://[user:password@]host:port`, `rediss://`, `redis+unix://`, `unix://`); comma-separated: cluster seed nodes; unset → in-process store.
-    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
-    pub redis_url: Option<String>,
+    #[arg(long = "redis-url", env = "REDIS_URL", hide_env_values = true)]
+    pub url: Option<String>,
     /// Redis Cluster protocol: `auto` asks the first reachable URL (`CLUSTER INFO`), `on`/`off` force it.
-    #[arg(long, env = "REDIS_CLUSTER", value_enum, default_value_t = ClusterMode::Auto)]
-    pub redis_cluster: ClusterMode,
+    // The default is `ClusterMode`'s own (its `#[default]` variant).
+    #[arg(
+        long = "redis-cluster",
+        env = "REDIS_CLUSTER",
+        value_enum,
+        default_value_t
+    )]
+    pub cluster: ClusterMode,
     /// PEM file of the CA(s) to trust for `rediss://` instead of the built-in roots (a private CA).
-    #[arg(long, env = "REDIS_CA_CERT")]
-    pub redis_ca_cert: Option<PathBuf>,
+    #[arg(long = "redis-ca-cert", env = "REDIS_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
     /// Prefix of every Redis key; it becomes a Redis Cluster hash tag (`ivs:` → `{ivs}:`), so one deployment's keys share one slot.
-    #[arg(long, env = "IVS_REDIS_PREFIX", default_value = "ivs:")]
-    pub redis_prefix: String,
+    #[arg(
+        long = "redis-prefix",
+        env = "IVS_REDIS_PREFIX",
+        default_value = "ivs:"
+    )]
+    pub prefix: String,
+}
+
+impl RedisSettings {
+    /// How to reach Redis, when a URL is set.
+    pub fn options(&self) -> Option<RedisOptions> {
+        let url = self.url.as_deref()?;
+        Some(RedisOptions {
+            cluster: self.cluster,
+            ca_cert: self.ca_cert.clone(),
+            ..RedisOptions::from_list(url)
+        })
+    }
+}
+
+/// Which IVS backend, how participant tokens are signed, and which stages
+/// are this deployment's.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct IvsSettings {
     /// IVS backend: the embedded emulator, or AWS IVS Real-time (docs/aws.md).
-    #[arg(long, env = "IVS_BACKEND", value_enum, default_value_t = BackendKind::Local)]
-    pub ivs_backend: BackendKind,
+    #[arg(
+        long = "ivs-backend",
+        env = "IVS_BACKEND",
+        value_enum,
+        default_value_t = BackendKind::Local
+    )]
+    pub backend: BackendKind,
     /// IVS control-plane endpoint override (AWS backend; tests point it at a mock).
-    #[arg(long, env = "IVS_ENDPOINT_URL")]
-    pub ivs_endpoint_url: Option<String>,
-    /// AWS region of the IVS backend; unset → the standard AWS region chain (AWS_REGION, profile, IMDS).
-    #[arg(long, env = "IVS_AWS_REGION")]
-    pub aws_region: Option<String>,
-    /// Static AWS access key id for the IVS backend; unset → the standard credential chain.
-    #[arg(
-        long,
-        env = "IVS_AWS_ACCESS_KEY_ID",
-        requires = "aws_secret_access_key"
-    )]
-    pub aws_access_key_id: Option<String>,
-    /// The secret access key that goes with `--aws-access-key-id`.
-    #[arg(
-        long,
-        env = "IVS_AWS_SECRET_ACCESS_KEY",
-        hide_env_values = true,
-        value_parser = parse_secret,
-        requires = "aws_access_key_id"
-    )]
-    pub aws_secret_access_key: Option<Secret>,
-    /// Attempts per IVS call, the first included; throttling, 5xx and network errors are retried.
-    #[arg(long, env = "IVS_AWS_MAX_ATTEMPTS", default_value_t = 4)]
-    pub aws_max_attempts: u32,
-    /// Timeout of one IVS call attempt (milliseconds).
-    #[arg(long, env = "IVS_AWS_TIMEOUT_MS", default_value_t = 5_000)]
-    pub aws_timeout_ms: u64,
-    /// CreateParticipantToken calls per second this instance allows itself (IVS: 50 per account and region).
-    #[arg(long, env = "IVS_TOKEN_CALLS_PER_SEC", default_value_t = 50)]
-    pub ivs_token_calls_per_sec: u32,
-    /// Calls per second of each other IVS operation this instance allows itself (IVS: 5 per account and region).
-    #[arg(long, env = "IVS_STAGE_CALLS_PER_SEC", default_value_t = 5)]
-    pub ivs_stage_calls_per_sec: u32,
-    /// Region of the local emulator's ARNs (the AWS backend uses the standard AWS region chain).
-    #[arg(long, env = "IVS_LOCAL_REGION", default_value = "ap-northeast-1")]
-    pub local_region: String,
-    /// Account id of the local emulator's ARNs.
-    #[arg(long, env = "IVS_LOCAL_ACCOUNT", default_value = "123456789012")]
-    pub local_account: String,
+    #[arg(long = "ivs-endpoint-url", env = "IVS_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
     /// P-384 private key (PEM) for participant tokens; unset → a key generated at start.
     #[arg(long, env = "IVS_TOKEN_KEY_FILE")]
     pub token_key_file: Option<PathBuf>,
@@ -171,73 +217,30 @@ pub struct Args {
     /// leftovers. Default: the Redis prefix without its trailing colon.
     #[arg(long, env = "IVS_DEPLOYMENT_ID")]
     pub deployment_id: Option<String>,
-    /// Maximum managed stages (master included).
-    #[arg(long, env = "IVS_MAX_STAGES", default_value_t = 20)]
-    pub max_stages: u32,
-    /// Maximum viewers on one stage.
-    #[arg(long, env = "IVS_VIEWERS_PER_STAGE", default_value_t = 50)]
-    pub viewers_per_stage: u32,
-    /// A stage reaching this many viewers makes a new one.
-    #[arg(long, env = "IVS_SCALE_UP_THRESHOLD", default_value_t = 45)]
-    pub scale_up_threshold: u32,
-    /// An auto-scaled stage under this many viewers is drained.
-    #[arg(long, env = "IVS_SCALE_DOWN_THRESHOLD", default_value_t = 5)]
-    pub scale_down_threshold: u32,
-    /// An auto-scaled stage under the scale-down threshold is drained only once it is at least this old (seconds).
-    #[arg(long, env = "IVS_SCALE_DOWN_MIN_AGE_SECS", default_value_t = 300)]
-    pub scale_down_min_age_secs: u64,
-    /// Publisher token lifetime (seconds).
-    #[arg(long, env = "IVS_PUBLISHER_TOKEN_TTL_SECS", default_value_t = 14_400)]
-    pub publisher_token_ttl_secs: u64,
-    /// Viewer token lifetime (seconds).
-    #[arg(long, env = "IVS_VIEWER_TOKEN_TTL_SECS", default_value_t = 3_600)]
-    pub viewer_token_ttl_secs: u64,
-    /// A viewer silent this long is removed (seconds).
-    #[arg(long, env = "IVS_HEARTBEAT_TIMEOUT_SECS", default_value_t = 60)]
-    pub heartbeat_timeout_secs: u64,
-    /// How often expired viewers are swept (milliseconds).
-    #[arg(long, env = "IVS_SWEEP_INTERVAL_MS", default_value_t = 5_000)]
-    pub sweep_interval_ms: u64,
-    /// How often `/ws` subscribers get statistics (milliseconds).
-    #[arg(long, env = "IVS_STATS_INTERVAL_MS", default_value_t = 5_000)]
-    pub stats_interval_ms: u64,
-    /// How long a finished viewer's watch time stays queryable (seconds).
-    #[arg(long, env = "IVS_DURATION_RETENTION_SECS", default_value_t = 86_400)]
-    pub duration_retention_secs: u64,
-    /// Largest accepted request body (bytes).
-    #[arg(long, env = "IVS_MAX_BODY_BYTES", default_value_t = 16 * 1024)]
-    pub max_body_bytes: u64,
-    /// Open `/ws` connections allowed per API key on one instance.
-    #[arg(long, env = "IVS_WS_MAX_CONNECTIONS_PER_KEY", default_value_t = 10_000)]
-    pub ws_max_connections_per_key: usize,
-    /// How often `/ws` clients are pinged; one that answers none for two intervals is dropped (milliseconds).
-    #[arg(long, env = "IVS_WS_PING_INTERVAL_MS", default_value_t = 15_000)]
-    pub ws_ping_interval_ms: u64,
-    /// Serve `/metrics` without an API key (for a scraper on a private network).
-    #[arg(long, env = "IVS_METRICS_PUBLIC", default_value_t = false)]
-    pub metrics_public: bool,
-    /// Longest a client may take to send a request body (milliseconds).
-    #[arg(long, env = "IVS_BODY_TIMEOUT_MS", default_value_t = 10_000)]
-    pub body_timeout_ms: u64,
-    /// Longest a client may take to send a request's headers, from its first byte (a new connection: from accept); slower → connection closed (milliseconds).
-    #[arg(long, env = "IVS_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000)]
-    pub header_read_timeout_ms: u64,
-    /// A keep-alive connection idle this long between requests is closed; keep it above the load balancer's idle timeout (milliseconds).
-    #[arg(long, env = "IVS_IDLE_TIMEOUT_MS", default_value_t = 75_000)]
-    pub idle_timeout_ms: u64,
-    /// Open connections (`/ws` sessions included); at the cap new connections wait in the listen backlog.
-    #[arg(long, env = "IVS_MAX_CONNECTIONS", default_value_t = 10_000)]
-    pub max_connections: usize,
-    /// On shutdown, how long requests under way may take before their connections are closed (milliseconds).
-    #[arg(long, env = "IVS_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
-    pub shutdown_grace_ms: u64,
-    /// Log format; `RUST_LOG` filters the lines.
-    #[arg(long, env = "IVS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
+}
+
+/// The embedded emulator's ARNs.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct LocalSettings {
+    /// Region of the local emulator's ARNs (the AWS backend uses the standard AWS region chain).
+    #[arg(
+        id = "local_region",
+        long = "local-region",
+        env = "IVS_LOCAL_REGION",
+        default_value = "ap-northeast-1"
+    )]
+    pub region: String,
+    /// Account id of the local emulator's ARNs.
+    #[arg(
+        long = "local-account",
+        env = "IVS_LOCAL_ACCOUNT",
+        default_value = "123456789012"
+    )]
+    pub account: String,
 }
 
 /// The resolved settings the server runs with.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// Address to listen on.
     pub bind: SocketAddr,
@@ -245,73 +248,57 @@ pub struct Settings {
     pub api_keys: Vec<ApiKey>,
     /// Default requests per minute per key.
     pub rate_limit_per_minute: u32,
-    /// Redis URL, if any (a comma-separated list: cluster seeds).
-    pub redis_url: Option<String>,
-    /// Cluster protocol: detected, on or off.
-    pub redis_cluster: ClusterMode,
-    /// CA bundle for `rediss://`.
-    pub redis_ca_cert: Option<PathBuf>,
-    /// Redis key prefix.
-    pub redis_prefix: String,
-    /// IVS backend.
-    pub ivs_backend: BackendKind,
-    /// IVS endpoint override.
-    pub ivs_endpoint_url: Option<String>,
-    /// AWS backend settings.
-    pub aws: AwsSettings,
-    /// Local emulator region.
-    pub local_region: String,
-    /// Local emulator account.
-    pub local_account: String,
-    /// Token key file.
-    pub token_key_file: Option<PathBuf>,
-    /// Imported public key ARN.
-    pub public_key_arn: Option<String>,
-    /// Existing master stage.
-    pub master_stage_arn: Option<String>,
-    /// Master stage name.
-    pub master_stage_name: String,
-    /// `Environment` tag value.
-    pub environment: String,
-    /// `Deployment` tag value; `None` derives it from the Redis prefix.
-    pub deployment_id: Option<String>,
-    /// Limits and timings.
-    pub limits: Limits,
-    /// `/metrics` needs no API key.
-    pub metrics_public: bool,
     /// Open `/ws` connections per key on one instance.
     pub ws_max_connections_per_key: usize,
+    /// `/metrics` needs no API key.
+    pub metrics_public: bool,
+    /// The Redis store, if any.
+    pub redis: RedisSettings,
+    /// IVS backend, token key and stage identity.
+    pub ivs: IvsSettings,
+    /// AWS backend settings.
+    pub aws: AwsSettings,
+    /// The embedded emulator's ARNs.
+    pub local: LocalSettings,
+    /// Limits and timings.
+    pub limits: Limits,
     /// The HTTP server's connection limits.
     pub connections: ConnectionLimits,
 }
 
 /// Limits of the HTTP server's connections (docs/operations.md, "Abuse limits").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
 pub struct ConnectionLimits {
-    /// Longest from a request's first byte (a new connection: from accept)
-    /// to the end of its headers.
+    /// Longest a client may take to send a request's headers, from its first byte (a new connection: from accept); slower → connection closed (milliseconds).
+    #[arg(
+        long = "header-read-timeout-ms",
+        env = "IVS_HEADER_READ_TIMEOUT_MS",
+        default_value = "10000",
+        value_parser = millis
+    )]
     pub header_read_timeout: Duration,
-    /// Longest a keep-alive connection may wait for its next request.
+    /// A keep-alive connection idle this long between requests is closed; keep it above the load balancer's idle timeout (milliseconds).
+    // Above the 60 s idle timeout of an AWS ALB (and most proxies): the side
+    // that closes an idle connection first must be the load balancer, or it
+    // may send a request into a socket being closed and answer 502.
+    #[arg(
+        long = "idle-timeout-ms",
+        env = "IVS_IDLE_TIMEOUT_MS",
+        default_value = "75000",
+        value_parser = millis
+    )]
     pub idle_timeout: Duration,
-    /// Most open connections, upgraded `/ws` ones included.
+    /// Open connections (`/ws` sessions included); at the cap new connections wait in the listen backlog.
+    #[arg(long, env = "IVS_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,
-    /// On shutdown, how long requests under way may take.
+    /// On shutdown, how long requests under way may take before their connections are closed (milliseconds).
+    #[arg(
+        long = "shutdown-grace-ms",
+        env = "IVS_SHUTDOWN_GRACE_MS",
+        default_value = "10000",
+        value_parser = millis
+    )]
     pub shutdown_grace: Duration,
-}
-
-impl Default for ConnectionLimits {
-    fn default() -> Self {
-        ConnectionLimits {
-            header_read_timeout: Duration::from_secs(10),
-            // Above the 60 s idle timeout of an AWS ALB (and most proxies):
-            // the side that closes an idle connection first must be the load
-            // balancer, or it may send a request into a socket being closed
-            // and answer 502.
-            idle_timeout: Duration::from_secs(75),
-            max_connections: 10_000,
-            shutdown_grace: Duration::from_secs(10),
-        }
-    }
 }
 
 /// A secret string: kept out of `Debug` output and logs.
@@ -344,118 +331,247 @@ fn parse_secret(s: &str) -> Result<Secret, String> {
 }
 
 /// Static AWS credentials (for hosts outside AWS, and tests).
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Flattened as an `Option`, present when either flag is given. clap would
+/// still demand both fields when neither is given, hence `required = false`;
+/// `requires` makes them a pair instead.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct AwsStaticCredentials {
-    /// Access key id.
+    /// Static AWS access key id for the IVS backend; unset → the standard credential chain.
+    #[arg(
+        long = "aws-access-key-id",
+        env = "IVS_AWS_ACCESS_KEY_ID",
+        required = false,
+        requires = "secret_access_key"
+    )]
     pub access_key_id: String,
-    /// Secret access key.
+    /// The secret access key that goes with `--aws-access-key-id`.
+    #[arg(
+        long = "aws-secret-access-key",
+        env = "IVS_AWS_SECRET_ACCESS_KEY",
+        hide_env_values = true,
+        value_parser = parse_secret,
+        required = false,
+        requires = "access_key_id"
+    )]
     pub secret_access_key: Secret,
 }
 
 /// Settings of the AWS IVS backend (`IVS_BACKEND=aws`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct AwsSettings {
-    /// Region; `None` → the standard region chain.
+    /// AWS region of the IVS backend; unset → the standard AWS region chain (AWS_REGION, profile, IMDS).
+    #[arg(id = "aws_region", long = "aws-region", env = "IVS_AWS_REGION")]
     pub region: Option<String>,
     /// Static credentials; `None` → the standard credential chain.
+    #[command(flatten)]
     pub credentials: Option<AwsStaticCredentials>,
-    /// Attempts per call, the first included.
+    /// Attempts per IVS call, the first included; throttling, 5xx and network errors are retried.
+    #[arg(
+        long = "aws-max-attempts",
+        env = "IVS_AWS_MAX_ATTEMPTS",
+        default_value_t = 4
+    )]
     pub max_attempts: u32,
-    /// Timeout of one attempt.
+    /// Timeout of one IVS call attempt (milliseconds).
+    #[arg(
+        long = "aws-timeout-ms",
+        env = "IVS_AWS_TIMEOUT_MS",
+        default_value = "5000",
+        value_parser = millis
+    )]
     pub attempt_timeout: Duration,
-    /// CreateParticipantToken calls per second (client-side budget).
+    /// CreateParticipantToken calls per second this instance allows itself (IVS: 50 per account and region).
+    #[arg(
+        long = "ivs-token-calls-per-sec",
+        env = "IVS_TOKEN_CALLS_PER_SEC",
+        default_value_t = 50
+    )]
     pub token_calls_per_sec: u32,
-    /// Calls per second of each other operation (client-side budget).
+    /// Calls per second of each other IVS operation this instance allows itself (IVS: 5 per account and region).
+    #[arg(
+        long = "ivs-stage-calls-per-sec",
+        env = "IVS_STAGE_CALLS_PER_SEC",
+        default_value_t = 5
+    )]
     pub stage_calls_per_sec: u32,
 }
 
-impl Default for AwsSettings {
-    fn default() -> Self {
-        AwsSettings {
-            region: None,
-            credentials: None,
-            max_attempts: 4,
-            attempt_timeout: Duration::from_secs(5),
-            token_calls_per_sec: 50,
-            stage_calls_per_sec: 5,
-        }
-    }
-}
-
 /// Every limit and timing of the spec, as settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
 pub struct Limits {
-    /// Maximum managed stages.
+    /// Maximum managed stages (master included).
+    #[arg(long, env = "IVS_MAX_STAGES", default_value_t = 20)]
     pub max_stages: u32,
-    /// Maximum viewers per stage.
+    /// Maximum viewers on one stage.
+    #[arg(long, env = "IVS_VIEWERS_PER_STAGE", default_value_t = 50)]
     pub viewers_per_stage: u32,
-    /// Scale-up threshold.
+    /// A stage reaching this many viewers makes a new one.
+    #[arg(long, env = "IVS_SCALE_UP_THRESHOLD", default_value_t = 45)]
     pub scale_up_threshold: u32,
-    /// Scale-down threshold.
+    /// An auto-scaled stage under this many viewers is drained.
+    #[arg(long, env = "IVS_SCALE_DOWN_THRESHOLD", default_value_t = 5)]
     pub scale_down_threshold: u32,
-    /// Minimum age before scale-down.
+    /// An auto-scaled stage under the scale-down threshold is drained only once it is at least this old (seconds).
+    #[arg(
+        long = "scale-down-min-age-secs",
+        env = "IVS_SCALE_DOWN_MIN_AGE_SECS",
+        default_value = "300",
+        value_parser = secs
+    )]
     pub scale_down_min_age: Duration,
-    /// Publisher token lifetime.
+    /// Publisher token lifetime (seconds).
+    #[arg(
+        long = "publisher-token-ttl-secs",
+        env = "IVS_PUBLISHER_TOKEN_TTL_SECS",
+        default_value = "14400",
+        value_parser = secs
+    )]
     pub publisher_token_ttl: Duration,
-    /// Viewer token lifetime.
+    /// Viewer token lifetime (seconds).
+    #[arg(
+        long = "viewer-token-ttl-secs",
+        env = "IVS_VIEWER_TOKEN_TTL_SECS",
+        default_value = "3600",
+        value_parser = secs
+    )]
     pub viewer_token_ttl: Duration,
-    /// Heartbeat timeout.
+    /// A viewer silent this long is removed (seconds).
+    #[arg(
+        long = "heartbeat-timeout-secs",
+        env = "IVS_HEARTBEAT_TIMEOUT_SECS",
+        default_value = "60",
+        value_parser = secs
+    )]
     pub heartbeat_timeout: Duration,
-    /// Sweep period.
+    /// How often expired viewers are swept (milliseconds).
+    #[arg(
+        long = "sweep-interval-ms",
+        env = "IVS_SWEEP_INTERVAL_MS",
+        default_value = "5000",
+        value_parser = millis
+    )]
     pub sweep_interval: Duration,
-    /// Stats broadcast period.
+    /// How often `/ws` subscribers get statistics (milliseconds).
+    #[arg(
+        long = "stats-interval-ms",
+        env = "IVS_STATS_INTERVAL_MS",
+        default_value = "5000",
+        value_parser = millis
+    )]
     pub stats_interval: Duration,
-    /// Watch-time retention.
+    /// How long a finished viewer's watch time stays queryable (seconds).
+    #[arg(
+        long = "duration-retention-secs",
+        env = "IVS_DURATION_RETENTION_SECS",
+        default_value = "86400",
+        value_parser = secs
+    )]
     pub duration_retention: Duration,
-    /// Body size bound.
+    /// Largest accepted request body (bytes).
+    #[arg(long, env = "IVS_MAX_BODY_BYTES", default_value_t = 16 * 1024)]
     pub max_body_bytes: u64,
-    /// Body upload time bound.
+    /// Longest a client may take to send a request body (milliseconds).
+    #[arg(
+        long = "body-timeout-ms",
+        env = "IVS_BODY_TIMEOUT_MS",
+        default_value = "10000",
+        value_parser = millis
+    )]
     pub body_timeout: Duration,
-    /// `/ws` ping period.
+    /// How often `/ws` clients are pinged; one that answers none for two intervals is dropped (milliseconds).
+    #[arg(
+        long = "ws-ping-interval-ms",
+        env = "IVS_WS_PING_INTERVAL_MS",
+        default_value = "15000",
+        value_parser = millis
+    )]
     pub ws_ping_interval: Duration,
 }
 
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_stages: 20,
-            viewers_per_stage: 50,
-            scale_up_threshold: 45,
-            scale_down_threshold: 5,
-            scale_down_min_age: Duration::from_secs(300),
-            publisher_token_ttl: Duration::from_secs(14_400),
-            viewer_token_ttl: Duration::from_secs(3_600),
-            heartbeat_timeout: Duration::from_secs(60),
-            sweep_interval: Duration::from_secs(5),
-            stats_interval: Duration::from_secs(5),
-            duration_retention: Duration::from_secs(86_400),
-            max_body_bytes: 16 * 1024,
-            body_timeout: Duration::from_secs(10),
-            ws_ping_interval: Duration::from_secs(15),
+/// The shortest `/ws` ping interval; a smaller setting is raised to it
+/// (`tokio::time::interval` panics on a zero period, and a few milliseconds
+/// would only flood the clients with pings).
+const MIN_WS_PING_INTERVAL: Duration = Duration::from_millis(100);
+
+fn secs(s: &str) -> Result<Duration, std::num::ParseIntError> {
+    s.parse().map(Duration::from_secs)
+}
+
+fn millis(s: &str) -> Result<Duration, std::num::ParseIntError> {
+    s.parse().map(Duration::from_millis)
+}
+
+/// Names a setting's value in `--help` after its flag (`--sweep-interval-ms
+/// <SWEEP_INTERVAL_MS>`), not after the field it fills (`sweep_interval`),
+/// so that the unit a flag's name carries is shown with its value.
+fn placeholder_from_flag(arg: clap::Arg) -> clap::Arg {
+    match arg.get_long() {
+        Some(long) if arg.get_action().takes_values() => {
+            let name = long.to_uppercase().replace('-', "_");
+            arg.value_name(name)
         }
+        _ => arg,
     }
 }
 
-impl Settings {
-    /// How to reach Redis, when a URL is set.
-    pub fn redis_options(&self) -> Option<RedisOptions> {
-        let url = self.redis_url.as_deref()?;
-        Some(RedisOptions {
-            cluster: self.redis_cluster,
-            ca_cert: self.redis_ca_cert.clone(),
-            ..RedisOptions::from_list(url)
-        })
-    }
+/// The command that parses `T` with no environment variable attached, so
+/// that what it parses from an empty command line is the code's defaults,
+/// whatever the process environment holds.
+fn defaults_command<T: clap::Args>() -> clap::Command {
+    T::augment_args(clap::Command::new("ivs-server").no_binary_name(true)).mut_args(|a| a.env(None))
+}
 
+/// `T` as an empty command line gives it: every setting at the default its
+/// flag declares. This is every settings struct's `Default`.
+fn defaults<T: clap::Args>() -> T {
+    // Only a default value that does not parse fails here: a programming
+    // error, which the tests below catch for every struct.
+    defaults_command::<T>()
+        .try_get_matches_from(std::iter::empty::<String>())
+        .and_then(|m| T::from_arg_matches(&m))
+        .unwrap_or_else(|e| panic!("the settings' defaults do not parse: {e}"))
+}
+
+// Every settings struct's `Default` is its flags' defaults.
+macro_rules! default_from_flags {
+    ($($settings:ty),+) => {$(
+        impl Default for $settings {
+            fn default() -> Self {
+                defaults()
+            }
+        }
+    )+};
+}
+
+default_from_flags!(
+    RedisSettings,
+    IvsSettings,
+    AwsSettings,
+    LocalSettings,
+    Limits,
+    ConnectionLimits
+);
+
+/// The development key, the only one when none is configured.
+fn dev_api_keys() -> Vec<ApiKey> {
+    vec![ApiKey {
+        secret: DEV_API_KEY.into(),
+        rate_per_minute: Some(DEV_KEY_RATE_PER_MINUTE),
+    }]
+}
+
+impl Settings {
     /// The `Deployment` tag value: the configured one, else the Redis prefix
     /// without its trailing separator (stable across restarts, and distinct
     /// for two deployments sharing a Redis).
     pub fn deployment(&self) -> String {
-        match &self.deployment_id {
+        match &self.ivs.deployment_id {
             Some(id) if !id.is_empty() => id.clone(),
             _ => {
                 let p = self
-                    .redis_prefix
+                    .redis
+                    .prefix
                     .trim_end_matches([':', '/', '.', '-', '_']);
                 if p.is_empty() {
                     "ivs".to_string()
@@ -470,33 +586,7 @@ impl Settings {
 impl Default for Settings {
     /// The embedded defaults, with the development key.
     fn default() -> Self {
-        Settings {
-            bind: SocketAddr::from(([127, 0, 0, 1], 3000)),
-            api_keys: vec![ApiKey {
-                secret: DEV_API_KEY.into(),
-                rate_per_minute: Some(DEV_KEY_RATE_PER_MINUTE),
-            }],
-            rate_limit_per_minute: 100,
-            redis_url: None,
-            redis_cluster: ClusterMode::Auto,
-            redis_ca_cert: None,
-            redis_prefix: "ivs:".into(),
-            ivs_backend: BackendKind::Local,
-            ivs_endpoint_url: None,
-            aws: AwsSettings::default(),
-            local_region: "ap-northeast-1".into(),
-            local_account: "123456789012".into(),
-            token_key_file: None,
-            public_key_arn: None,
-            master_stage_arn: None,
-            master_stage_name: "master-stage".into(),
-            environment: "development".into(),
-            deployment_id: None,
-            limits: Limits::default(),
-            metrics_public: false,
-            ws_max_connections_per_key: 10_000,
-            connections: ConnectionLimits::default(),
-        }
+        defaults::<Args>().assemble(dev_api_keys())
     }
 }
 
@@ -515,83 +605,44 @@ pub enum ConfigError {
 impl Args {
     /// Resolves the arguments into settings. The second value says whether the
     /// development key was put in place (the caller warns about it).
-    pub fn into_settings(self) -> Result<(Settings, bool), ConfigError> {
-        let (api_keys, dev_key) = match self.api_keys.filter(|k| !k.is_empty()) {
+    pub fn into_settings(mut self) -> Result<(Settings, bool), ConfigError> {
+        let (api_keys, dev_key) = match self.server.api_keys.take().filter(|k| !k.is_empty()) {
             Some(keys) => (keys, false),
-            None if self.bind.ip().is_loopback() => (Settings::default().api_keys, true),
-            None => return Err(ConfigError::NoKeyOnPublicBind(self.bind)),
+            None if self.server.bind.ip().is_loopback() => (dev_api_keys(), true),
+            None => return Err(ConfigError::NoKeyOnPublicBind(self.server.bind)),
         };
-        let limits = Limits {
-            max_stages: self.max_stages,
-            viewers_per_stage: self.viewers_per_stage,
-            scale_up_threshold: self.scale_up_threshold,
-            scale_down_threshold: self.scale_down_threshold,
-            scale_down_min_age: Duration::from_secs(self.scale_down_min_age_secs),
-            publisher_token_ttl: Duration::from_secs(self.publisher_token_ttl_secs),
-            viewer_token_ttl: Duration::from_secs(self.viewer_token_ttl_secs),
-            heartbeat_timeout: Duration::from_secs(self.heartbeat_timeout_secs),
-            sweep_interval: Duration::from_millis(self.sweep_interval_ms),
-            stats_interval: Duration::from_millis(self.stats_interval_ms),
-            duration_retention: Duration::from_secs(self.duration_retention_secs),
-            max_body_bytes: self.max_body_bytes,
-            body_timeout: Duration::from_millis(self.body_timeout_ms),
-            ws_ping_interval: Duration::from_millis(self.ws_ping_interval_ms.max(100)),
-        };
-        validate_limits(&limits)?;
-        let aws = AwsSettings {
-            region: self.aws_region,
-            credentials: match (self.aws_access_key_id, self.aws_secret_access_key) {
-                (Some(access_key_id), Some(secret_access_key)) => Some(AwsStaticCredentials {
-                    access_key_id,
-                    secret_access_key,
-                }),
-                (None, None) => None,
-                _ => {
-                    return Err(ConfigError::Limits(
-                        "IVS_AWS_ACCESS_KEY_ID and IVS_AWS_SECRET_ACCESS_KEY go together".into(),
-                    ))
-                }
-            },
-            max_attempts: self.aws_max_attempts,
-            attempt_timeout: Duration::from_millis(self.aws_timeout_ms),
-            token_calls_per_sec: self.ivs_token_calls_per_sec,
-            stage_calls_per_sec: self.ivs_stage_calls_per_sec,
-        };
-        validate_aws(&aws)?;
-        let connections = ConnectionLimits {
-            header_read_timeout: Duration::from_millis(self.header_read_timeout_ms),
-            idle_timeout: Duration::from_millis(self.idle_timeout_ms),
-            max_connections: self.max_connections,
-            shutdown_grace: Duration::from_millis(self.shutdown_grace_ms),
-        };
-        validate_connections(&connections)?;
-        Ok((
-            Settings {
-                bind: self.bind,
-                api_keys,
-                rate_limit_per_minute: self.rate_limit_per_minute.max(1),
-                redis_url: self.redis_url,
-                redis_cluster: self.redis_cluster,
-                redis_ca_cert: self.redis_ca_cert,
-                redis_prefix: self.redis_prefix,
-                ivs_backend: self.ivs_backend,
-                ivs_endpoint_url: self.ivs_endpoint_url,
-                aws,
-                local_region: self.local_region,
-                local_account: self.local_account,
-                token_key_file: self.token_key_file,
-                public_key_arn: self.public_key_arn,
-                master_stage_arn: self.master_stage_arn,
-                master_stage_name: self.master_stage_name,
-                environment: self.environment,
-                deployment_id: self.deployment_id,
-                limits,
-                metrics_public: self.metrics_public,
-                ws_max_connections_per_key: self.ws_max_connections_per_key,
-                connections,
-            },
-            dev_key,
-        ))
+        let settings = self.assemble(api_keys);
+        validate_limits(&settings.limits)?;
+        validate_aws(&settings.aws)?;
+        validate_connections(&settings.connections)?;
+        Ok((settings, dev_key))
+    }
+
+    /// The settings these arguments give with these keys, not yet validated.
+    fn assemble(self, api_keys: Vec<ApiKey>) -> Settings {
+        let Args {
+            server,
+            redis,
+            ivs,
+            aws,
+            local,
+            mut limits,
+            connections,
+        } = self;
+        limits.ws_ping_interval = limits.ws_ping_interval.max(MIN_WS_PING_INTERVAL);
+        Settings {
+            bind: server.bind,
+            api_keys,
+            rate_limit_per_minute: server.rate_limit_per_minute.max(1),
+            ws_max_connections_per_key: server.ws_max_connections_per_key,
+            metrics_public: server.metrics_public,
+            redis,
+            ivs,
+            aws,
+            local,
+            limits,
+            connections,
+        }
     }
 }
 
@@ -659,6 +710,7 @@ pub fn validate_limits(l: &Limits) -> Result<(), ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::{CommandFactory, FromArgMatches};
 
     #[test]
     fn keys_with_and_without_limits() {
@@ -736,8 +788,8 @@ mod tests {
     #[test]
     fn redis_options_from_flags() {
         let (settings, _) = Args::parse_from(["ivs-server"]).into_settings().unwrap();
-        assert_eq!(settings.redis_options(), None);
-        assert_eq!(settings.redis_cluster, ClusterMode::Auto);
+        assert_eq!(settings.redis.options(), None);
+        assert_eq!(settings.redis.cluster, ClusterMode::Auto);
         let args = Args::parse_from([
             "ivs-server",
             "--redis-url",
@@ -748,7 +800,7 @@ mod tests {
             "/etc/ca.pem",
         ]);
         let (settings, _) = args.into_settings().unwrap();
-        let options = settings.redis_options().unwrap();
+        let options = settings.redis.options().unwrap();
         assert_eq!(options.urls, ["rediss://u:p@a:7000", "rediss://u:p@b:7001"]);
         assert_eq!(options.cluster, ClusterMode::On);
         assert_eq!(options.ca_cert, Some(PathBuf::from("/etc/ca.pem")));
@@ -789,9 +841,116 @@ mod tests {
         let creds = settings.aws.credentials.clone().unwrap();
         assert_eq!(creds.secret_access_key.expose(), "very-secret");
         assert!(!format!("{settings:?}").contains("very-secret"));
-        // The key id needs its secret.
+        // Each needs the other.
         assert!(Args::try_parse_from(["ivs-server", "--aws-access-key-id", "AKID"]).is_err());
+        assert!(Args::try_parse_from(["ivs-server", "--aws-secret-access-key", "s"]).is_err());
         let args = Args::parse_from(["ivs-server", "--ivs-stage-calls-per-sec", "0"]);
         assert!(matches!(args.into_settings(), Err(ConfigError::Limits(_))));
+    }
+
+    /// Every settings struct's `Default` is what an empty command line
+    /// parses to: nothing to keep in step by hand.
+    #[test]
+    fn defaults_are_what_an_empty_command_line_gives() {
+        // Parsed the way the binary parses (the process environment is read:
+        // this assumes no `IVS_*` setting is exported where tests run).
+        let (parsed, dev_key) = Args::parse_from(["ivs-server"]).into_settings().unwrap();
+        assert!(dev_key);
+        let defaults = Settings::default();
+        assert_eq!(defaults, parsed);
+        // Each struct parsed on its own gives the same values as parsed
+        // within the whole command line.
+        assert_eq!(Limits::default(), parsed.limits);
+        assert_eq!(ConnectionLimits::default(), parsed.connections);
+        assert_eq!(AwsSettings::default(), parsed.aws);
+        assert_eq!(RedisSettings::default(), parsed.redis);
+        assert_eq!(IvsSettings::default(), parsed.ivs);
+        assert_eq!(LocalSettings::default(), parsed.local);
+        // A few spec values, so that a default changed by mistake shows here
+        // as well as in docs/configuration.md.
+        assert_eq!(defaults.limits.max_stages, 20);
+        assert_eq!(defaults.limits.heartbeat_timeout, Duration::from_secs(60));
+        assert_eq!(defaults.connections.idle_timeout, Duration::from_secs(75));
+        assert_eq!(defaults.aws.attempt_timeout, Duration::from_secs(5));
+        assert_eq!(defaults.redis.cluster, ClusterMode::default());
+    }
+
+    /// `Default` never reads the environment: the command it parses has no
+    /// variable attached, while the binary's has one for every setting.
+    #[test]
+    fn defaults_ignore_the_environment() {
+        let with_env = Args::command();
+        let settings: Vec<_> = with_env
+            .get_arguments()
+            .filter(|a| !matches!(a.get_id().as_str(), "help" | "version"))
+            .collect();
+        assert!(settings.len() > 40);
+        assert!(settings.iter().all(|a| a.get_env().is_some()));
+        assert!(defaults_command::<Args>()
+            .get_arguments()
+            .all(|a| a.get_env().is_none()));
+    }
+
+    #[test]
+    fn durations_from_their_units() {
+        let args = Args::parse_from([
+            "ivs-server",
+            "--heartbeat-timeout-secs",
+            "7",
+            "--sweep-interval-ms",
+            "250",
+            "--aws-timeout-ms",
+            "1500",
+            "--ws-ping-interval-ms",
+            "0",
+        ]);
+        let (settings, _) = args.into_settings().unwrap();
+        assert_eq!(settings.limits.heartbeat_timeout, Duration::from_secs(7));
+        assert_eq!(settings.limits.sweep_interval, Duration::from_millis(250));
+        assert_eq!(settings.aws.attempt_timeout, Duration::from_millis(1500));
+        // A zero ping interval would panic the `/ws` timer: raised to the floor.
+        assert_eq!(settings.limits.ws_ping_interval, MIN_WS_PING_INTERVAL);
+        for bad in ["-1", "5s", "", "1.5"] {
+            let parsed = Args::try_parse_from(["ivs-server", "--sweep-interval-ms", bad]);
+            assert!(parsed.is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn value_placeholders_carry_the_flags_unit() {
+        let cmd = Args::command();
+        let placeholder = |id: &str| {
+            let arg = cmd.get_arguments().find(|a| a.get_id() == id).unwrap();
+            arg.get_value_names().unwrap().join(" ")
+        };
+        assert_eq!(placeholder("sweep_interval"), "SWEEP_INTERVAL_MS");
+        assert_eq!(placeholder("scale_down_min_age"), "SCALE_DOWN_MIN_AGE_SECS");
+        assert_eq!(placeholder("url"), "REDIS_URL");
+    }
+
+    /// The credentials group is present when its values come from the
+    /// environment only. The test points the two flags at variables the
+    /// process already has instead of setting any (tests share one
+    /// environment).
+    #[test]
+    fn aws_credentials_from_the_environment() {
+        let vars: Vec<(String, String)> = std::env::vars()
+            .filter(|(_, v)| !v.is_empty())
+            .take(2)
+            .collect();
+        let [(id_var, id), (secret_var, secret)] = &vars[..] else {
+            panic!("the test needs two non-empty environment variables");
+        };
+        let cmd = Args::command()
+            .mut_arg("access_key_id", |a| a.env(id_var.clone()))
+            .mut_arg("secret_access_key", |a| a.env(secret_var.clone()));
+        let matches = cmd.clone().try_get_matches_from(["ivs-server"]).unwrap();
+        let args = Args::from_arg_matches(&matches).unwrap();
+        let creds = args.aws.credentials.unwrap();
+        assert_eq!(&creds.access_key_id, id);
+        assert_eq!(creds.secret_access_key.expose(), secret);
+        // One of the pair from the environment, the other missing: refused.
+        let cmd = cmd.mut_arg("secret_access_key", |a| a.env(None));
+        assert!(cmd.try_get_matches_from(["ivs-server"]).is_err());
     }
 }

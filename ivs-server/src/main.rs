@@ -57,7 +57,7 @@ async fn shutdown_signal() {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    init_logging(args.log_format);
+    init_logging(args.server.log_format);
     let (settings, dev_key) = match args.into_settings() {
         Ok(s) => s,
         Err(e) => {

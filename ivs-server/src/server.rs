@@ -98,12 +98,12 @@ impl ServerBuilder {
 async fn make_store(
     settings: &Settings,
 ) -> Result<(Arc<dyn ViewerStore>, Option<Arc<RedisStore>>), BuildError> {
-    match settings.redis_options() {
+    match settings.redis.options() {
         None => Ok((Arc::new(MemoryStore::new()), None)),
         // Unreachable at start-up is an error (the server refuses to start);
         // later outages are survived by the store itself.
         Some(options) => {
-            let store = RedisStore::connect_with(&options, &settings.redis_prefix)
+            let store = RedisStore::connect_with(&options, &settings.redis.prefix)
                 .await
                 .map_err(|e| BuildError::Store(e.to_string()))?;
             let store = Arc::new(store);
@@ -116,27 +116,27 @@ async fn make_backend(
     settings: &Settings,
     redis: Option<Arc<RedisStore>>,
 ) -> Result<Arc<dyn IvsBackend>, BuildError> {
-    match settings.ivs_backend {
+    match settings.ivs.backend {
         BackendKind::Local => {
-            let kid = settings.public_key_arn.clone().unwrap_or_else(|| {
+            let kid = settings.ivs.public_key_arn.clone().unwrap_or_else(|| {
                 format!(
                     "arn:aws:ivs:{}:{}:public-key/local",
-                    settings.local_region, settings.local_account
+                    settings.local.region, settings.local.account
                 )
             });
-            let (region, account) = (&settings.local_region, &settings.local_account);
+            let (region, account) = (&settings.local.region, &settings.local.account);
             // With Redis, the emulated account (stages, sessions, signing key)
             // is shared by every local-mode instance on it: one account, as
             // on AWS. Without, it lives and dies with this process.
             let Some(redis) = redis else {
-                let signer = match &settings.token_key_file {
+                let signer = match &settings.ivs.token_key_file {
                     Some(path) => TokenSigner::from_pem_file(path, kid)?,
                     None => TokenSigner::generate(kid)?,
                 };
                 return Ok(Arc::new(LocalIvs::new(region, account, signer)));
             };
             let state = RedisAccount::new(redis, account, region);
-            let signer = match &settings.token_key_file {
+            let signer = match &settings.ivs.token_key_file {
                 Some(path) => TokenSigner::from_pem_file(path, kid)?,
                 None => {
                     let key = state

@@ -185,12 +185,11 @@ impl Fleet {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let account = env_value(&extra, "IVS_LOCAL_ACCOUNT")
-            .unwrap_or("123456789012")
-            .to_string();
-        let region = env_value(&extra, "IVS_LOCAL_REGION")
-            .unwrap_or("ap-northeast-1")
-            .to_string();
+        // The processes' own defaults where the extra settings leave them.
+        let defaults = ivs_server::config::LocalSettings::default();
+        let account =
+            env_value(&extra, "IVS_LOCAL_ACCOUNT").map_or(defaults.account, str::to_string);
+        let region = env_value(&extra, "IVS_LOCAL_REGION").map_or(defaults.region, str::to_string);
         let ivs = IvsSide::Local {
             account_keys: local_account_keys(PREFIX, &account, &region),
         };

@@ -238,14 +238,14 @@ impl AwsIvs {
                 "ivs-server-settings",
             ));
         }
-        if let Some(url) = &settings.ivs_endpoint_url {
+        if let Some(url) = &settings.ivs.endpoint_url {
             loader = loader.endpoint_url(url.clone());
         }
         let sdk = loader.load().await;
         if sdk.region().is_none() {
             return Err(AwsSetupError::NoRegion);
         }
-        let signer = match (&settings.token_key_file, &settings.public_key_arn) {
+        let signer = match (&settings.ivs.token_key_file, &settings.ivs.public_key_arn) {
             (Some(path), Some(kid)) => Some(TokenSigner::from_pem_file(path, kid.clone())?),
             (None, None) => None,
             _ => return Err(AwsSetupError::PartialKey),
@@ -274,7 +274,7 @@ impl AwsIvs {
             health: Mutex::new(None),
             probing: AtomicBool::new(false),
             probed: Notify::new(),
-            replication: Replication::new(settings.master_stage_arn.clone()),
+            replication: Replication::new(settings.ivs.master_stage_arn.clone()),
         });
         tokio::spawn(replication::run(Arc::downgrade(&inner)));
         tracing::info!(

@@ -183,7 +183,10 @@ impl App {
     /// The tags every stage the server creates carries.
     pub fn managed_tags(&self) -> Tags {
         let mut tags = Tags::new();
-        tags.insert(ENVIRONMENT_TAG.into(), self.settings.environment.clone());
+        tags.insert(
+            ENVIRONMENT_TAG.into(),
+            self.settings.ivs.environment.clone(),
+        );
         tags.insert(MANAGED_BY.0.into(), MANAGED_BY.1.into());
         tags.insert(DEPLOYMENT_TAG.into(), self.settings.deployment());
         tags
@@ -233,7 +236,7 @@ impl App {
     }
 
     async fn resolve_master(&self) -> Result<String, StartError> {
-        if let Some(arn) = &self.settings.master_stage_arn {
+        if let Some(arn) = &self.settings.ivs.master_stage_arn {
             arn.parse::<ivs_api::StageArn>()
                 .map_err(StartError::MasterArn)?;
             let stage = match self.ivs.get_stage(arn).await {
@@ -331,7 +334,7 @@ impl App {
         }
         let mut tags = self.managed_tags();
         tags.insert(ROLE_MASTER.0.into(), ROLE_MASTER.1.into());
-        let name = self.settings.master_stage_name.clone();
+        let name = self.settings.ivs.master_stage_name.clone();
         match self
             .create_managed(&name, &tags, StageKind::Master, &fence)
             .await
@@ -352,7 +355,7 @@ impl App {
     /// Re-creates (or adopts) the master in the background when it is gone,
     /// once per instance at a time.
     pub(crate) fn spawn_master_repair(&self) {
-        if self.settings.master_stage_arn.is_some()
+        if self.settings.ivs.master_stage_arn.is_some()
             || self.master_repair.swap(true, Ordering::AcqRel)
         {
             return;
