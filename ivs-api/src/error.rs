@@ -93,6 +93,7 @@ impl<'de> Deserialize<'de> for ErrorCode {
 
 /// The API's error body: `{"error": CODE, "message": ..., "details": ...}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// Machine-readable code.
     pub error: ErrorCode,
@@ -100,5 +101,6 @@ pub struct ErrorBody {
     pub message: String,
     /// More detail (which field, which limit).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub details: String,
 }

@@ -6,8 +6,10 @@ use crate::Timestamp;
 
 /// `GET /health`. Not wrapped in an envelope.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     /// `"ok"` when every dependency answers, `"degraded"` otherwise.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::HealthStatus))]
     pub status: String,
     /// When the answer was made.
     pub timestamp: Timestamp,
@@ -19,9 +21,12 @@ pub struct Health {
 
 /// The dependencies reported by `/health`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HealthServices {
     /// `"connected"`, `"disconnected"`, or `"embedded"` for the in-process store.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::RedisState))]
     pub redis: String,
     /// `"ready"`, `"unreachable"`, or `"local"` for the embedded emulator.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::IvsState))]
     pub ivs: String,
 }

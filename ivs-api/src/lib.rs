@@ -29,6 +29,8 @@ mod envelope;
 mod error;
 mod health;
 mod ids;
+#[cfg(feature = "openapi")]
+mod openapi;
 mod stages;
 mod stats;
 mod time;

@@ -11,9 +11,11 @@ pub type Tags = BTreeMap<String, String>;
 
 /// One stage in `GET /api/stage/list`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StageListItem {
     /// The stage ARN.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::StageArn))]
     pub stage_arn: String,
     /// The stage name.
     pub name: String,
@@ -24,11 +26,13 @@ pub struct StageListItem {
     /// When it was created.
     pub created_at: Timestamp,
     /// Its tags.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Tags))]
     pub tags: Tags,
 }
 
 /// Response data of `GET /api/stage/list`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StageList {
     /// The stages of this page.
@@ -36,6 +40,7 @@ pub struct StageList {
     /// Stages the server manages in all.
     pub total_stages: u32,
     /// Pass as `nextToken` to get the next page; `null` on the last page.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub next_token: Option<String>,
     /// When the answer was made.
     pub timestamp: Timestamp,
@@ -43,20 +48,25 @@ pub struct StageList {
 
 /// A stage as IVS describes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StageDetail {
     /// The stage ARN.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::StageArn))]
     pub arn: String,
     /// The stage name.
     pub name: String,
     /// The IVS session running on the stage (`st-...`), `null` when none.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub active_session_id: Option<String>,
     /// Its tags.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Tags))]
     pub tags: Tags,
 }
 
 /// Response data of `GET /api/stage/:stageArn`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StageInfo {
     /// The stage.
@@ -73,6 +83,7 @@ pub struct StageInfo {
 
 /// Response data of `GET /api/stage/master/info`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct MasterStageInfo {
     /// The master stage.
@@ -80,6 +91,7 @@ pub struct MasterStageInfo {
     /// Viewers counted on it now.
     pub viewer_count: u32,
     /// Always `true`.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::AlwaysTrue))]
     pub is_master: bool,
     /// When the answer was made.
     pub timestamp: Timestamp,
@@ -87,27 +99,34 @@ pub struct MasterStageInfo {
 
 /// Body of `POST /api/stage`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateStageRequest {
     /// Stage name: 1 to 128 of `[a-zA-Z0-9-_]`.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::StageName))]
     pub name: String,
     /// Extra tags; the server adds `Environment` and `ManagedBy`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::ExtraTags>))]
     pub tags: Option<Tags>,
 }
 
 /// A stage in the create response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatedStageDetail {
     /// The new stage's ARN.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::StageArn))]
     pub arn: String,
     /// Its name.
     pub name: String,
     /// Its tags, the server's included.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Tags))]
     pub tags: Tags,
 }
 
 /// Response data of `POST /api/stage`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatedStage {
     /// The new stage.
     pub stage: CreatedStageDetail,
@@ -117,15 +136,19 @@ pub struct CreatedStage {
 
 /// Body of `PUT /api/stage/:stageArn`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UpdateStageRequest {
     /// The new name: 1 to 128 of `[a-zA-Z0-9-_]`.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::StageName))]
     pub name: String,
 }
 
 /// A stage in the update response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UpdatedStageDetail {
     /// The stage ARN.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::StageArn))]
     pub arn: String,
     /// Its new name.
     pub name: String,
@@ -133,6 +156,7 @@ pub struct UpdatedStageDetail {
 
 /// Response data of `PUT /api/stage/:stageArn`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UpdatedStage {
     /// The renamed stage.
     pub stage: UpdatedStageDetail,
@@ -142,8 +166,10 @@ pub struct UpdatedStage {
 
 /// Response of `DELETE /api/stage/:stageArn` (not wrapped in an envelope).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeletedStage {
     /// Always `true`.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::AlwaysTrue))]
     pub success: bool,
     /// `"Stage 已刪除"` ("stage deleted").
     pub message: String,

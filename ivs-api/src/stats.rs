@@ -6,9 +6,11 @@ use crate::{Tags, Timestamp};
 
 /// One stage in the statistics.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StageStats {
     /// The stage ARN.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::StageArn))]
     pub stage_arn: String,
     /// The stage name.
     pub stage_name: String,
@@ -20,11 +22,13 @@ pub struct StageStats {
     pub created_at: Timestamp,
     /// Its tags (only in `GET /api/stats/stages`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::Tags>))]
     pub tags: Option<Tags>,
 }
 
 /// Response data of `GET /api/stats`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Stats {
     /// Viewers on every stage, summed now.
@@ -41,11 +45,13 @@ pub struct Stats {
 
 /// Response data of `GET /api/stats/viewers`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ViewerStats {
     /// Viewers on every stage, summed now.
     pub total_viewers: u32,
     /// `"real-time sum"`.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::CalculatedFrom))]
     pub calculated_from: String,
     /// When the answer was made.
     pub timestamp: Timestamp,
@@ -53,6 +59,7 @@ pub struct ViewerStats {
 
 /// Response data of `GET /api/stats/stages`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StageStatsList {
     /// Stages the server manages.
@@ -65,6 +72,7 @@ pub struct StageStatsList {
 
 /// The `info` part of `GET /api/stats/stages/:stageArn`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StageStatsInfo {
     /// The stage name.
@@ -77,9 +85,11 @@ pub struct StageStatsInfo {
 
 /// Response data of `GET /api/stats/stages/:stageArn`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StageStatsDetail {
     /// The stage ARN.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::StageArn))]
     pub stage_arn: String,
     /// Viewers counted on it now.
     pub viewer_count: u32,
@@ -91,6 +101,7 @@ pub struct StageStatsDetail {
 
 /// Response data of `GET /api/stats/publisher`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PublisherStatus {
     /// Whether the publisher is live.

@@ -12,6 +12,7 @@ pub type Attributes = BTreeMap<String, String>;
 
 /// What a participant token allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 #[non_exhaustive]
 pub enum Capability {
@@ -23,6 +24,7 @@ pub enum Capability {
 
 /// Body of `POST /api/token/publisher` and `POST /api/token/viewer`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct TokenRequest {
     /// The caller's unique id (see [`UserId`] for its bounds: 121 bytes for a
@@ -30,6 +32,7 @@ pub struct TokenRequest {
     pub user_id: UserId,
     /// Custom attributes carried in the token (string values, 1 KB in all).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::Attributes>))]
     pub attributes: Option<Attributes>,
     /// Publisher only: the stage to publish to (default: the master stage).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -57,6 +60,7 @@ impl TokenRequest {
 ///
 /// Its `Debug` output leaves the token out: tokens must not reach logs.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PublisherToken {
     /// The IVS participant token (a JWT); hand it to the IVS broadcast SDK.
@@ -64,6 +68,7 @@ pub struct PublisherToken {
     /// The IVS participant id.
     pub participant_id: String,
     /// The stage to publish to.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::StageArn))]
     pub stage_arn: String,
     /// The IVS user id: `"broadcaster-" + userId`.
     pub user_id: String,
@@ -72,6 +77,7 @@ pub struct PublisherToken {
     /// `["PUBLISH"]`.
     pub capabilities: Vec<Capability>,
     /// The attributes carried in the token.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Attributes))]
     pub attributes: Attributes,
 }
 
@@ -79,6 +85,7 @@ pub struct PublisherToken {
 ///
 /// Its `Debug` output leaves the token out: tokens must not reach logs.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ViewerToken {
     /// The IVS participant token (a JWT); hand it to the IVS player.
@@ -86,6 +93,7 @@ pub struct ViewerToken {
     /// The IVS participant id.
     pub participant_id: String,
     /// The stage the viewer was assigned to.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::StageArn))]
     pub stage_arn: String,
     /// The IVS user id: `"viewer-" + userId`.
     pub user_id: String,
@@ -96,6 +104,7 @@ pub struct ViewerToken {
     /// Viewers on the assigned stage, this one included.
     pub current_viewers: u32,
     /// The attributes carried in the token.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Attributes))]
     pub attributes: Attributes,
 }
 

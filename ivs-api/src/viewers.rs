@@ -6,6 +6,7 @@ use crate::{StageArn, Timestamp, UserId};
 
 /// Body of `POST /api/viewer/heartbeat` and `POST /api/viewer/leave`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ViewerRef {
     /// The viewer's id, as sent when it asked for its token.
@@ -23,11 +24,13 @@ impl ViewerRef {
 
 /// Response data of `POST /api/viewer/heartbeat`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Heartbeat {
     /// The viewer.
     pub user_id: String,
     /// Its stage.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::StageArn))]
     pub stage_arn: String,
     /// When the server recorded this heartbeat.
     pub last_heartbeat: Timestamp,
@@ -35,11 +38,13 @@ pub struct Heartbeat {
 
 /// Response data of `POST /api/viewer/leave` and `GET /api/viewer/duration`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct WatchDuration {
     /// The viewer.
     pub user_id: String,
     /// Its stage.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::StageArn))]
     pub stage_arn: String,
     /// Seconds watched.
     pub watch_duration: u64,
@@ -49,6 +54,7 @@ pub struct WatchDuration {
 
 /// One viewer in `GET /api/viewer/list/:stageArn`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Viewer {
     /// The viewer's id.
@@ -63,9 +69,11 @@ pub struct Viewer {
 
 /// Response data of `GET /api/viewer/list/:stageArn`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ViewerList {
     /// The stage.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::StageArn))]
     pub stage_arn: String,
     /// Its viewers.
     pub viewers: Vec<Viewer>,

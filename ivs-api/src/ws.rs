@@ -6,6 +6,7 @@ use crate::{ErrorCode, Timestamp};
 
 /// The payload of a `stats_update` message on `/ws`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StatsUpdate {
     /// Viewers on every stage, summed now.
@@ -18,6 +19,7 @@ pub struct StatsUpdate {
 
 /// A message a client sends on `/ws`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ClientMessage {
@@ -37,6 +39,7 @@ pub enum ClientMessage {
 
 /// A message the server sends on `/ws`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ServerMessage {

@@ -15,6 +15,7 @@ pub mod body;
 pub mod error;
 pub mod openapi;
 pub mod rejection;
+pub mod route_table;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
