@@ -1,8 +1,11 @@
-//! Test support shared by the workspace integration tests (`tests/`) and the
-//! example smoke tests: a server on `127.0.0.1:0`, fleets of server processes
-//! with their invariant checker (`fleet`), an HTTP helper, the
-//! spec's JSON examples, and a shape comparison against them.
+//! Test support shared by the workspace's integration tests (`tests/it/`,
+//! `ivs-client/tests/it/`): a server on `127.0.0.1:0`, fleets of server
+//! processes with their invariant checker (`fleet`), the IVS control-plane
+//! fake, private Redis servers and clusters, an HTTP helper, the spec's JSON
+//! examples (`fixtures/spec/`) with a shape comparison against them, and the
+//! client contract table that both the client's and the server's tests run.
 
+pub mod contract_table;
 pub mod fake_ivs;
 pub mod fleet;
 pub mod harness;

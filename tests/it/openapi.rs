@@ -28,14 +28,14 @@ use ivs_server::store::{
     ViewerRecord, ViewerStore,
 };
 use ivs_server::{ServerBuilder, Settings};
-use ivs_suite::fake_ivs::{aws_settings, FakeIvs, Fault};
-use ivs_suite::harness::{enc, test_settings, Resp, TestServer};
+use ivs_test_support::fake_ivs::{aws_settings, FakeIvs, Fault};
+use ivs_test_support::harness::{enc, test_settings, Resp, TestServer};
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::Method;
 use serde_json::{json, Value};
 
 /// The document as kept in the repository.
-const DOC_FILE: &str = include_str!("../docs/openapi.json");
+const DOC_FILE: &str = include_str!("../../docs/openapi.json");
 
 /// A stage ARN that is well formed but names no stage.
 const UNKNOWN_ARN: &str = "arn:aws:ivs:ap-northeast-1:123456789012:stage/doesNotExist1";
@@ -185,7 +185,7 @@ impl Checker<'_> {
                 }
                 other if ANNOTATIONS.contains(&other) => {}
                 other => errs.push(format!(
-                    "{at}: the checker does not support the keyword {other:?}; extend tests/openapi.rs"
+                    "{at}: the checker does not support the keyword {other:?}; extend tests/it/openapi.rs"
                 )),
             }
         }
@@ -635,7 +635,7 @@ fn plausible(method: &str, template: &str, master: &str) -> (String, Option<Valu
         | ("GET", "/api/stats/publisher") => (template.into(), None),
         ("GET", "/api/stats/stages/{stageArn}") => (format!("/api/stats/stages/{arn}"), None),
         _ => panic!(
-            "{method} {template} is documented but tests/openapi.rs has no plausible request for it: add one"
+            "{method} {template} is documented but tests/it/openapi.rs has no plausible request for it: add one"
         ),
     }
 }
@@ -722,7 +722,7 @@ async fn provoke_everything(doc: &Value) -> Table {
     let master = s.master();
     let m = enc(&master);
     let unknown = enc(UNKNOWN_ARN);
-    let fixture = ivs_suite::shape::fixture;
+    let fixture = ivs_test_support::shape::fixture;
 
     let r = s.call_with_key(get.clone(), "/health", None, None).await;
     t.add(&get, "/health", (200, ""), r, "healthy");
@@ -1319,7 +1319,7 @@ async fn every_documented_status_is_provoked_and_every_response_matches_the_docu
     }
     assert!(
         missing.is_empty(),
-        "documented but never provoked (add a case to tests/openapi.rs, or drop it from docs/openapi.json):\n  {}",
+        "documented but never provoked (add a case to tests/it/openapi.rs, or drop it from docs/openapi.json):\n  {}",
         missing.join("\n  ")
     );
 }

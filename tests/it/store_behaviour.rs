@@ -13,8 +13,8 @@ use ivs_server::store::{
     gcra, BeginOutcome, Fence, Intent, IntentAction, JoinOutcome, JoinRequest, LeaveOutcome,
     Millis, RateDecision, RateRefund, RateState, RemoveOutcome, StageRecord, ViewerStore,
 };
-use ivs_suite::redis_cluster::RedisCluster;
-use ivs_suite::redis_server::RedisServer;
+use ivs_test_support::redis_cluster::RedisCluster;
+use ivs_test_support::redis_server::RedisServer;
 
 /// A store under test, with the Redis server it needs (if any) kept alive.
 struct Fixture {

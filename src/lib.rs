@@ -1,0 +1,4 @@
+//! The workspace's root package: it holds the integration tests of the whole
+//! system (`tests/it/`, one test binary) and the example binaries
+//! (`examples/`), so that `cargo run --example viewer-bot` works from the
+//! checkout's top level. Their shared support is the `ivs-test-support` crate.
