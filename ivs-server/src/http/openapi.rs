@@ -1,6 +1,6 @@
 //! `GET /openapi.json`: the OpenAPI document of the whole API, served without
 //! an API key. The text is `docs/openapi.json` compiled in, so the document
-//! served and the one in the repository cannot differ; `tests/openapi.rs`
+//! served and the one in the repository cannot differ; `tests/it/openapi.rs`
 //! checks that it agrees with the routes.
 
 use warp::http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
