@@ -132,7 +132,7 @@ fn render(settings: &[Setting]) -> String {
          setting, rewrite it with\n\
          \n\
          ```sh no-test: rewrites this page (the test itself)\n\
-         UPDATE_DOCS=1 cargo test -p ivs-suite --test docs\n\
+         UPDATE_DOCS=1 cargo test -p ivs-suite --test it docs::\n\
          ```\n\
          \n\
          The [README](../README.md#configuration) groups the same settings with\n\
