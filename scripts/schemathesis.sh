@@ -42,7 +42,7 @@ BASE="http://127.0.0.1:$PORT"
 # A key with a limit Schemathesis cannot reach, and a stage limit it cannot
 # reach either: 429 and STAGE_LIMIT_REACHED are documented answers, but here
 # they would only hide the operations behind them (and a 503 counts as a
-# server error). tests/openapi.rs provokes both on purpose.
+# server error). tests/it/openapi.rs provokes both on purpose.
 echo "== starting ivs-server on $BASE"
 IVS_BIND="127.0.0.1:$PORT" \
     IVS_API_KEYS="$KEY:1000000" \

@@ -1,12 +1,4 @@
-//! Test support shared by the workspace integration tests (`tests/`) and the
-//! example smoke tests: a server on `127.0.0.1:0`, fleets of server processes
-//! with their invariant checker (`fleet`), an HTTP helper, the
-//! spec's JSON examples, and a shape comparison against them.
-
-pub mod fake_ivs;
-pub mod fleet;
-pub mod harness;
-pub mod redis_cluster;
-pub mod redis_server;
-pub mod server_process;
-pub mod shape;
+//! The workspace's root package: it holds the integration tests of the whole
+//! system (`tests/it/`, one test binary) and the example binaries
+//! (`examples/`), so that `cargo run --example viewer-bot` works from the
+//! checkout's top level. Their shared support is the `ivs-test-support` crate.

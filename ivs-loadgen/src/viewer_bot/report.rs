@@ -1,5 +1,5 @@
 //! What a run did, and its summary as the `viewer-bot` example prints it
-//! (`scripts/bench.sh` and `tests/examples_smoke.rs` read that text).
+//! (`scripts/bench.sh` and `tests/it/examples_smoke.rs` read that text).
 
 use std::collections::BTreeMap;
 use std::fmt;

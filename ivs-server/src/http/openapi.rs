@@ -4,8 +4,8 @@
 //! builders. Built once when the routes are, and served at
 //! `GET /openapi.json` without an API key.
 //!
-//! `docs/openapi.json` is a snapshot of [`document_json`]: `tests/openapi.rs`
-//! fails when they differ (`UPDATE_DOCS=1 cargo test --test openapi` rewrites
+//! `docs/openapi.json` is a snapshot of [`document_json`]: `tests/it/openapi.rs`
+//! fails when they differ (`UPDATE_DOCS=1 cargo test --test it openapi::` rewrites
 //! it), and checks the document against the running routes.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -228,7 +228,7 @@ fn description(route: &Route) -> Option<String> {
 }
 
 /// A spec example file's JSON. The files are compiled in and checked by
-/// `tests/openapi.rs`; one that is not JSON is shown as the text it is.
+/// `tests/it/openapi.rs`; one that is not JSON is shown as the text it is.
 fn example(raw: &str) -> Value {
     serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_owned()))
 }

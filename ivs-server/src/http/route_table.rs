@@ -18,13 +18,13 @@ use ivs_api::{
 use super::openapi::{named, SchemaRef, Schemas};
 use Failure::*;
 
-/// One spec example, compiled in from `tests/fixtures/spec/` (the spec's
+/// One spec example, compiled in from `ivs-test-support/fixtures/spec/` (the spec's
 /// `examples/`), so the document's examples are the spec's files.
 macro_rules! spec {
     ($name:literal) => {
         Some(include_str!(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../tests/fixtures/spec/",
+            "/../ivs-test-support/fixtures/spec/",
             $name
         )))
     };

@@ -5,7 +5,7 @@
 //! Every method is one atomic step. Implementations must never expose a
 //! half-done operation: the in-process store holds one lock per call, the
 //! Redis store runs one script per call. The same behaviour suite
-//! (`tests/store_behaviour.rs`) runs against every implementation.
+//! (`tests/it/store_behaviour.rs`) runs against every implementation.
 
 pub mod memory;
 pub mod redis;

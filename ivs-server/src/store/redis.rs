@@ -5,7 +5,7 @@
 //! behind a load balancer see the same counts, never exceed a
 //! stage's capacity together, and never leave half-written state when Redis
 //! dies mid-request. The scripts mirror [`MemoryStore`](super::memory::MemoryStore)
-//! line for line; the behaviour suite (`tests/store_behaviour.rs`) runs the
+//! line for line; the behaviour suite (`tests/it/store_behaviour.rs`) runs the
 //! same assertions against both. The key layout is documented in
 //! `docs/redis.md`.
 //!

@@ -1,11 +1,9 @@
 //! The heartbeat task against a mock server, with short real intervals
 //! (wiremock uses real sockets, so paused time would fire timeouts early).
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use ivs_client::{HeartbeatEvent, RetryPolicy};
 use serde_json::json;
 use wiremock::matchers::{body_json, header, method, path};

@@ -3,7 +3,7 @@
 //! against the real routes.
 //!
 //! - `docs/openapi.json` must be what the code generates; `UPDATE_DOCS=1
-//!   cargo test -p ivs-suite --test openapi` rewrites it.
+//!   cargo test --test it openapi::` rewrites it.
 //! - Every documented operation is called on a real server, and every status
 //!   the document lists for it is provoked on purpose (a table of cases).
 //!   Every response the test gets — successes and errors — must be one the
@@ -36,8 +36,8 @@ use ivs_server::store::{
     ViewerRecord, ViewerStore,
 };
 use ivs_server::{ServerBuilder, Settings};
-use ivs_suite::fake_ivs::{aws_settings, FakeIvs, Fault};
-use ivs_suite::harness::{enc, test_settings, Resp, TestServer};
+use ivs_test_support::fake_ivs::{aws_settings, FakeIvs, Fault};
+use ivs_test_support::harness::{enc, test_settings, Resp, TestServer};
 use jsonschema::{Draft, Registry};
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::Method;
@@ -73,7 +73,7 @@ fn docs_openapi_json_is_what_the_code_generates() {
         have == want,
         "docs/openapi.json differs from the document the code generates \
          (ivs-server/src/http/route_table.rs, ivs-api's types); rewrite it with \
-         `UPDATE_DOCS=1 cargo test -p ivs-suite --test openapi`.\n\
+         `UPDATE_DOCS=1 cargo test --test it openapi::`.\n\
          first difference at line {}:\n  committed: {:?}\n  generated: {:?}",
         at + 1,
         have.lines().nth(at),
@@ -328,7 +328,7 @@ fn the_document_is_openapi_3_1_and_its_examples_match_its_schemas() {
     ] {
         schemas.assert_valid(
             &json!({"$ref": format!("#/components/schemas/{schema}")}),
-            &ivs_suite::shape::fixture(file),
+            &ivs_test_support::shape::fixture(file),
             file,
         );
     }
@@ -599,7 +599,7 @@ fn plausible(method: &str, template: &str, master: &str) -> (String, Option<Valu
         | ("GET", "/api/stats/publisher") => (template.into(), None),
         ("GET", "/api/stats/stages/{stageArn}") => (format!("/api/stats/stages/{arn}"), None),
         _ => panic!(
-            "{method} {template} is documented but tests/openapi.rs has no plausible request for it: add one"
+            "{method} {template} is documented but tests/it/openapi.rs has no plausible request for it: add one"
         ),
     }
 }
@@ -686,7 +686,7 @@ async fn provoke_everything(doc: &Value) -> Table {
     let master = s.master();
     let m = enc(&master);
     let unknown = enc(UNKNOWN_ARN);
-    let fixture = ivs_suite::shape::fixture;
+    let fixture = ivs_test_support::shape::fixture;
 
     let r = s.call_with_key(get.clone(), "/health", None, None).await;
     t.add(&get, "/health", (200, ""), r, "healthy");
@@ -1286,7 +1286,7 @@ async fn every_documented_status_is_provoked_and_every_response_matches_the_docu
     }
     assert!(
         missing.is_empty(),
-        "documented but never provoked (add a case to tests/openapi.rs, or drop it from ivs-server/src/http/route_table.rs):\n  {}",
+        "documented but never provoked (add a case to tests/it/openapi.rs, or drop it from ivs-server/src/http/route_table.rs):\n  {}",
         missing.join("\n  ")
     );
 }

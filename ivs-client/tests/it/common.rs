@@ -13,15 +13,8 @@ pub const ARN_ENCODED: &str =
     "arn%3Aaws%3Aivs%3Aap-northeast-1%3A125371974421%3Astage%2FsWyAydfRqqF8";
 pub const KEY: &str = "test-api-key";
 
-/// The spec's JSON example `name` from the workspace's tests/fixtures/spec.
-pub fn fixture(name: &str) -> Value {
-    let path = format!(
-        "{}/../tests/fixtures/spec/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
+/// The spec's JSON examples, from the test support crate.
+pub use ivs_test_support::shape::fixture;
 
 /// The spec's error example with another code.
 pub fn error_body(code: &str) -> Value {

@@ -12,7 +12,7 @@ use ivs_server::ivs::local::LocalIvs;
 use ivs_server::ivs::token::TokenSigner;
 use ivs_server::ivs::{IvsBackend, IvsError, TokenSpec};
 use ivs_server::store::redis::RedisStore;
-use ivs_suite::redis_server::RedisServer;
+use ivs_test_support::redis_server::RedisServer;
 
 const REGION: &str = "ap-northeast-1";
 const ACCOUNT: &str = "123456789012";

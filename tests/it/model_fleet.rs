@@ -27,7 +27,7 @@ use ivs_server::service::{now_ms, App, ScaleResult, ServiceError, MANAGED_BY};
 use ivs_server::store::memory::MemoryStore;
 use ivs_server::store::redis::RedisStore;
 use ivs_server::store::{IntentAction, JoinOutcome, JoinRequest, Millis, StageLoad, ViewerStore};
-use ivs_suite::redis_server::RedisServer;
+use ivs_test_support::redis_server::RedisServer;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 

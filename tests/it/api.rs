@@ -10,8 +10,8 @@ use ivs_client::model::Tags;
 use ivs_server::ivs::local::LocalIvs;
 use ivs_server::ivs::{BackendHealth, IvsBackend, IvsError, IvsStage, ParticipantToken, TokenSpec};
 use ivs_server::ServerBuilder;
-use ivs_suite::harness::{enc, test_settings, TestServer};
-use ivs_suite::shape::assert_shape;
+use ivs_test_support::harness::{enc, test_settings, TestServer};
+use ivs_test_support::shape::assert_shape;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -33,7 +33,7 @@ async fn every_endpoint_answers_in_the_shape_of_the_spec_example() {
     let r = s
         .post(
             "/api/token/publisher",
-            ivs_suite::shape::fixture("token-publisher.request.json"),
+            ivs_test_support::shape::fixture("token-publisher.request.json"),
         )
         .await;
     r.data();
@@ -46,7 +46,7 @@ async fn every_endpoint_answers_in_the_shape_of_the_spec_example() {
     let r = s
         .post(
             "/api/token/viewer",
-            ivs_suite::shape::fixture("token-viewer.request.json"),
+            ivs_test_support::shape::fixture("token-viewer.request.json"),
         )
         .await;
     r.data();
@@ -78,7 +78,7 @@ async fn every_endpoint_answers_in_the_shape_of_the_spec_example() {
     let r = s
         .post(
             "/api/stage",
-            ivs_suite::shape::fixture("stage-create.request.json"),
+            ivs_test_support::shape::fixture("stage-create.request.json"),
         )
         .await;
     assert_shape(&r.json, "stage-create.response.json", &[]);
@@ -91,7 +91,7 @@ async fn every_endpoint_answers_in_the_shape_of_the_spec_example() {
     let r = s
         .put(
             &format!("/api/stage/{}", enc(&custom)),
-            ivs_suite::shape::fixture("stage-update.request.json"),
+            ivs_test_support::shape::fixture("stage-update.request.json"),
         )
         .await;
     assert_shape(&r.json, "stage-update.response.json", &[]);
@@ -1001,7 +1001,7 @@ async fn websocket_streams_stats_and_answers_bad_messages_without_closing() {
             .unwrap();
         assert_eq!(next_json(&mut ws).await["type"], "error");
 
-        let subscribe = ivs_suite::shape::fixture("ws-subscribe.message.json");
+        let subscribe = ivs_test_support::shape::fixture("ws-subscribe.message.json");
         ws.send(Message::text(subscribe.to_string())).await.unwrap();
         let first = next_json(&mut ws).await;
         assert_shape(&first, "ws-stats-update.message.json", &[]);

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use ivs_server::ivs::local::LocalIvs;
 use ivs_server::{ServerBuilder, Settings};
-use ivs_suite::fake_ivs::{aws_settings, FakeIvs, Fault};
-use ivs_suite::harness::{test_settings, TestServer};
+use ivs_test_support::fake_ivs::{aws_settings, FakeIvs, Fault};
+use ivs_test_support::harness::{test_settings, TestServer};
 use serde_json::json;
 
 fn fast(mut s: Settings) -> Settings {

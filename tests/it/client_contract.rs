@@ -1,4 +1,4 @@
-//! The contract table of `ivs-client/tests/contract.rs`, run against the real
+//! The contract table of `ivs-client/tests/it/contract.rs`, run against the real
 //! `ivs-server` on `127.0.0.1:0`.
 //!
 //! The client talks to the server through a recording wiremock proxy: the
@@ -14,19 +14,16 @@
 //! the same way: the client must map them to the right code and status, and
 //! the raw body must have the shape of the spec's error example.
 
-#[path = "../ivs-client/tests/common/contract_table.rs"]
-mod contract_table;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use contract_table::{cases, error_cases, Ctx, WRONG_KEY};
 use ivs_client::{Client, Error, RetryPolicy};
 use ivs_server::config::RedisSettings;
 use ivs_server::Settings;
-use ivs_suite::harness::{test_settings, TestServer};
-use ivs_suite::redis_cluster::RedisCluster;
-use ivs_suite::shape::assert_shape;
+use ivs_test_support::contract_table::{self, cases, error_cases, Ctx, WRONG_KEY};
+use ivs_test_support::harness::{test_settings, TestServer};
+use ivs_test_support::redis_cluster::RedisCluster;
+use ivs_test_support::shape::assert_shape;
 use serde_json::Value;
 use wiremock::{MockServer, Request, Respond, ResponseTemplate};
 

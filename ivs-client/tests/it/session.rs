@@ -1,10 +1,8 @@
 //! Viewer sessions: rejoin after NOT_FOUND, token refresh before expiry.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use ivs_client::model::TokenRequest;
 use ivs_client::{RetryPolicy, SessionEvent, ViewerSession};
 use serde_json::json;

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use ivs_server::config::{RedisSettings, DEV_API_KEY};
 use ivs_server::ivs::local::LocalIvs;
 use ivs_server::{RunningServer, ServerBuilder, Settings};
-use ivs_suite::redis_server::RedisServer;
+use ivs_test_support::redis_server::RedisServer;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
 
@@ -458,7 +458,7 @@ async fn an_http_heartbeat_costs_one_redis_command() {
         .await;
         assert_eq!(status, 200);
         // A viewer beats every 30 s; two beats in one millisecond would
-        // take the ZSCORE path (tests/redis_store.rs covers it).
+        // take the ZSCORE path (tests/it/redis_store.rs covers it).
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let after = sent(&redis);

@@ -1,7 +1,7 @@
 //! Fleet tests (issue 12): the built `ivs-server` binary as separate OS
 //! processes on one private `redis-server`, with the IVS fake reachable over
 //! HTTP (or the local emulator), like a real deployment. Each scenario
-//! asserts the fleet invariants (`ivs_suite::fleet`): at most
+//! asserts the fleet invariants (`ivs_test_support::fleet`): at most
 //! `viewers-per-stage` on a stage, at most `max-stages` managed stages in
 //! IVS, registry == managed stages in IVS, sum of counts == viewers the test
 //! was accepted and keeps alive, nobody on two stages; and that no process
@@ -16,12 +16,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use ivs_suite::fake_ivs::FakeIvs;
-use ivs_suite::fleet::{blocking, Findings, Fleet, Join, MANAGED_BY};
+use ivs_test_support::fake_ivs::FakeIvs;
+use ivs_test_support::fleet::{blocking, Findings, Fleet, Join, MANAGED_BY};
 use rand::Rng;
 
-/// One scenario at a time.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+use crate::FLEET_SERIAL as SERIAL;
 
 fn users(prefix: &str, range: std::ops::Range<usize>) -> Vec<String> {
     range.map(|i| format!("{prefix}-{i:04}")).collect()
@@ -125,7 +124,7 @@ async fn local_mode_fleet_is_one_account() {
             (user, reply)
         }
     });
-    let beats: Vec<(String, ivs_suite::fleet::Reply)> = futures_util::stream::iter(beats)
+    let beats: Vec<(String, ivs_test_support::fleet::Reply)> = futures_util::stream::iter(beats)
         .buffer_unordered(64)
         .collect()
         .await;
@@ -453,7 +452,7 @@ async fn master_views(fleet: &Fleet) -> Vec<(usize, String, String)> {
     for (slot, base) in fleet.live() {
         let info = fleet.api().master_info(&base).await;
         let token = fleet.api().publisher_token(&base, "host-1").await;
-        let show = |r: &ivs_suite::fleet::Reply, arn: &serde_json::Value| match r.status {
+        let show = |r: &ivs_test_support::fleet::Reply, arn: &serde_json::Value| match r.status {
             Some(200) => arn.as_str().unwrap_or("?").to_string(),
             _ => r.outcome(),
         };

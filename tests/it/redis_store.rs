@@ -13,7 +13,7 @@ use ivs_server::store::redis::RedisStore;
 use ivs_server::store::{
     JoinOutcome, JoinRequest, StageKind, StageRecord, StoreError, StoreKind, ViewerStore,
 };
-use ivs_suite::redis_server::RedisServer;
+use ivs_test_support::redis_server::RedisServer;
 
 const ARN_A: &str = "arn:aws:ivs:ap-northeast-1:123456789012:stage/aaaa";
 const ARN_B: &str = "arn:aws:ivs:ap-northeast-1:123456789012:stage/bbbb";

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 /// The directory holding the spec's JSON examples (copied from the spec).
 pub fn fixtures_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/spec")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/spec")
 }
 
 /// One of the spec's examples, e.g. `fixture("token-viewer.response.json")`.

@@ -16,8 +16,8 @@ use ivs_server::store::redis::{ClusterMode, RedisOptions, RedisStore};
 use ivs_server::store::{
     JoinOutcome, JoinRequest, StageKind, StageRecord, StoreError, ViewerStore,
 };
-use ivs_suite::redis_cluster::{key_slot, RedisCluster};
-use ivs_suite::redis_server::{RedisOptions as ServerOptions, RedisServer};
+use ivs_test_support::redis_cluster::{key_slot, RedisCluster};
+use ivs_test_support::redis_server::{RedisOptions as ServerOptions, RedisServer};
 use redis::Value;
 
 /// A store call while a node is dead must answer within this.

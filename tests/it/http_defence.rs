@@ -10,7 +10,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use ivs_suite::server_process::ServerProcess;
+use ivs_test_support::server_process::ServerProcess;
 
 /// Reads one HTTP/1.1 response (headers and a `content-length` body) and
 /// returns its status and body.

@@ -1,12 +1,10 @@
 //! Retry behaviour against a mock server and raw TCP servers.
 
-mod common;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use ivs_client::model::{ErrorCode, TokenRequest};
 use ivs_client::{Error, RetryPolicy};
 use tokio::io::AsyncReadExt;

@@ -2,9 +2,9 @@
 //! error, as one list of cases that any target runs.
 //!
 //! Two targets use it:
-//! * `ivs-client/tests/contract.rs`: a wiremock server per case that expects
+//! * `ivs-client/tests/it/contract.rs`: a wiremock server per case that expects
 //!   exactly the request of the table and answers the spec's example;
-//! * `tests/client_contract.rs` (workspace root): the real `ivs-server`, reached
+//! * `tests/it/client_contract.rs` (workspace root): the real `ivs-server`, reached
 //!   through a recording wiremock proxy that expects the same request, so the
 //!   raw JSON the client received can be compared with the spec's example.
 //!
@@ -14,7 +14,6 @@
 //! master goes live and gets an `activeSessionId`), the viewer token before
 //! heartbeat / list / duration / leave, and the stage create before the
 //! update and delete of *that* stage (a server refuses to delete the master).
-#![allow(dead_code)]
 
 use std::future::Future;
 use std::pin::Pin;
@@ -30,46 +29,8 @@ pub const SPEC_ARN: &str = "arn:aws:ivs:ap-northeast-1:125371974421:stage/sWyAyd
 /// A key no server accepts.
 pub const WRONG_KEY: &str = "not-the-api-key";
 
-/// The spec's JSON example `name` (from the workspace's `tests/fixtures/spec`,
-/// embedded at compile time so that every crate including this file finds it).
-pub fn fixture(name: &str) -> Value {
-    macro_rules! spec {
-        ($($file:literal),* $(,)?) => {
-            match name {
-                $($file => include_str!(concat!("../../../tests/fixtures/spec/", $file)),)*
-                other => panic!("no spec example {other}"),
-            }
-        };
-    }
-    let text = spec!(
-        "error.response.json",
-        "health.response.json",
-        "stage-create.request.json",
-        "stage-create.response.json",
-        "stage-delete.response.json",
-        "stage-get.response.json",
-        "stage-list.response.json",
-        "stage-master-info.response.json",
-        "stage-update.request.json",
-        "stage-update.response.json",
-        "stats-publisher.response.json",
-        "stats-stage.response.json",
-        "stats-stages.response.json",
-        "stats-viewers.response.json",
-        "stats.response.json",
-        "token-publisher.request.json",
-        "token-publisher.response.json",
-        "token-viewer.request.json",
-        "token-viewer.response.json",
-        "viewer-duration.response.json",
-        "viewer-heartbeat.request.json",
-        "viewer-heartbeat.response.json",
-        "viewer-leave.request.json",
-        "viewer-leave.response.json",
-        "viewer-list.response.json",
-    );
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("{name}: {e}"))
-}
+/// The spec's JSON examples, which the cases name.
+pub use crate::shape::fixture;
 
 /// Percent-encodes a path segment the way the spec shows ARNs in paths:
 /// everything but RFC 3986's unreserved characters.
@@ -229,7 +190,7 @@ pub struct Case {
     pub shape: Shape,
     pub authenticated: bool,
     /// Paths of the response example that may also be `null` (for
-    /// `ivs_suite::shape::assert_shape`).
+    /// [`crate::shape::assert_shape`]).
     pub nullable: &'static [&'static str],
     /// The call makes the stage later cases use as `created`.
     pub creates_stage: bool,

@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use ivs_server::http::auth::max_batch;
-use ivs_suite::fake_ivs::{FakeIvs, REGION};
-use ivs_suite::harness::{test_settings, TestServer};
-use ivs_suite::redis_server::RedisServer;
-use ivs_suite::server_process::ServerProcess;
+use ivs_test_support::fake_ivs::{FakeIvs, REGION};
+use ivs_test_support::harness::{test_settings, TestServer};
+use ivs_test_support::redis_server::RedisServer;
+use ivs_test_support::server_process::ServerProcess;
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;

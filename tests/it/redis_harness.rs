@@ -5,8 +5,8 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use ivs_suite::redis_cluster::{key_slot, RedisCluster};
-use ivs_suite::redis_server::{send, RedisOptions, RedisServer};
+use ivs_test_support::redis_cluster::{key_slot, RedisCluster};
+use ivs_test_support::redis_server::{send, RedisOptions, RedisServer};
 
 #[test]
 fn cluster_has_three_primaries_with_one_replica_each() {
@@ -159,9 +159,13 @@ fn acl_user_works_and_wrong_password_is_refused() {
         format!("redis://ivs:s3cret%20pw@127.0.0.1:{}", server.port())
     );
     let port = server.port();
-    let ok = ivs_suite::redis_server::send_as(port, Some(("ivs", "s3cret pw")), &["SET", "k", "v"]);
+    let ok = ivs_test_support::redis_server::send_as(
+        port,
+        Some(("ivs", "s3cret pw")),
+        &["SET", "k", "v"],
+    );
     assert_eq!(ok.as_deref(), Ok("OK"));
-    let wrong = ivs_suite::redis_server::send_as(port, Some(("ivs", "wrong")), &["PING"]);
+    let wrong = ivs_test_support::redis_server::send_as(port, Some(("ivs", "wrong")), &["PING"]);
     assert!(wrong.is_err(), "wrong password accepted: {wrong:?}");
     // Without credentials the server refuses: the ACL is enforced.
     let anonymous = send(port, &["GET", "k"]);
@@ -173,7 +177,7 @@ fn acl_user_works_and_wrong_password_is_refused() {
     assert_eq!(server.command(&["GET", "k"]), "v");
     let mut server = server;
     server.restart();
-    let wrong = ivs_suite::redis_server::send_as(port, Some(("ivs", "wrong")), &["PING"]);
+    let wrong = ivs_test_support::redis_server::send_as(port, Some(("ivs", "wrong")), &["PING"]);
     assert!(wrong.is_err(), "wrong password accepted after restart");
     assert_eq!(server.command(&["PING"]), "PONG");
 }

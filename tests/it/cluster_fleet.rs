@@ -21,13 +21,11 @@ use std::time::{Duration, Instant};
 
 use ivs_server::store::redis::{hash_tagged, RedisStore};
 use ivs_server::store::{JoinOutcome, JoinRequest, StageKind, StageRecord, ViewerStore};
-use ivs_suite::fake_ivs::FakeIvs;
-use ivs_suite::fleet::{blocking, Findings, Fleet, Join};
-use ivs_suite::redis_cluster::{key_slot, RedisCluster};
+use ivs_test_support::fake_ivs::FakeIvs;
+use ivs_test_support::fleet::{blocking, Findings, Fleet, Join};
+use ivs_test_support::redis_cluster::{key_slot, RedisCluster};
 
-/// One scenario at a time: each starts six Redis nodes and several servers
-/// on two cores, and their deadlines are real time.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+use crate::FLEET_SERIAL as SERIAL;
 
 const ARN: &str = "arn:aws:ivs:us-west-2:123456789012:stage/cluster";
 

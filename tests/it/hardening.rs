@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use ivs_suite::harness::{enc, test_settings, TestServer};
+use ivs_test_support::harness::{enc, test_settings, TestServer};
 use reqwest::Method;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

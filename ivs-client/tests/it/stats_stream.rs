@@ -1,13 +1,11 @@
 //! The statistics stream against a small tokio-tungstenite server.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use futures_util::{SinkExt, StreamExt};
 use ivs_client::model::{ErrorCode, StatsUpdate};
 use ivs_client::{Error, RetryPolicy, StatsStream};

@@ -1,20 +1,18 @@
 //! Contract tests: every endpoint of the spec, driven by one table
-//! (`common/contract_table.rs`, shared with the workspace's
-//! `tests/client_contract.rs`, which runs it against the real server). For
+//! (`ivs_test_support::contract_table`, shared with the workspace's
+//! `tests/it/client_contract.rs`, which runs it against the real server). For
 //! each endpoint the mock server expects exactly the method, path, `x-api-key`
 //! and the spec's request example, answers the spec's response example, and
 //! the client's typed result must hold every value of that example.
 
-mod common;
-#[path = "common/contract_table.rs"]
-mod contract_table;
-
 use std::time::Duration;
 
-use common::{client, error_body, ARN, ARN_ENCODED, KEY};
-use contract_table::{cases, encode_segment, error_cases, fixture, Ctx, SPEC_ARN, WRONG_KEY};
+use crate::common::{client, error_body, ARN, ARN_ENCODED, KEY};
 use ivs_client::model::*;
 use ivs_client::{Client, Error, RetryPolicy};
+use ivs_test_support::contract_table::{
+    self, cases, encode_segment, error_cases, fixture, Ctx, SPEC_ARN, WRONG_KEY,
+};
 use wiremock::matchers::{header, method, path, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

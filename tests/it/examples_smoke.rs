@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use ivs_suite::harness::{enc, test_settings, TestServer};
+use ivs_test_support::harness::{enc, test_settings, TestServer};
 use tokio::process::Command;
 
 /// What a finished example printed.
@@ -33,7 +33,7 @@ impl std::fmt::Debug for Output {
 }
 
 /// `target/<profile>/examples/<name>`, found from this test binary's path
-/// (`target/<profile>/deps/examples_smoke-<hash>`).
+/// (`target/<profile>/deps/it-<hash>`).
 fn example_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary's path");
     let profile_dir = exe
@@ -44,7 +44,7 @@ fn example_binary(name: &str) -> PathBuf {
         .join("examples")
         .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     const HOW: &str = "`cargo test -p ivs-suite` builds the examples before running this test; \
-         a target filter (`cargo test --test examples_smoke`) does not, so run \
+         a target filter (`cargo test --test it examples_smoke`) does not, so run \
          `cargo build -p ivs-suite --examples` first in that case";
     let built = std::fs::metadata(&path)
         .and_then(|m| m.modified())

@@ -1,6 +1,6 @@
 //! The AWS IVS backend on the wire: the real `aws-sdk-ivsrealtime` client,
 //! driven by `AwsIvs` and by a whole server with `IVS_BACKEND=aws`, against
-//! a stateful fake of the IVS control plane (`ivs_suite::fake_ivs`).
+//! a stateful fake of the IVS control plane (`ivs_test_support::fake_ivs`).
 
 use std::collections::BTreeMap;
 use std::error::Error;
@@ -15,7 +15,7 @@ use ivs_server::ivs::aws::AwsIvs;
 use ivs_server::ivs::token::{CapabilityClaims, Claims, TokenSigner};
 use ivs_server::ivs::{BackendHealth, IvsBackend, IvsError, TokenSpec};
 use ivs_server::{RunningServer, ServerBuilder, Settings};
-use ivs_suite::fake_ivs::{aws_settings, FakeIvs, FakeParticipant, Fault, ACCOUNT, REGION};
+use ivs_test_support::fake_ivs::{aws_settings, FakeIvs, FakeParticipant, Fault, ACCOUNT, REGION};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use reqwest::Method;

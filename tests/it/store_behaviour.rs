@@ -14,8 +14,8 @@ use ivs_server::store::{
     Millis, RateDecision, RateRefund, RateState, RemoveOutcome, StageKind, StageRecord,
     ViewerStore,
 };
-use ivs_suite::redis_cluster::RedisCluster;
-use ivs_suite::redis_server::RedisServer;
+use ivs_test_support::redis_cluster::RedisCluster;
+use ivs_test_support::redis_server::RedisServer;
 
 /// A store under test, with the Redis server it needs (if any) kept alive.
 struct Fixture {
