@@ -691,10 +691,11 @@ pub fn validate_limits(l: &Limits) -> Result<(), ConfigError> {
     if l.scale_down_threshold >= l.scale_up_threshold {
         return bad("IVS_SCALE_DOWN_THRESHOLD must be below IVS_SCALE_UP_THRESHOLD");
     }
+    let longest = Duration::from_secs(crate::ivs::rules::MAX_TOKEN_MINUTES * 60);
     if l.viewer_token_ttl < Duration::from_secs(60)
         || l.publisher_token_ttl < Duration::from_secs(60)
-        || l.viewer_token_ttl > Duration::from_secs(20_160 * 60)
-        || l.publisher_token_ttl > Duration::from_secs(20_160 * 60)
+        || l.viewer_token_ttl > longest
+        || l.publisher_token_ttl > longest
     {
         return bad("token lifetimes must be between 60 s and 14 days (IVS's range)");
     }

@@ -17,7 +17,6 @@ pub mod metrics;
 pub mod server;
 pub mod service;
 pub mod store;
-pub mod ws;
 
 pub use config::Settings;
 pub use server::{RunningServer, Server, ServerBuilder};

@@ -54,6 +54,18 @@ async fn shutdown_signal() {
     }
 }
 
+/// An error and its chain of causes, as one line: `what: why: root cause`.
+fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut line = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        line.push_str(": ");
+        line.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    line
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
@@ -75,7 +87,7 @@ async fn main() -> ExitCode {
     let server = match ServerBuilder::new(settings).build().await {
         Ok(server) => server,
         Err(e) => {
-            tracing::error!("cannot start: {e}");
+            tracing::error!("cannot start: {}", with_causes(&e));
             return ExitCode::FAILURE;
         }
     };
@@ -97,4 +109,20 @@ async fn main() -> ExitCode {
     );
     server.serve(listener, shutdown_signal()).await;
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_causes;
+    use ivs_server::server::BuildError;
+    use ivs_server::store::StoreError;
+
+    #[test]
+    fn a_start_up_error_is_logged_with_its_causes() {
+        let err = BuildError::Store(StoreError::Unavailable("connection refused".into()));
+        assert_eq!(
+            with_causes(&err),
+            "viewer store: store unavailable: connection refused"
+        );
+    }
 }

@@ -15,15 +15,15 @@ use tokio::task::JoinHandle;
 
 use crate::config::{BackendKind, Settings};
 use crate::http::auth::KeyRing;
+use crate::http::ws::StatsHub;
 use crate::ivs::local::redis_account::RedisAccount;
 use crate::ivs::local::LocalIvs;
 use crate::ivs::token::{KeyError, TokenSigner};
-use crate::ivs::IvsBackend;
+use crate::ivs::{IvsBackend, IvsError};
 use crate::service::{App, StartError};
 use crate::store::memory::MemoryStore;
 use crate::store::redis::RedisStore;
-use crate::store::ViewerStore;
-use crate::ws::StatsHub;
+use crate::store::{StoreError, ViewerStore};
 
 /// Why the server could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -36,11 +36,14 @@ pub enum BuildError {
     #[error(transparent)]
     Start(#[from] StartError),
     /// The viewer store could not be set up.
-    #[error("viewer store: {0}")]
-    Store(String),
-    /// The IVS backend could not be set up.
-    #[error("IVS backend: {0}")]
-    Backend(String),
+    #[error("viewer store")]
+    Store(#[source] StoreError),
+    /// The emulator's account could not be set up in Redis.
+    #[error("IVS emulator")]
+    Emulator(#[source] IvsError),
+    /// The AWS backend could not be set up.
+    #[error("AWS IVS backend")]
+    Aws(#[source] crate::ivs::aws::AwsSetupError),
 }
 
 /// Builds a [`Server`], optionally with injected seams (tests share one
@@ -105,7 +108,7 @@ async fn make_store(
         Some(options) => {
             let store = RedisStore::connect_with(&options, &settings.redis.prefix)
                 .await
-                .map_err(|e| BuildError::Store(e.to_string()))?;
+                .map_err(BuildError::Store)?;
             let store = Arc::new(store);
             Ok((store.clone(), Some(store)))
         }
@@ -119,9 +122,10 @@ async fn make_backend(
     match settings.ivs.backend {
         BackendKind::Local => {
             let kid = settings.ivs.public_key_arn.clone().unwrap_or_else(|| {
-                format!(
-                    "arn:aws:ivs:{}:{}:public-key/local",
-                    settings.local.region, settings.local.account
+                crate::ivs::rules::public_key_arn(
+                    &settings.local.region,
+                    &settings.local.account,
+                    "local",
                 )
             });
             let (region, account) = (&settings.local.region, &settings.local.account);
@@ -142,7 +146,7 @@ async fn make_backend(
                     let key = state
                         .signing_key(&TokenSigner::generate_pkcs8()?)
                         .await
-                        .map_err(|e| BuildError::Backend(e.to_string()))?;
+                        .map_err(BuildError::Emulator)?;
                     TokenSigner::from_pkcs8(&key, kid)?
                 }
             };
@@ -161,7 +165,7 @@ async fn make_backend(
         BackendKind::Aws => crate::ivs::aws::AwsIvs::new(settings)
             .await
             .map(|ivs| Arc::new(ivs) as Arc<dyn IvsBackend>)
-            .map_err(|e| BuildError::Backend(e.to_string())),
+            .map_err(BuildError::Aws),
     }
 }
 
@@ -193,7 +197,7 @@ impl Server {
         let hub = StatsHub::new(stats_rx, stop_rx.clone(), alive_tx);
         let routes = crate::http::routes(self.app.clone(), self.keys.clone(), hub);
         let maintenance = tokio::spawn(self.app.clone().run_maintenance(stop_rx.clone()));
-        let broadcaster = tokio::spawn(crate::ws::run_broadcaster(
+        let broadcaster = tokio::spawn(crate::http::ws::run_broadcaster(
             self.app.clone(),
             stats_tx,
             stop_rx.clone(),

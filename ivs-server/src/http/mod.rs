@@ -16,6 +16,7 @@ pub mod error;
 pub mod openapi;
 pub mod rejection;
 pub mod route_table;
+pub mod ws;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -34,9 +35,9 @@ use warp::{Filter, Rejection, Reply};
 
 use crate::metrics::{FleetView, Metrics, Route, OTHER_ROUTE};
 use crate::service::{App, ServiceError};
-use crate::ws::StatsHub;
 use auth::{Caller, KeyRing};
 use error::{rate_headers, ApiError, Cause};
+use ws::StatsHub;
 
 /// A success body in the envelope, or the error.
 fn reply<T: Serialize>(app: &App, result: Result<T, ServiceError>) -> Response {
@@ -329,7 +330,7 @@ pub fn routes(
     let health = labelled(&app, "/health", health);
     let openapi = labelled(&app, "/openapi.json", openapi::route());
     let metrics = labelled(&app, "/metrics", metrics_route(app.clone(), keys.clone()));
-    let ws = labelled(&app, "/ws", crate::ws::route(app.clone(), keys, hub));
+    let ws = labelled(&app, "/ws", ws::route(app.clone(), keys, hub));
     let other = app.metrics().route(OTHER_ROUTE);
     let observed = app.clone();
     warp::any()

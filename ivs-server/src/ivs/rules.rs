@@ -73,6 +73,12 @@ pub const ID_LEN: usize = 12;
 /// IVS's session ids are this followed by an id.
 pub const SESSION_ID_PREFIX: &str = "st-";
 
+/// The ARN of a public key in IVS's format; the emulator names its signing
+/// keys this way (the `kid` of its tokens).
+pub fn public_key_arn(region: &str, account: &str, id: &str) -> String {
+    format!("arn:aws:ivs:{region}:{account}:public-key/{id}")
+}
+
 /// A random id of `len` ASCII letters and digits (IVS's alphabet for ids).
 pub fn random_id(len: usize) -> String {
     Alphanumeric.sample_string(&mut rand::rng(), len)

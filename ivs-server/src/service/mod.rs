@@ -56,10 +56,10 @@ pub enum StartError {
     #[error("MASTER_STAGE_ARN is not usable")]
     MasterArn(#[source] ivs_api::IdError),
     /// IVS failed.
-    #[error("IVS: {0}")]
+    #[error("IVS")]
     Ivs(#[from] IvsError),
     /// The store failed.
-    #[error("viewer store: {0}")]
+    #[error("viewer store")]
     Store(#[from] StoreError),
     /// Another instance is creating the master stage and did not finish in time.
     #[error("timed out waiting for another instance to create the master stage")]

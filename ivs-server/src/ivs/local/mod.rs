@@ -116,10 +116,7 @@ impl LocalIvs {
 
     /// An emulated account with a fresh signing key.
     pub fn generate(region: &str, account: &str) -> Result<Self, super::token::KeyError> {
-        let kid = format!(
-            "arn:aws:ivs:{region}:{account}:public-key/{}",
-            random_id(ID_LEN)
-        );
+        let kid = rules::public_key_arn(region, account, &random_id(ID_LEN));
         Ok(Self::new(region, account, TokenSigner::generate(kid)?))
     }
 

@@ -5,15 +5,13 @@
 use std::io::Read;
 use std::process::{Command, Stdio};
 
-mod common;
-
 /// Log output of a server that answered one unauthenticated request (a 401:
 /// the first refusal in its window is logged at `warn` at once, inside the
 /// request's span) and then stopped.
 async fn log_of_a_rejected_request(rust_log: Option<&str>) -> String {
     let env: Vec<(&str, &str)> = rust_log.map(|f| ("RUST_LOG", f)).into_iter().collect();
-    let common::Binary { mut child, base } =
-        common::start(&env, Stdio::piped(), Stdio::piped()).await;
+    let crate::common::Binary { mut child, base } =
+        crate::common::start(&env, Stdio::piped(), Stdio::piped()).await;
     let status = reqwest::Client::new()
         .get(format!("{base}/api/stats"))
         .header("x-request-id", "req-42")

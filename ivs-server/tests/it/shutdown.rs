@@ -11,11 +11,9 @@ use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-mod common;
-
 #[tokio::test]
 async fn sigterm_under_load_drains_and_exits_zero() {
-    let common::Binary { mut child, base } = common::start(
+    let crate::common::Binary { mut child, base } = crate::common::start(
         &[("IVS_STATS_INTERVAL_MS", "200")],
         Stdio::null(),
         Stdio::null(),
