@@ -257,6 +257,37 @@ impl RedisCluster {
         send(self.node(port).plain_port, args)
     }
 
+    /// Waits until the replica of primary `port` has acknowledged everything
+    /// the primary has written so far, or panics after `timeout`.
+    ///
+    /// `WAIT` cannot do this here: each command of this harness is a
+    /// connection of its own, and `WAIT` on a connection that wrote nothing
+    /// returns at once. So the offsets are compared: the primary's
+    /// `master_repl_offset` now against the one its replica acknowledged.
+    pub fn wait_for_replica_sync(&self, port: u16, timeout: Duration) {
+        let info = self.command(port, &["INFO", "replication"]);
+        let written = info_number(&info, "master_repl_offset:")
+            .unwrap_or_else(|| panic!("no master_repl_offset on {port}:\n{info}"));
+        let deadline = Instant::now() + timeout;
+        loop {
+            let info = self.command(port, &["INFO", "replication"]);
+            let acked = info
+                .lines()
+                .find(|l| l.starts_with("slave0:"))
+                .and_then(|l| l.split(',').find_map(|kv| kv.strip_prefix("offset=")))
+                .and_then(|n| n.trim().parse::<u64>().ok())
+                .unwrap_or(0);
+            if acked >= written {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the replica of {port} never acknowledged offset {written}:\n{info}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Runs a command on the primary that owns `key`'s slot (no `MOVED`
     /// following: the slot map is read first).
     pub fn cluster_command(&self, key: &str, args: &[&str]) -> String {
@@ -704,6 +735,13 @@ impl PortPicker {
 
 fn bindable(port: u16) -> bool {
     TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+/// A number after `prefix` on a line of an `INFO` answer.
+fn info_number(info: &str, prefix: &str) -> Option<u64> {
+    info.lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 #[cfg(test)]

@@ -214,8 +214,13 @@ async fn the_primary_of_the_deployments_slot_dies_under_load() {
     let victim = fleet.redis.port();
     // In a steady state the replica trails by milliseconds; on two busy cores
     // its link may lag for longer, which would test the CPU, not the fleet.
-    let acked = blocking(|| fleet.redis.command(&["WAIT", "1", "5000"]));
-    assert_eq!(acked, "1", "the replica of {victim} is not in sync");
+    blocking(|| {
+        fleet
+            .redis
+            .cluster_mut()
+            .expect("a cluster fleet")
+            .wait_for_replica_sync(victim, Duration::from_secs(5))
+    });
     let killed_at = Instant::now();
     blocking(|| {
         fleet
