@@ -43,13 +43,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-    local p
-    while :; do
-        p=$(shuf -i 20000-45000 -n 1)
-        ss -ltn "sport = :$p" | grep -q LISTEN || { echo "$p"; return; }
-    done
-}
+# shellcheck source=lib.sh
+. scripts/lib.sh
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 # field NAME from a "RESULT a=1 b=2" line

@@ -313,12 +313,17 @@ pub fn routes(
             };
             warp::reply::with_status(warp::reply::json(&health), status).into_response()
         });
-    let inner = token_routes(app.clone(), limit)
-        .or(stage_routes(app.clone(), limit))
+    // The viewer routes first: heartbeats are most of the traffic. Each
+    // group is boxed, so that the `or` chain's future holds a pointer per
+    // group instead of every route's future state inline, which hyper
+    // would otherwise move (memcpy) at every poll (docs/performance.md).
+    let inner = viewer_routes(app.clone(), limit)
+        .boxed()
+        .or(token_routes(app.clone(), limit).boxed())
         .unify()
-        .or(viewer_routes(app.clone(), limit))
+        .or(stage_routes(app.clone(), limit).boxed())
         .unify()
-        .or(stats_routes(app.clone()))
+        .or(stats_routes(app.clone()).boxed())
         .unify();
     let api = warp::path("api")
         .and(auth::api_key(app.clone(), keys.clone()))
