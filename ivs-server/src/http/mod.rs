@@ -415,42 +415,6 @@ pub fn request_span<B>(req: &warp::http::Request<B>, id: &HeaderValue) -> tracin
     )
 }
 
-#[cfg(test)]
-mod request_id_tests {
-    use super::*;
-
-    fn with_id(id: &[u8]) -> warp::http::Request<()> {
-        let mut req = warp::http::Request::new(());
-        req.headers_mut()
-            .insert(REQUEST_ID_HEADER, HeaderValue::from_bytes(id).unwrap());
-        req
-    }
-
-    #[test]
-    fn a_valid_client_id_is_kept_and_others_are_replaced() {
-        assert_eq!(request_id(&with_id(b"req-42")), "req-42");
-        let longest = "a".repeat(MAX_REQUEST_ID_LEN);
-        assert_eq!(request_id(&with_id(longest.as_bytes())), longest.as_str());
-        for bad in [
-            "a".repeat(MAX_REQUEST_ID_LEN + 1).into_bytes(),
-            b"has space".to_vec(),
-            b"tab\there".to_vec(),
-            b"caf\xc3\xa9".to_vec(),
-        ] {
-            let id = request_id(&with_id(&bad));
-            assert_ne!(id.as_bytes(), bad.as_slice());
-            assert_eq!(id.len(), 12, "{id:?}");
-            assert!(
-                id.as_bytes().iter().all(u8::is_ascii_alphanumeric),
-                "{id:?}"
-            );
-        }
-        let none = request_id(&warp::http::Request::new(()));
-        assert_eq!(none.len(), 12);
-        assert_ne!(none, request_id(&warp::http::Request::new(())));
-    }
-}
-
 /// Longest a scrape waits for IVS to say whether the publisher is live.
 const PUBLISHER_READ_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -500,4 +464,40 @@ fn metrics_route(
                 }
             }
         })
+}
+
+#[cfg(test)]
+mod request_id_tests {
+    use super::*;
+
+    fn with_id(id: &[u8]) -> warp::http::Request<()> {
+        let mut req = warp::http::Request::new(());
+        req.headers_mut()
+            .insert(REQUEST_ID_HEADER, HeaderValue::from_bytes(id).unwrap());
+        req
+    }
+
+    #[test]
+    fn a_valid_client_id_is_kept_and_others_are_replaced() {
+        assert_eq!(request_id(&with_id(b"req-42")), "req-42");
+        let longest = "a".repeat(MAX_REQUEST_ID_LEN);
+        assert_eq!(request_id(&with_id(longest.as_bytes())), longest.as_str());
+        for bad in [
+            "a".repeat(MAX_REQUEST_ID_LEN + 1).into_bytes(),
+            b"has space".to_vec(),
+            b"tab\there".to_vec(),
+            b"caf\xc3\xa9".to_vec(),
+        ] {
+            let id = request_id(&with_id(&bad));
+            assert_ne!(id.as_bytes(), bad.as_slice());
+            assert_eq!(id.len(), 12, "{id:?}");
+            assert!(
+                id.as_bytes().iter().all(u8::is_ascii_alphanumeric),
+                "{id:?}"
+            );
+        }
+        let none = request_id(&warp::http::Request::new(()));
+        assert_eq!(none.len(), 12);
+        assert_ne!(none, request_id(&warp::http::Request::new(())));
+    }
 }
