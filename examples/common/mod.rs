@@ -42,17 +42,16 @@ impl Connection {
 /// `error: ...` line for the rest.
 pub fn describe(error: &ivs_client::Error) -> String {
     match error {
-        ivs_client::Error::Api {
-            status,
-            code,
-            message,
-            details,
-            ..
-        } => {
-            let mut line = format!("error: {} ({status}): {message}", code.as_str());
-            if !details.is_empty() && details != message {
+        ivs_client::Error::Api(e) => {
+            let mut line = format!(
+                "error: {} ({}): {}",
+                e.code().as_str(),
+                e.status(),
+                e.message()
+            );
+            if !e.details().is_empty() && e.details() != e.message() {
                 line.push_str(" — ");
-                line.push_str(details);
+                line.push_str(e.details());
             }
             line
         }

@@ -11,20 +11,20 @@ use tracing::Instrument;
 use url::Url;
 
 use crate::api::{StagesApi, StatsApi, TokensApi, ViewersApi};
-use crate::error::code_for_status;
-use crate::model::{ErrorBody, Health};
+use crate::error::{ApiError, RateLimit};
+use crate::model::Health;
 use crate::retry::{self, Idempotency, RetryPolicy};
 use crate::Error;
 use ivs_api::Envelope;
 
 /// The header that carries the API key.
 pub(crate) const API_KEY_HEADER: &str = "x-api-key";
+/// The header that carries the request id, both ways.
+pub(crate) const REQUEST_ID_HEADER: &str = "x-request-id";
 
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const DEFAULT_USER_AGENT: &str = concat!("ivs-client/", env!("CARGO_PKG_VERSION"));
-/// How much of a non-JSON error body is kept as the message.
-const MAX_ERROR_TEXT: usize = 512;
 
 /// A client for one ivs-server deployment.
 ///
@@ -54,6 +54,8 @@ pub(crate) struct Inner {
     request_timeout: Duration,
     connect_timeout: Duration,
     retry: RetryPolicy,
+    /// The last `RateLimit-*` state any answer carried.
+    rate_limit: std::sync::Mutex<Option<RateLimit>>,
 }
 
 impl fmt::Debug for Client {
@@ -225,6 +227,7 @@ impl ClientBuilder {
                 request_timeout: self.request_timeout,
                 connect_timeout: self.connect_timeout,
                 retry: self.retry,
+                rate_limit: std::sync::Mutex::new(None),
             }),
         })
     }
@@ -328,6 +331,39 @@ impl Client {
         &self.inner.base
     }
 
+    /// The rate-limit state of the last answer that carried one (every
+    /// authenticated answer does, errors included), with when it arrived;
+    /// `None` before the first. Shared by the client's clones.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: ivs_client::Client) -> Result<(), ivs_client::Error> {
+    /// client.stats().overall().await?;
+    /// if let Some(rate) = client.rate_limit() {
+    ///     println!("{} of {} requests left", rate.remaining(), rate.limit());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        *self
+            .inner
+            .rate_limit
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn observe_rate_limit(&self, rate: RateLimit) {
+        let mut last = self
+            .inner
+            .rate_limit
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Answers to concurrent requests may arrive out of order: keep the
+        // newest one.
+        if last.is_none_or(|l| l.observed_at() <= rate.observed_at()) {
+            *last = Some(rate);
+        }
+    }
+
     pub(crate) fn api_key_header(&self) -> &HeaderValue {
         &self.inner.api_key
     }
@@ -351,10 +387,13 @@ impl Client {
             .map_err(|e| Error::InvalidConfig(format!("request URL: {e}")))?;
         let span =
             tracing::debug_span!("ivs_client.request", method = %call.method, path = %call.path);
+        // One id per call, the attempt number after it: the server's logs
+        // show the attempts of one call together, and each apart.
+        let call_id = new_request_id();
         let mut attempt = 0u32;
         retry::run(&self.inner.retry, call.idempotency, || {
             attempt += 1;
-            self.send_once::<T>(&call, &url, attempt)
+            self.send_once::<T>(&call, &url, &call_id, attempt)
         })
         .instrument(span)
         .await
@@ -364,16 +403,19 @@ impl Client {
         &self,
         call: &Call,
         url: &Url,
+        call_id: &str,
         attempt: u32,
     ) -> Result<T, Error> {
         let started = tokio::time::Instant::now();
+        let request_id = format!("{call_id}-{attempt}");
         let mut req = self
             .inner
             .http
             .request(call.method.clone(), url.clone())
             .timeout(self.inner.request_timeout)
             .header(USER_AGENT, self.inner.user_agent.clone())
-            .header(ACCEPT, "application/json");
+            .header(ACCEPT, "application/json")
+            .header(REQUEST_ID_HEADER, request_id.as_str());
         if call.authenticated {
             req = req.header(API_KEY_HEADER, self.inner.api_key.clone());
         }
@@ -387,10 +429,20 @@ impl Client {
         }
 
         let result = async {
-            let resp = req.send().await.map_err(Error::from_reqwest)?;
+            let sent_id = Some(request_id.as_str());
+            let resp = req
+                .send()
+                .await
+                .map_err(|e| Error::from_reqwest(e, sent_id))?;
             let status = resp.status().as_u16();
-            let retry_after = parse_retry_after(resp.headers());
-            let body = resp.bytes().await.map_err(Error::from_reqwest)?;
+            let headers = Answer::read(resp.headers(), &request_id);
+            if let Some(rate) = headers.rate_limit {
+                self.observe_rate_limit(rate);
+            }
+            let body = resp
+                .bytes()
+                .await
+                .map_err(|e| Error::from_reqwest(e, sent_id))?;
             if (200..300).contains(&status) {
                 serde_json::from_slice::<T>(&body).map_err(|source| Error::Decode {
                     status,
@@ -398,19 +450,59 @@ impl Client {
                     source,
                 })
             } else {
-                Err(api_error(status, &body, retry_after))
+                Err(Error::Api(headers.error(status, &body)))
             }
         }
         .await;
 
         let elapsed_ms = started.elapsed().as_millis() as u64;
         match &result {
-            Ok(_) => tracing::debug!(attempt, elapsed_ms, "request succeeded"),
+            Ok(_) => {
+                tracing::debug!(attempt, elapsed_ms, request_id = %request_id, "request succeeded")
+            }
             Err(e) => {
-                tracing::debug!(attempt, elapsed_ms, status = e.status(), error = %e, "request failed")
+                tracing::debug!(attempt, elapsed_ms, request_id = %request_id, status = e.status(), error = %e, "request failed")
             }
         }
         result
+    }
+}
+
+/// A random request id: 16 hex digits, unique enough to find one call in
+/// the server's logs.
+pub(crate) fn new_request_id() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+/// What an answer's headers say beside the body.
+pub(crate) struct Answer {
+    pub(crate) retry_after: Option<Duration>,
+    pub(crate) request_id: String,
+    pub(crate) rate_limit: Option<RateLimit>,
+}
+
+impl Answer {
+    /// Reads `headers`; the request id is the server's, else `sent`.
+    pub(crate) fn read(headers: &reqwest::header::HeaderMap, sent: &str) -> Self {
+        let request_id = headers
+            .get(REQUEST_ID_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty())
+            .unwrap_or(sent)
+            .to_owned();
+        Answer {
+            retry_after: parse_retry_after(headers),
+            request_id,
+            rate_limit: RateLimit::from_headers(headers),
+        }
+    }
+
+    /// The error an answer with `status` and `body` stands for.
+    pub(crate) fn error(self, status: u16, body: &[u8]) -> ApiError {
+        ApiError::from_body(status, body)
+            .with_retry_after(self.retry_after)
+            .with_request_id(Some(self.request_id))
+            .with_rate_limit(self.rate_limit)
     }
 }
 
@@ -418,29 +510,6 @@ impl Client {
 fn parse_retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
-}
-
-fn api_error(status: u16, body: &[u8], retry_after: Option<Duration>) -> Error {
-    match serde_json::from_slice::<ErrorBody>(body) {
-        Ok(e) => Error::Api {
-            status,
-            code: e.error,
-            message: e.message,
-            details: e.details,
-            retry_after,
-        },
-        Err(_) => {
-            let text = String::from_utf8_lossy(body);
-            let message: String = text.chars().take(MAX_ERROR_TEXT).collect();
-            Error::Api {
-                status,
-                code: code_for_status(status),
-                message,
-                details: String::new(),
-                retry_after,
-            }
-        }
-    }
 }
 
 /// Percent-encodes a path segment: everything but RFC 3986's unreserved
@@ -496,21 +565,34 @@ mod tests {
         assert!(!dbg.contains("secret-key"), "{dbg}");
     }
 
+    fn headers(pairs: &[(&'static str, &'static str)]) -> reqwest::header::HeaderMap {
+        pairs
+            .iter()
+            .map(|(k, v)| {
+                (
+                    reqwest::header::HeaderName::from_static(k),
+                    HeaderValue::from_static(v),
+                )
+            })
+            .collect()
+    }
+
     #[test]
     fn error_body_and_fallback() {
-        let e = api_error(
+        let e = Answer::read(&headers(&[]), "sent-1").error(
             400,
             br#"{"error":"VALIDATION_ERROR","message":"m","details":"d"}"#,
-            None,
         );
-        assert_eq!(e.code(), Some(&crate::model::ErrorCode::ValidationError));
-        let e = api_error(
-            502,
-            b"<html>bad gateway</html>",
-            Some(Duration::from_secs(3)),
-        );
-        assert_eq!(e.status(), Some(502));
+        assert_eq!(e.code(), &crate::model::ErrorCode::ValidationError);
+        assert_eq!(e.request_id(), Some("sent-1"));
+        let e = Answer::read(
+            &headers(&[("retry-after", "3"), ("x-request-id", "server-7")]),
+            "sent-2",
+        )
+        .error(502, b"<html>bad gateway</html>");
+        assert_eq!(e.status(), 502);
         assert_eq!(e.retry_after(), Some(Duration::from_secs(3)));
+        assert_eq!(e.request_id(), Some("server-7"));
         assert!(e.to_string().contains("bad gateway"));
     }
 }

@@ -16,6 +16,11 @@
 //! removed the viewer; the task reports [`HeartbeatEvent::Expired`] and ends
 //! (get a new token to be counted again, or use a
 //! [`ViewerSession`](crate::ViewerSession), which does that by itself).
+//! Only the API's own answer counts as `NOT_FOUND` (a 404 with its JSON
+//! error body, [`Error::is_not_found`]): a 404 from something in between —
+//! a proxy's or load balancer's HTML page during a deployment, say — says
+//! nothing about the viewer and is a [`HeartbeatEvent::Failed`] like any
+//! other.
 //!
 //! Events never hold the task up: see [`EventStream`] — a reader that falls
 //! more than the channel capacity (64 by default) behind loses the oldest.
@@ -59,8 +64,9 @@ pub enum HeartbeatEvent {
         /// How many failed in a row before.
         after_failures: u32,
     },
-    /// The server answered `NOT_FOUND`: it no longer counts this viewer. The
-    /// task stops beating.
+    /// The server answered `NOT_FOUND` with the API's error body: it no
+    /// longer counts this viewer. The task stops beating. (A 404 without
+    /// the API's body is [`Failed`](Self::Failed).)
     Expired,
 }
 

@@ -41,7 +41,9 @@
 //! - [`heartbeat`]: [`Client::start_heartbeat`], a task that keeps a viewer counted.
 //! - [`session`]: [`Client::join`], a viewer that rejoins and refreshes its token by itself.
 //! - [`stream`]: [`Client::stats_stream`], live statistics over WebSocket with reconnects.
-//! - [`Error`]: typed errors with the API's [`ErrorCode`](model::ErrorCode).
+//! - [`Error`]: typed errors with the API's [`ErrorCode`](model::ErrorCode);
+//!   [`ApiError`] for the server's answers (English details, request id,
+//!   rate-limit state), [`TransportError`] for requests that got no answer.
 //!
 //! # Retries
 //!
@@ -58,7 +60,10 @@
 //! (public; a secret not sent cannot leak) and on the WebSocket upgrade.
 //! Every request runs in a `tracing` span `ivs_client.request` with method
 //! and path; the API key and tokens are never logged, and `Debug` output
-//! redacts the key.
+//! redacts the key. Every attempt carries an `x-request-id` (see
+//! [`retry`](crate::retry#request-ids)); errors carry the id the server
+//! answered with, so a failure can be found in the server's logs.
+//! [`Client::rate_limit`] gives the `RateLimit-*` state of the last answer.
 //!
 //! # Features
 //!
@@ -77,12 +82,12 @@ pub mod session;
 pub mod stream;
 
 pub use client::{Client, ClientBuilder};
-pub use error::{Error, WebSocketError};
+pub use error::{ApiError, Error, RateLimit, TransportError, WebSocketError};
 pub use events::EventStream;
 pub use heartbeat::{HeartbeatBuilder, HeartbeatEvent, HeartbeatHandle};
 pub use retry::RetryPolicy;
 pub use session::{SessionEvent, ViewerSession, ViewerSessionBuilder};
-pub use stream::StatsStream;
+pub use stream::{StatsStream, StatsStreamBuilder};
 
 // Compiles the README's examples as doc tests, so they cannot rot.
 #[cfg(doctest)]

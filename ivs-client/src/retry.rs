@@ -31,11 +31,28 @@
 //! # `Retry-After`
 //!
 //! When a 429 or 503 carries `Retry-After: <seconds>`, that value replaces
-//! the computed backoff delay, capped by [`RetryPolicy::max_delay`]. If
-//! waiting would pass [`RetryPolicy::max_total_time`], the error is returned
-//! instead (with [`Error::retry_after`](crate::Error::retry_after) set, so the
-//! caller can schedule its own retry). HTTP-date values are not used (the
-//! API documents seconds); they fall back to the computed backoff.
+//! the computed backoff delay, capped by [`RetryPolicy::max_delay`], and
+//! jitter is added on top: a random extra of up to half the value (with
+//! [`RetryPolicy::jitter`] on, the default). The wait is never shorter than
+//! the server asked (unless `max_delay` is), and clients refused together —
+//! a burst the server rate-limited, say — do not all come back in the same
+//! instant to be refused again. If waiting would pass
+//! [`RetryPolicy::max_total_time`], the error is returned instead (with
+//! [`Error::retry_after`](crate::Error::retry_after) set, so the caller can
+//! schedule its own retry). HTTP-date values are not used (the API
+//! documents seconds); they fall back to the computed backoff.
+//!
+//! The statistics stream's reconnects follow the same rule when the server
+//! refuses the WebSocket handshake with 429 or 503 and `Retry-After` (see
+//! [`stream`](crate::stream)).
+//!
+//! # Request ids
+//!
+//! Every attempt carries an `x-request-id`: a random id for the call, then
+//! `-` and the attempt number (`5f0c2a9e41d3b7a8-1`, `5f0c2a9e41d3b7a8-2`),
+//! so the attempts of one call share a prefix in the server's logs and are
+//! still told apart. Errors carry the id the server answered with
+//! ([`Error::request_id`](crate::Error::request_id)).
 
 use std::future::Future;
 use std::time::Duration;
@@ -99,7 +116,8 @@ impl RetryPolicy {
         self
     }
 
-    /// The longest single delay, a server's `Retry-After` included.
+    /// The longest single backoff delay. A server's `Retry-After` is capped
+    /// to it too, before its jitter (up to half again) is added.
     pub fn with_max_delay(mut self, delay: Duration) -> Self {
         self.max_delay = delay;
         self
@@ -171,6 +189,17 @@ impl RetryPolicy {
         }
     }
 
+    /// The wait for a server's `Retry-After` of `ra`: capped by `max_delay`,
+    /// plus up to half of that again as jitter (when jitter is on).
+    pub(crate) fn retry_after_delay(&self, ra: Duration) -> Duration {
+        let base = ra.min(self.max_delay);
+        if self.jitter {
+            base + (base / 2).mul_f64(rand::random::<f64>())
+        } else {
+            base
+        }
+    }
+
     /// The delay to use after `err`, or `None` to give up.
     fn next_delay(
         &self,
@@ -181,7 +210,7 @@ impl RetryPolicy {
         // `computed` is None once the attempts are used up.
         let computed = computed?;
         let delay = match err.retry_after() {
-            Some(ra) => ra.min(self.max_delay),
+            Some(ra) => self.retry_after_delay(ra),
             None => computed,
         };
         if started.elapsed() + delay > self.max_total_time {
@@ -237,18 +266,17 @@ mod tests {
     use crate::model::ErrorCode;
 
     fn api(status: u16, retry_after: Option<Duration>) -> Error {
-        Error::Api {
-            status,
-            code: crate::error::code_for_status(status),
-            message: String::new(),
-            details: String::new(),
-            retry_after,
+        match crate::error::api(status, crate::error::code_for_status(status)) {
+            Error::Api(e) => Error::Api(e.with_retry_after(retry_after)),
+            other => other,
         }
     }
 
     #[test]
     fn retry_after_replaces_and_is_capped() {
-        let p = RetryPolicy::default().with_max_delay(Duration::from_secs(2));
+        let p = RetryPolicy::default()
+            .with_max_delay(Duration::from_secs(2))
+            .with_jitter(false);
         let now = Instant::now();
         let d = p.next_delay(
             now,
@@ -285,14 +313,43 @@ mod tests {
         assert!(!Idempotency::Unsafe.should_retry(&Error::Timeout));
         assert!(Idempotency::Idempotent.should_retry(&api(503, None)));
         assert!(Idempotency::Idempotent.should_retry(&Error::Timeout));
-        let full = Error::Api {
-            status: 503,
-            code: ErrorCode::StageFull,
-            message: String::new(),
-            details: String::new(),
-            retry_after: None,
-        };
+        let full = crate::error::api(503, ErrorCode::StageFull);
         assert!(!Idempotency::Idempotent.should_retry(&full));
+    }
+
+    /// Clients refused together must not come back together: the wait after
+    /// a `Retry-After` is spread above the server's value, never below it.
+    #[test]
+    fn retry_after_gets_jitter_above_the_servers_value() {
+        let p = RetryPolicy::default().with_max_delay(Duration::from_secs(10));
+        let ra = Duration::from_secs(2);
+        let err = api(429, Some(ra));
+        let delays: Vec<Duration> = (0..200)
+            .map(|_| {
+                p.next_delay(Instant::now(), &err, Some(Duration::from_millis(10)))
+                    .expect("a retry")
+            })
+            .collect();
+        for d in &delays {
+            assert!(*d >= ra, "{d:?} is shorter than Retry-After");
+            assert!(*d <= ra + ra / 2, "{d:?} is more than half again");
+        }
+        let min = delays.iter().min().copied().unwrap_or_default();
+        let max = delays.iter().max().copied().unwrap_or_default();
+        assert!(
+            max - min > Duration::from_millis(500),
+            "200 waits all within {min:?}..{max:?}: no jitter"
+        );
+        // Capped by max_delay first, then spread above the cap.
+        let capped = RetryPolicy::default().with_max_delay(Duration::from_secs(1));
+        let d = capped.retry_after_delay(Duration::from_secs(60));
+        assert!(
+            d >= Duration::from_secs(1) && d <= Duration::from_millis(1500),
+            "{d:?}"
+        );
+        // Without jitter the server's value is used as is.
+        let exact = p.clone().with_jitter(false);
+        assert_eq!(exact.retry_after_delay(ra), ra);
     }
 
     #[test]

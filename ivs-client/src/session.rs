@@ -9,7 +9,10 @@
 //! - when a heartbeat answers `NOT_FOUND` (the server dropped the viewer,
 //!   e.g. after a long network outage) it asks for a new viewer token and
 //!   emits [`SessionEvent::Rejoined`]; if that fails too it emits
-//!   [`SessionEvent::HeartbeatFailed`] and tries again at the next interval;
+//!   [`SessionEvent::HeartbeatFailed`] and tries again at the next interval.
+//!   Only the API's own `NOT_FOUND` body counts ([`Error::is_not_found`]): a
+//!   404 page from a proxy is a [`SessionEvent::HeartbeatFailed`], not a
+//!   reason to take a new token;
 //! - a refresh lead (5 min by default) before the token expires it asks for a
 //!   new token and emits [`SessionEvent::TokenRefreshed`]; a failed refresh
 //!   emits [`SessionEvent::TokenRefreshFailed`] and is tried again one

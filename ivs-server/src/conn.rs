@@ -47,6 +47,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
 use tracing::Instrument;
+use warp::http::header::HeaderValue;
 use warp::http::{Request, StatusCode};
 use warp::reply::Response;
 
@@ -223,7 +224,8 @@ impl AsyncWrite for ConnStream {
 }
 
 /// The warp service, telling the connection's [`Activity`] when a request
-/// starts and ends, and serving it in its request span.
+/// starts and ends, serving it in its request span, and answering its
+/// request id (`x-request-id`, see [`crate::http::request_id`]).
 struct Tracked<S> {
     inner: S,
     activity: Arc<Activity>,
@@ -239,20 +241,24 @@ where
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         self.activity.request_started();
-        let span = crate::http::request_span(&req);
+        let request_id = crate::http::request_id(&req);
+        let span = crate::http::request_span(&req, &request_id);
         TrackedFuture {
             inner: self.inner.call(req).instrument(span),
             activity: self.activity.clone(),
+            request_id: Some(request_id),
         }
     }
 }
 
 pin_project_lite::pin_project! {
-    /// A response future that marks the request finished when it is ready.
+    /// A response future that marks the request finished when it is ready
+    /// and puts the request id on the response.
     struct TrackedFuture<F> {
         #[pin]
         inner: F,
         activity: Arc<Activity>,
+        request_id: Option<HeaderValue>,
     }
 }
 
@@ -264,8 +270,11 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let out = ready!(this.inner.poll(cx));
-        if let Ok(res) = &out {
+        let mut out = ready!(this.inner.poll(cx));
+        if let Ok(res) = &mut out {
+            if let Some(id) = this.request_id.take() {
+                res.headers_mut().insert(crate::http::REQUEST_ID_HEADER, id);
+            }
             this.activity
                 .request_finished(res.status() == StatusCode::SWITCHING_PROTOCOLS);
         }

@@ -261,19 +261,17 @@ async fn documented_errors_of_the_real_server_map_to_code_and_status() {
         t.proxy.verify().await;
         let raw = t.take(case.code);
         match &err {
-            Error::Api {
-                status,
-                code,
-                message,
-                details,
-                ..
-            } => {
-                assert_eq!(*status, case.status, "{}: {}", case.code, raw.text);
-                assert_eq!(code, &case.expected, "{}", raw.text);
+            Error::Api(e) => {
+                assert_eq!(e.status(), case.status, "{}: {}", case.code, raw.text);
+                assert_eq!(e.code(), &case.expected, "{}", raw.text);
                 let json = raw.json();
-                assert_eq!(json["message"].as_str(), Some(message.as_str()));
-                assert_eq!(json["details"].as_str(), Some(details.as_str()));
-                assert!(!message.is_empty() && !details.is_empty(), "{}", raw.text);
+                assert_eq!(json["message"].as_str(), Some(e.message()));
+                assert_eq!(json["details"].as_str(), Some(e.details()));
+                assert!(
+                    !e.message().is_empty() && !e.details().is_empty(),
+                    "{}",
+                    raw.text
+                );
             }
             other => panic!("{}: expected Error::Api, got {other:?}", case.code),
         }

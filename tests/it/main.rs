@@ -23,6 +23,7 @@ mod redis_cluster;
 mod redis_connection;
 mod redis_harness;
 mod redis_store;
+mod request_ids;
 mod store_behaviour;
 
 /// One fleet scenario at a time, across `fleet` and `cluster_fleet`: each

@@ -660,9 +660,11 @@ async fn ws_upgrade(s: &TestServer) -> Resp {
         .await
         .expect("websocket upgrade");
     let _ = ws.close(None).await;
+    // The same `http` crate under tungstenite and reqwest: the headers as they are.
+    let headers: HeaderMap = res.headers().clone();
     Resp {
         status: reqwest::StatusCode::from_u16(res.status().as_u16()).unwrap(),
-        headers: HeaderMap::new(),
+        headers,
         json: Value::Null,
         text: String::new(),
     }

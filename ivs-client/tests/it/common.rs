@@ -51,3 +51,10 @@ pub fn viewer_token_response(token: &str, stage_arn: &str, expires_in: chrono::D
     body["data"]["expiresAt"] = Value::String(expires);
     body
 }
+
+/// A 404 page from something in front of the server (a proxy, a load
+/// balancer), not the API's error body.
+pub fn proxy_html_404() -> wiremock::ResponseTemplate {
+    wiremock::ResponseTemplate::new(404)
+        .set_body_raw("<html><body>404 Not Found</body></html>", "text/html")
+}

@@ -144,18 +144,13 @@ async fn documented_errors_map_to_code_and_status() {
             .expect("client");
         let err = (case.call)(&c, &ctx).await.expect_err(case.code);
         match &err {
-            Error::Api {
-                status,
-                code,
-                message,
-                details,
-                retry_after,
-            } => {
-                assert_eq!(*status, case.status, "{}", case.code);
-                assert_eq!(code, &case.expected);
-                assert_eq!(message, "缺少必填參數: userId");
-                assert_eq!(details, "userId is required");
-                assert_eq!(*retry_after, case.retry_after.map(Duration::from_secs));
+            Error::Api(e) => {
+                assert_eq!(e.status(), case.status, "{}", case.code);
+                assert_eq!(e.code(), &case.expected);
+                assert_eq!(e.message(), "缺少必填參數: userId");
+                assert_eq!(e.details(), "userId is required");
+                assert_eq!(e.retry_after(), case.retry_after.map(Duration::from_secs));
+                assert!(e.is_api_body());
             }
             other => panic!("{}: expected Error::Api, got {other:?}", case.code),
         }

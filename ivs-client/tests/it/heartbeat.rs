@@ -332,3 +332,36 @@ async fn jittered_start_waits_before_the_first_beat() {
         "first beat later than one interval: {spread:?}"
     );
 }
+
+/// A proxy's or load balancer's 404 page (during a deployment, say) says
+/// nothing about the viewer: the task reports failures and keeps beating.
+#[tokio::test]
+async fn a_proxys_html_404_is_a_failure_not_an_expiry() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/viewer/heartbeat"))
+        .respond_with(proxy_html_404())
+        .mount(&server)
+        .await;
+    let c = client(&server.uri(), RetryPolicy::none());
+    let mut handle = c
+        .heartbeat_builder("viewer-001", ARN)
+        .interval(Duration::from_millis(50))
+        .jitter_start(false)
+        .spawn();
+
+    for expected in 1..=2 {
+        match next(&mut handle).await {
+            HeartbeatEvent::Failed {
+                error,
+                consecutive_failures,
+            } => {
+                assert_eq!(consecutive_failures, expected);
+                assert_eq!(error.status(), Some(404));
+                assert!(!error.is_not_found(), "{error}");
+            }
+            other => panic!("expected Failed, got {other:?}"),
+        }
+    }
+    assert!(!handle.is_finished(), "the task goes on beating");
+}

@@ -3,6 +3,7 @@
 
 mod common;
 mod contract;
+mod errors;
 mod heartbeat;
 mod retry;
 mod session;

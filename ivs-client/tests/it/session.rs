@@ -332,3 +332,51 @@ async fn join_fails_when_no_token() {
     let err = c.join("viewer-001").await.expect_err("stage full");
     assert_eq!(err.code(), Some(&ivs_client::model::ErrorCode::StageFull));
 }
+
+/// Only the API's own `NOT_FOUND` makes a session take a new token: a
+/// proxy's 404 page is a failed heartbeat.
+#[tokio::test]
+async fn a_proxys_html_404_does_not_make_the_session_rejoin() {
+    let server = MockServer::start().await;
+    mount_token(
+        &server,
+        viewer_token_response("token-A", ARN, hours(1)),
+        Some(1),
+    )
+    .await;
+    Mock::given(method("POST"))
+        .and(path("/api/viewer/heartbeat"))
+        .respond_with(proxy_html_404())
+        .mount(&server)
+        .await;
+    let c = client(&server.uri(), RetryPolicy::none());
+    let mut session = c
+        .viewer_session(TokenRequest::new("viewer-001".parse().unwrap()))
+        .heartbeat_interval(Duration::from_millis(50))
+        .jitter_start(false)
+        .spawn()
+        .await
+        .expect("join");
+
+    for expected in 1..=2 {
+        match next(&mut session).await {
+            SessionEvent::HeartbeatFailed {
+                error,
+                consecutive_failures,
+            } => {
+                assert_eq!(consecutive_failures, expected);
+                assert_eq!(error.status(), Some(404));
+            }
+            other => panic!("expected HeartbeatFailed, got {other:?}"),
+        }
+    }
+    assert_eq!(session.token().token, "token-A", "no new token");
+    let token_requests = server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.url.path() == "/api/token/viewer")
+        .count();
+    assert_eq!(token_requests, 1, "only the join asked for a token");
+}

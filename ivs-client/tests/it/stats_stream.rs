@@ -207,9 +207,9 @@ async fn wrong_key_ends_the_stream_with_unauthorized() {
         .expect("client");
     let mut stream = c.stats_stream();
     match next(&mut stream).await {
-        Some(Err(Error::Api { status, code, .. })) => {
-            assert_eq!(status, 401);
-            assert_eq!(code, ErrorCode::Unauthorized);
+        Some(Err(Error::Api(e))) => {
+            assert_eq!(e.status(), 401);
+            assert_eq!(e.code(), &ErrorCode::Unauthorized);
         }
         other => panic!("expected a 401 error item, got {other:?}"),
     }
@@ -244,4 +244,164 @@ async fn server_error_message_is_an_item_and_the_stream_goes_on() {
 fn stats_stream_is_send_and_unpin() {
     fn assert_send_unpin<T: Send + Unpin + 'static>() {}
     assert_send_unpin::<StatsStream>();
+}
+
+/// What a [`lifecycle_server`] does with each connection.
+#[derive(Clone, Copy)]
+enum Lifecycle {
+    /// Completes the handshake, then never sends anything: a half-open
+    /// connection, as the client sees one after a NAT dropped its state.
+    Silent,
+    /// Completes the handshake and closes at once, like a proxy whose
+    /// upstream is gone.
+    CloseAtOnce,
+    /// Refuses the first handshake with `status` and `Retry-After: 1`, then
+    /// serves updates.
+    RefuseOnceThenServe { status: u16 },
+}
+
+/// A WebSocket server that records when each connection arrived.
+async fn lifecycle_server(
+    lifecycle: Lifecycle,
+) -> (SocketAddr, Arc<std::sync::Mutex<Vec<std::time::Instant>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let arrivals = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = arrivals.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((socket, _)) = listener.accept().await else {
+                return;
+            };
+            let n = {
+                let mut seen = seen.lock().unwrap();
+                seen.push(std::time::Instant::now());
+                seen.len()
+            };
+            tokio::spawn(async move {
+                match lifecycle {
+                    Lifecycle::Silent => {
+                        let Ok(mut ws) = tokio_tungstenite::accept_async(socket).await else {
+                            return;
+                        };
+                        // Read (the subscribe) but never answer, until the client goes.
+                        while let Some(Ok(_)) = ws.next().await {}
+                    }
+                    Lifecycle::CloseAtOnce => {
+                        if let Ok(mut ws) = tokio_tungstenite::accept_async(socket).await {
+                            let _ = ws.close(None).await;
+                        }
+                    }
+                    Lifecycle::RefuseOnceThenServe { status } => {
+                        #[allow(clippy::result_large_err)]
+                        let check = move |_: &Request, resp: Response| {
+                            if n > 1 {
+                                return Ok(resp);
+                            }
+                            let body = error_body("SERVICE_UNAVAILABLE").to_string();
+                            let mut refused = ErrorResponse::new(Some(body));
+                            *refused.status_mut() = StatusCode::from_u16(status).unwrap();
+                            refused
+                                .headers_mut()
+                                .insert("retry-after", "1".parse().unwrap());
+                            Err(refused)
+                        };
+                        let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(socket, check).await
+                        else {
+                            return;
+                        };
+                        let _ = ws.next().await;
+                        let _ = ws.send(update(n as u32)).await;
+                        while let Some(Ok(_)) = ws.next().await {}
+                    }
+                }
+            });
+        }
+    });
+    (addr, arrivals)
+}
+
+/// Polls `stream` for `time`, expecting no item at all.
+async fn poll_silently(stream: &mut StatsStream, time: Duration) {
+    if let Ok(item) = tokio::time::timeout(time, stream.next()).await {
+        panic!("expected no item, got {item:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_silent_connection_is_replaced_after_the_idle_timeout() {
+    let (addr, arrivals) = lifecycle_server(Lifecycle::Silent).await;
+    let c = client(&format!("http://{addr}"), fast_reconnects());
+    let mut stream = c
+        .stats_stream_builder()
+        .idle_timeout(Duration::from_millis(300))
+        .build();
+    poll_silently(&mut stream, Duration::from_millis(1500)).await;
+
+    let arrivals = arrivals.lock().unwrap().clone();
+    assert!(
+        arrivals.len() >= 2,
+        "still on the first, silent connection after 1.5 s"
+    );
+    let gap = arrivals[1] - arrivals[0];
+    assert!(
+        gap >= Duration::from_millis(300),
+        "replaced before the idle timeout: {gap:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_handshake_that_closes_at_once_backs_off_more_and_more() {
+    let (addr, arrivals) = lifecycle_server(Lifecycle::CloseAtOnce).await;
+    let policy = RetryPolicy::default()
+        .with_jitter(false)
+        .with_min_delay(Duration::from_millis(50))
+        .with_max_delay(Duration::from_secs(2));
+    let c = client(&format!("http://{addr}"), policy);
+    let mut stream = c.stats_stream();
+    // Waits of 50, 100, 200, 400, 800 ms: about six connections in 1.6 s
+    // (a backoff reset by each handshake made it one every 50 ms: ~30).
+    poll_silently(&mut stream, Duration::from_millis(1600)).await;
+
+    let arrivals = arrivals.lock().unwrap().clone();
+    assert!(
+        (4..=7).contains(&arrivals.len()),
+        "{} connections in 1.6 s",
+        arrivals.len()
+    );
+    let gaps: Vec<Duration> = arrivals.windows(2).map(|w| w[1] - w[0]).collect();
+    let last = *gaps.last().expect("gaps");
+    assert!(
+        last >= Duration::from_millis(350),
+        "the waits do not grow: {gaps:?}"
+    );
+    assert!(gaps[0] < last / 2, "the waits do not grow: {gaps:?}");
+}
+
+#[tokio::test]
+async fn a_refused_handshake_waits_for_retry_after() {
+    async fn first_update_after(status: u16) -> Duration {
+        let (addr, _) = lifecycle_server(Lifecycle::RefuseOnceThenServe { status }).await;
+        // Backoff alone would retry after 20 ms.
+        let c = client(
+            &format!("http://{addr}"),
+            fast_reconnects().with_max_delay(Duration::from_secs(5)),
+        );
+        let mut stream = c.stats_stream();
+        let started = std::time::Instant::now();
+        match tokio::time::timeout(Duration::from_secs(5), stream.next()).await {
+            Ok(Some(Ok(u))) => assert_eq!(u.viewer_count, 2, "from the second connection"),
+            other => panic!("{status}: expected an update, got {other:?}"),
+        }
+        started.elapsed()
+    }
+    let (after_503, after_429) = tokio::join!(first_update_after(503), first_update_after(429));
+    for (status, waited) in [(503, after_503), (429, after_429)] {
+        assert!(
+            waited >= Duration::from_secs(1),
+            "{status}: reconnected after {waited:?}, before Retry-After"
+        );
+        // One second plus at most half of it as jitter, plus the handshakes.
+        assert!(waited < Duration::from_millis(2500), "{status}: {waited:?}");
+    }
 }

@@ -29,6 +29,7 @@ use ivs_api::{
 use percent_encoding::percent_decode_str;
 use serde::Serialize;
 use warp::filters::path::Tail;
+use warp::http::header::{HeaderName, HeaderValue};
 use warp::http::{Method, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
@@ -370,24 +371,46 @@ pub fn routes(
         })
 }
 
+/// The header carrying a request's id, in the request and in its response.
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Longest request id taken from a client.
+pub const MAX_REQUEST_ID_LEN: usize = 64;
+
+/// The id of `req`: the client's `x-request-id` when it is 1 to 64 visible
+/// ASCII characters (no spaces, so it is one word in a log line), else a new
+/// random one of 12 letters and digits. The connection layer (`crate::conn`)
+/// puts it on the response and in the request span.
+///
+/// When the client sent one, this is a reference-count increment (hyper's
+/// header values share the read buffer), not an allocation: it runs on
+/// every request.
+pub fn request_id<B>(req: &warp::http::Request<B>) -> HeaderValue {
+    match req.headers().get(&REQUEST_ID_HEADER) {
+        Some(id) if is_valid_request_id(id.as_bytes()) => id.clone(),
+        _ => HeaderValue::try_from(crate::service::random_id(12))
+            .unwrap_or_else(|_| HeaderValue::from_static("invalid-id")),
+    }
+}
+
+/// 1 to [`MAX_REQUEST_ID_LEN`] visible ASCII characters (`!` to `~`).
+fn is_valid_request_id(id: &[u8]) -> bool {
+    (1..=MAX_REQUEST_ID_LEN).contains(&id.len()) && id.iter().all(|b| (b'!'..=b'~').contains(b))
+}
+
 /// The span a request is served in. DEBUG, as tower-http's request spans: at
 /// the default filter it is never built, which was ~8 % of a heartbeat's
 /// instructions (docs/performance.md). Enable it with
 /// RUST_LOG=info,ivs_server::request=debug (docs/operations.md). The server's
 /// connection layer (`crate::conn`) enters it around the whole request.
-pub fn request_span<B>(req: &warp::http::Request<B>) -> tracing::Span {
+/// `id` is the request's [`request_id`].
+pub fn request_span<B>(req: &warp::http::Request<B>, id: &HeaderValue) -> tracing::Span {
     if !tracing::enabled!(target: "ivs_server::request", tracing::Level::DEBUG) {
         return tracing::Span::none();
     }
     // Keys and tokens never appear here: the path carries no query string,
-    // and headers are not recorded.
-    let id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| v.len() <= 64)
-        .map(str::to_owned)
-        .unwrap_or_else(|| crate::service::random_id(12));
+    // and headers are not recorded. A request id is visible ASCII.
+    let id = id.to_str().unwrap_or("invalid-id");
     tracing::debug_span!(
         target: "ivs_server::request",
         "request",
@@ -446,4 +469,40 @@ fn metrics_route(
                 }
             }
         })
+}
+
+#[cfg(test)]
+mod request_id_tests {
+    use super::*;
+
+    fn with_id(id: &[u8]) -> warp::http::Request<()> {
+        let mut req = warp::http::Request::new(());
+        req.headers_mut()
+            .insert(REQUEST_ID_HEADER, HeaderValue::from_bytes(id).unwrap());
+        req
+    }
+
+    #[test]
+    fn a_valid_client_id_is_kept_and_others_are_replaced() {
+        assert_eq!(request_id(&with_id(b"req-42")), "req-42");
+        let longest = "a".repeat(MAX_REQUEST_ID_LEN);
+        assert_eq!(request_id(&with_id(longest.as_bytes())), longest.as_str());
+        for bad in [
+            "a".repeat(MAX_REQUEST_ID_LEN + 1).into_bytes(),
+            b"has space".to_vec(),
+            b"tab\there".to_vec(),
+            b"caf\xc3\xa9".to_vec(),
+        ] {
+            let id = request_id(&with_id(&bad));
+            assert_ne!(id.as_bytes(), bad.as_slice());
+            assert_eq!(id.len(), 12, "{id:?}");
+            assert!(
+                id.as_bytes().iter().all(u8::is_ascii_alphanumeric),
+                "{id:?}"
+            );
+        }
+        let none = request_id(&warp::http::Request::new(()));
+        assert_eq!(none.len(), 12);
+        assert_ne!(none, request_id(&warp::http::Request::new(())));
+    }
 }

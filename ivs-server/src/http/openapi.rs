@@ -63,7 +63,10 @@ Every request but `/health` and `/openapi.json` (and `/metrics` when the server 
 (`DELETE /api/stage/{stageArn}` and `/health` excepted); every error is \
 `{\"error\", \"message\", \"details\"}` (`ErrorBody`). Authenticated responses carry \
 `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`; 429 and 503 responses carry \
-`Retry-After`. Every header a response documents is always sent. An unknown path answers 404 \
+`Retry-After`. Every response carries `X-Request-Id`: the request's own `x-request-id` when it \
+sent one of 1 to 64 visible ASCII characters, else a generated one (12 letters and digits); \
+the server's request log lines carry the same id. Every header a response documents is always \
+sent. An unknown path answers 404 \
 `NOT_FOUND`, a wrong method 405 `VALIDATION_ERROR`. Response bodies have no property beyond \
 those documented (`additionalProperties: false`); request bodies may (unknown fields are \
 ignored).\n\n\
@@ -94,6 +97,21 @@ pub fn document() -> OpenApi {
         let (name, response) = failure_response(failure, &error_body);
         components.responses.insert(name.into(), response.into());
     }
+    let request_id = HeaderBuilder::new()
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(crate::http::MAX_REQUEST_ID_LEN))
+                .pattern(Some("^[!-~]+$")),
+        ))
+        .description(Some(
+            "The request's id: the client's `x-request-id` if it sent a valid one (1 to 64 \
+             visible ASCII characters), else a generated one. Quote it when reporting a problem.",
+        ));
+    components
+        .headers
+        .insert(REQUEST_ID.into(), request_id.build().into());
     for (name, description, minimum) in HEADERS {
         let mut schema = ObjectBuilder::new().schema_type(Type::Integer);
         if let Some(min) = minimum {
@@ -288,6 +306,7 @@ fn success(
             ("101", response, None)
         }
     };
+    response = response.header_ref(REQUEST_ID, header_ref(REQUEST_ID));
     if route.auth == Auth::Key {
         response = rate_headers(response);
     }
@@ -340,6 +359,9 @@ fn envelope(data: SchemaRef, schemas: &mut Schemas) -> SchemaRef {
     schemas.insert(name.clone(), schema.into());
     Ref::from_schema_name(name).into()
 }
+
+/// The request id header, on every response.
+const REQUEST_ID: &str = "X-Request-Id";
 
 /// The rate-limit headers, all sent together.
 const RATE_HEADERS: [&str; 3] = ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"];
@@ -711,7 +733,9 @@ fn failure_response(failure: Failure, error_body: &SchemaRef) -> (&'static str, 
             ],
         ),
     };
-    let mut response = ResponseBuilder::new().description(description);
+    let mut response = ResponseBuilder::new()
+        .description(description)
+        .header_ref(REQUEST_ID, header_ref(REQUEST_ID));
     if rate {
         response = rate_headers(response);
     }
