@@ -44,7 +44,7 @@ async fn beats_every_interval() {
         .await;
     let c = client(&server.uri(), RetryPolicy::none());
     let mut handle = c
-        .heartbeat_builder("viewer-001", ARN)
+        .heartbeat_builder(user("viewer-001"), arn())
         .interval(INTERVAL)
         .jitter_start(false)
         .spawn();
@@ -77,7 +77,7 @@ async fn a_beat_reports_its_round_trip() {
         .await;
     let c = client(&server.uri(), RetryPolicy::none());
     let mut handle = c
-        .heartbeat_builder("viewer-001", ARN)
+        .heartbeat_builder(user("viewer-001"), arn())
         .interval(Duration::from_secs(5))
         .jitter_start(false)
         .spawn();
@@ -107,7 +107,7 @@ async fn failures_then_recovery_are_reported() {
         .await;
     let c = client(&server.uri(), RetryPolicy::none());
     let mut handle = c
-        .heartbeat_builder("viewer-001", ARN)
+        .heartbeat_builder(user("viewer-001"), arn())
         .interval(INTERVAL)
         .jitter_start(false)
         .spawn();
@@ -155,7 +155,7 @@ async fn not_found_expires_and_stops_beating() {
         .await;
     let c = client(&server.uri(), RetryPolicy::none());
     let mut handle = c
-        .heartbeat_builder("viewer-001", ARN)
+        .heartbeat_builder(user("viewer-001"), arn())
         .interval(Duration::from_millis(50))
         .jitter_start(false)
         .spawn();
@@ -189,7 +189,7 @@ async fn stop_sends_leave_and_returns_the_duration() {
         .await;
     let c = client(&server.uri(), RetryPolicy::none());
     let mut handle = c
-        .heartbeat_builder("viewer-001", ARN)
+        .heartbeat_builder(user("viewer-001"), arn())
         .interval(INTERVAL)
         .jitter_start(false)
         .spawn();
@@ -230,7 +230,7 @@ async fn drop_stops_the_task_without_leave() {
         .await;
     let c = client(&server.uri(), RetryPolicy::none());
     let mut handle = c
-        .heartbeat_builder("viewer-001", ARN)
+        .heartbeat_builder(user("viewer-001"), arn())
         .interval(Duration::from_millis(50))
         .jitter_start(false)
         .spawn();
@@ -263,7 +263,7 @@ async fn unread_events_never_block_the_task() {
         .await;
     let c = client(&server.uri(), RetryPolicy::none());
     let mut handle = c
-        .heartbeat_builder("viewer-001", ARN)
+        .heartbeat_builder(user("viewer-001"), arn())
         .interval(Duration::from_millis(30))
         .jitter_start(false)
         .event_capacity(1)
@@ -279,7 +279,6 @@ async fn unread_events_never_block_the_task() {
 
 #[tokio::test]
 async fn events_stream_sees_events() {
-    use futures_util::StreamExt;
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/api/viewer/heartbeat"))
@@ -288,7 +287,7 @@ async fn events_stream_sees_events() {
         .await;
     let c = client(&server.uri(), RetryPolicy::none());
     let handle = c
-        .heartbeat_builder("viewer-001", ARN)
+        .heartbeat_builder(user("viewer-001"), arn())
         .interval(Duration::from_millis(50))
         .jitter_start(false)
         .spawn();
@@ -312,7 +311,7 @@ async fn jittered_start_waits_before_the_first_beat() {
     let started = std::time::Instant::now();
     let mut handles: Vec<_> = (0..20)
         .map(|i| {
-            c.heartbeat_builder(format!("viewer-{i}"), ARN)
+            c.heartbeat_builder(user(&format!("viewer-{i}")), arn())
                 .interval(Duration::from_secs(1))
                 .spawn()
         })

@@ -4,6 +4,8 @@
 mod common;
 mod contract;
 mod heartbeat;
+mod readme;
 mod retry;
 mod session;
+mod stage_list;
 mod stats_stream;
