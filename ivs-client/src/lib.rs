@@ -71,7 +71,7 @@
 //! - [`heartbeat`]: [`Client::start_heartbeat`], a task that keeps a viewer counted.
 //! - [`session`]: [`Client::join`], a viewer that rejoins and refreshes its token by itself.
 //! - [`stream`]: [`Client::stats_stream`], live statistics over WebSocket with reconnects.
-//! - [`Error`]: typed errors with the API's [`ErrorCode`](model::ErrorCode).
+//! - [`Error`]: typed errors with the API's [`ErrorCode`].
 //!
 //! # Retries
 //!

@@ -35,7 +35,7 @@ type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// Live statistics; see the [module docs](crate::stream).
 ///
 /// Read it with [`next`](Self::next), or with the
-/// [`StreamExt`](crate::StreamExt) combinators (it is a [`Stream`](crate::Stream)).
+/// [`StreamExt`] combinators (it is a [`Stream`]).
 ///
 /// ```no_run
 /// # async fn demo(client: ivs_client::Client) {
