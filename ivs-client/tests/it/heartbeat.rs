@@ -48,6 +48,8 @@ async fn beats_every_interval() {
         .interval(INTERVAL)
         .jitter_start(false)
         .spawn();
+    assert_eq!(handle.user_id(), &user("viewer-001"));
+    assert_eq!(handle.stage_arn(), &arn());
 
     for _ in 0..3 {
         match next(&mut handle).await {
