@@ -17,7 +17,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use ivs_client::model::{CreateStageRequest, Tags, UpdateStageRequest};
-use ivs_client::Client;
+use ivs_client::{Client, StageArn};
 
 #[derive(Debug, Parser)]
 #[command(about = "List, create, rename and delete ivs-server stages")]
@@ -43,19 +43,19 @@ enum Command {
     /// Show one stage.
     Get {
         /// The stage ARN.
-        arn: String,
+        arn: StageArn,
     },
     /// Rename a stage.
     Rename {
         /// The stage ARN.
-        arn: String,
+        arn: StageArn,
         /// The new name.
         name: String,
     },
     /// Delete a stage (it must have no viewers; the master stage cannot be deleted).
     Delete {
         /// The stage ARN.
-        arn: String,
+        arn: StageArn,
     },
 }
 
@@ -119,14 +119,9 @@ async fn run(client: &Client, command: Command) -> Result<(), ivs_client::Error>
 
 async fn list(client: &Client) -> Result<(), ivs_client::Error> {
     let mut stages = Vec::new();
-    let mut next: Option<String> = None;
-    loop {
-        let page = client.stages().list(Some(50), next.as_deref()).await?;
-        stages.extend(page.stages);
-        match page.next_token {
-            Some(token) if !token.is_empty() => next = Some(token),
-            _ => break,
-        }
+    let mut pages = client.stages().list().max_results(50).into_stream();
+    while let Some(stage) = pages.next().await {
+        stages.push(stage?);
     }
     let arn_width = stages
         .iter()

@@ -21,7 +21,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use futures_util::StreamExt;
 use ivs_client::model::{Stats, StatsUpdate};
 use ivs_client::Error;
 use tokio::time::Instant;

@@ -25,6 +25,10 @@ pub(crate) const REQUEST_ID_HEADER: &str = "x-request-id";
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const DEFAULT_USER_AGENT: &str = concat!("ivs-client/", env!("CARGO_PKG_VERSION"));
+/// The environment variables [`ClientBuilder::from_env`] reads (the names
+/// the workspace's examples use too).
+const SERVER_ENV: &str = "IVS_SERVER";
+const API_KEY_ENV: &str = "IVS_API_KEY";
 
 /// A client for one ivs-server deployment.
 ///
@@ -87,8 +91,8 @@ impl fmt::Debug for Client {
 /// ```
 #[derive(Clone)]
 pub struct ClientBuilder {
-    base_url: Option<String>,
-    api_key: Option<String>,
+    base_url: Setting,
+    api_key: Setting,
     request_timeout: Duration,
     connect_timeout: Duration,
     user_agent: Option<String>,
@@ -99,8 +103,11 @@ pub struct ClientBuilder {
 impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientBuilder")
-            .field("base_url", &self.base_url)
-            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("base_url", &self.base_url.value)
+            .field(
+                "api_key",
+                &self.api_key.value.as_ref().map(|_| "<redacted>"),
+            )
             .field("request_timeout", &self.request_timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("user_agent", &self.user_agent)
@@ -113,8 +120,8 @@ impl fmt::Debug for ClientBuilder {
 impl Default for ClientBuilder {
     fn default() -> Self {
         ClientBuilder {
-            base_url: None,
-            api_key: None,
+            base_url: Setting::new("base_url"),
+            api_key: Setting::new("api_key"),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             user_agent: None,
@@ -124,18 +131,98 @@ impl Default for ClientBuilder {
     }
 }
 
+/// A required setting, and where it was to come from (for the error when
+/// it is missing or unusable).
+#[derive(Clone)]
+struct Setting {
+    value: Option<String>,
+    /// The builder method's name, or the environment variable's.
+    source: &'static str,
+    from_env: bool,
+}
+
+impl Setting {
+    fn new(method: &'static str) -> Self {
+        Setting {
+            value: None,
+            source: method,
+            from_env: false,
+        }
+    }
+
+    fn given(&mut self, method: &'static str, value: String) {
+        *self = Setting {
+            value: Some(value),
+            source: method,
+            from_env: false,
+        };
+    }
+
+    fn from_env(name: &'static str, lookup: &dyn Fn(&str) -> Option<String>) -> Self {
+        Setting {
+            value: lookup(name),
+            source: name,
+            from_env: true,
+        }
+    }
+
+    /// The value, or why there is none, naming the method or variable.
+    fn required(self) -> Result<String, Error> {
+        match self.value {
+            Some(v) if !(self.from_env && v.trim().is_empty()) => Ok(v),
+            Some(_) => Err(Error::InvalidConfig(format!("{} is empty", self.source))),
+            None if self.from_env => Err(Error::InvalidConfig(format!(
+                "{} is not set (or not valid UTF-8)",
+                self.source
+            ))),
+            None => Err(Error::InvalidConfig(format!("{} is required", self.source))),
+        }
+    }
+}
+
 impl ClientBuilder {
+    /// A builder with the base URL from the environment variable
+    /// `IVS_SERVER` and the API key from `IVS_API_KEY`, and the other
+    /// defaults of [`Client::builder`]; change anything before
+    /// [`build`](Self::build). A variable that is missing or empty makes
+    /// `build` fail with [`Error::InvalidConfig`] naming it, unless its
+    /// setting was given since ([`base_url`](Self::base_url), [`api_key`](Self::api_key)).
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use ivs_client::ClientBuilder;
+    ///
+    /// let client = ClientBuilder::from_env()
+    ///     .request_timeout(Duration::from_secs(3))
+    ///     .build()?;
+    /// # Ok::<(), ivs_client::Error>(())
+    /// ```
+    pub fn from_env() -> Self {
+        Self::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    /// [`from_env`](Self::from_env) with the variables read through
+    /// `lookup`, so tests need not change the process's environment (which
+    /// other test threads read at the same time).
+    fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Self {
+        ClientBuilder {
+            base_url: Setting::from_env(SERVER_ENV, lookup),
+            api_key: Setting::from_env(API_KEY_ENV, lookup),
+            ..ClientBuilder::default()
+        }
+    }
+
     /// The server's base URL, `http://` or `https://`, optionally with a path
     /// prefix (`https://example.com/ivs`). Required.
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = Some(url.into());
+        self.base_url.given("base_url", url.into());
         self
     }
 
     /// The API key sent as `x-api-key`. Required. Never printed by `Debug`
     /// and never logged.
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
-        self.api_key = Some(key.into());
+        self.api_key.given("api_key", key.into());
         self
     }
 
@@ -165,8 +252,23 @@ impl ClientBuilder {
         self
     }
 
-    /// Uses your `reqwest::Client` (proxies, custom roots, a shared pool).
+    /// Uses your [`reqwest::Client`] (proxies, custom roots, a shared pool).
     /// The request timeout and user agent are still set on every request.
+    ///
+    /// Make it with the `reqwest` this crate re-exports, so that its version
+    /// is the one this crate was built with:
+    ///
+    /// ```
+    /// use ivs_client::{reqwest, Client};
+    ///
+    /// let http = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
+    /// let client = Client::builder()
+    ///     .base_url("https://ivs.example.com")
+    ///     .api_key("your-api-key")
+    ///     .http_client(http)
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -174,29 +276,29 @@ impl ClientBuilder {
 
     /// Checks the configuration and makes the client.
     pub fn build(self) -> Result<Client, Error> {
-        let raw = self
-            .base_url
-            .ok_or_else(|| Error::InvalidConfig("base_url is required".into()))?;
-        let url =
-            Url::parse(&raw).map_err(|e| Error::InvalidConfig(format!("base_url {raw:?}: {e}")))?;
+        let url_source = self.base_url.source;
+        let raw = self.base_url.required()?;
+        let url = Url::parse(&raw)
+            .map_err(|e| Error::InvalidConfig(format!("{url_source} {raw:?}: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(Error::InvalidConfig(format!(
-                "base_url must be http:// or https://, not {}://",
+                "{url_source} must be http:// or https://, not {}://",
                 url.scheme()
             )));
         }
         if url.query().is_some() || url.fragment().is_some() || url.cannot_be_a_base() {
-            return Err(Error::InvalidConfig(
-                "base_url must not carry a query or fragment".into(),
-            ));
+            return Err(Error::InvalidConfig(format!(
+                "{url_source} must not carry a query or fragment"
+            )));
         }
         let base = url.as_str().trim_end_matches('/').to_owned();
 
-        let key = self
-            .api_key
-            .ok_or_else(|| Error::InvalidConfig("api_key is required".into()))?;
+        let key_source = self.api_key.source;
+        let key = self.api_key.required()?;
         let mut api_key = HeaderValue::from_str(&key).map_err(|_| {
-            Error::InvalidConfig("api_key contains characters a header cannot carry".into())
+            Error::InvalidConfig(format!(
+                "{key_source} contains characters a header cannot carry"
+            ))
         })?;
         // Sensitive values are left out of hyper's and reqwest's debug output.
         api_key.set_sensitive(true);
@@ -289,6 +391,20 @@ impl Client {
             .base_url(base_url)
             .api_key(api_key)
             .build()
+    }
+
+    /// A client for the base URL in the environment variable `IVS_SERVER`
+    /// with the API key in `IVS_API_KEY`, and the defaults. A variable that
+    /// is missing or empty is an [`Error::InvalidConfig`] naming it. Use
+    /// [`ClientBuilder::from_env`] to change more.
+    ///
+    /// ```no_run
+    /// // IVS_SERVER=https://ivs.example.com IVS_API_KEY=... cargo run
+    /// let client = ivs_client::Client::from_env()?;
+    /// # Ok::<(), ivs_client::Error>(())
+    /// ```
+    pub fn from_env() -> Result<Client, Error> {
+        ClientBuilder::from_env().build()
     }
 
     /// Token endpoints: `POST /api/token/*`.
@@ -575,6 +691,71 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        |name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    fn config_error(result: Result<Client, Error>) -> String {
+        match result {
+            Err(Error::InvalidConfig(why)) => why,
+            other => panic!("expected InvalidConfig, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn from_env_reads_server_and_key() {
+        let vars = [
+            ("IVS_SERVER", "https://ivs.example.com/prefix/"),
+            ("IVS_API_KEY", "secret-key"),
+        ];
+        let builder = ClientBuilder::from_lookup(&env(&vars));
+        assert!(!format!("{builder:?}").contains("secret-key"));
+        let c = builder.build().unwrap();
+        assert_eq!(c.base_url(), "https://ivs.example.com/prefix");
+        assert_eq!(c.api_key_header().as_bytes(), b"secret-key");
+    }
+
+    #[test]
+    fn from_env_names_the_missing_or_empty_variable() {
+        let why = config_error(ClientBuilder::from_lookup(&env(&[])).build());
+        assert!(why.contains("IVS_SERVER is not set"), "{why}");
+        let why =
+            config_error(ClientBuilder::from_lookup(&env(&[("IVS_SERVER", "http://x")])).build());
+        assert!(why.contains("IVS_API_KEY is not set"), "{why}");
+        let vars = [("IVS_SERVER", "http://x"), ("IVS_API_KEY", " ")];
+        let why = config_error(ClientBuilder::from_lookup(&env(&vars)).build());
+        assert!(why.contains("IVS_API_KEY is empty"), "{why}");
+        let vars = [("IVS_SERVER", "ftp://x"), ("IVS_API_KEY", "k")];
+        let why = config_error(ClientBuilder::from_lookup(&env(&vars)).build());
+        assert!(why.starts_with("IVS_SERVER must be http"), "{why}");
+        let vars = [("IVS_SERVER", "http://x"), ("IVS_API_KEY", "bad\nkey")];
+        let why = config_error(ClientBuilder::from_lookup(&env(&vars)).build());
+        assert!(why.starts_with("IVS_API_KEY contains"), "{why}");
+        assert!(!why.contains("bad"), "the key must not be shown: {why}");
+    }
+
+    #[test]
+    fn settings_given_after_from_env_win() {
+        let c = ClientBuilder::from_lookup(&env(&[("IVS_API_KEY", "k")]))
+            .base_url("http://given.example.com")
+            .build()
+            .unwrap();
+        assert_eq!(c.base_url(), "http://given.example.com");
+        let why = config_error(
+            ClientBuilder::from_lookup(&env(&[("IVS_API_KEY", "k")]))
+                .base_url("")
+                .build(),
+        );
+        assert!(why.starts_with("base_url"), "{why}");
+        // Without from_env, the builder's own names.
+        let why = config_error(Client::builder().base_url("http://x").build());
+        assert_eq!(why, "api_key is required");
     }
 
     #[test]

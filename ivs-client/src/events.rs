@@ -10,7 +10,7 @@
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 use tokio::sync::broadcast;
 
 /// Events kept for a slow reader before the oldest are dropped.
@@ -48,7 +48,23 @@ pub(crate) async fn recv<T: Clone>(rx: &mut broadcast::Receiver<T>) -> Option<T>
 /// A stream of a heartbeat task's or viewer session's events.
 ///
 /// Ends when the task ends. A reader that falls behind loses the oldest
-/// events (see the module docs of [`crate::heartbeat`]).
+/// events (see the module docs of [`crate::heartbeat`]). Read it with
+/// [`next`](Self::next), or with the [`StreamExt`](crate::StreamExt)
+/// combinators (it is a [`Stream`](crate::Stream)).
+///
+/// ```no_run
+/// # async fn demo(session: ivs_client::ViewerSession) {
+/// use ivs_client::SessionEvent;
+///
+/// let mut events = session.events();
+/// while let Some(event) = events.next().await {
+///     if let SessionEvent::HeartbeatFailed { error, .. } = event {
+///         eprintln!("heartbeat failed: {error}");
+///     }
+/// }
+/// # }
+/// ```
+#[must_use = "streams do nothing unless polled"]
 pub struct EventStream<T> {
     inner: Pin<Box<dyn Stream<Item = T> + Send>>,
 }
@@ -62,6 +78,13 @@ impl<T: Clone + Send + 'static> EventStream<T> {
         EventStream {
             inner: Box::pin(inner),
         }
+    }
+}
+
+impl<T> EventStream<T> {
+    /// The next event; `None` once the task has ended and every event was read.
+    pub async fn next(&mut self) -> Option<T> {
+        self.inner.next().await
     }
 }
 

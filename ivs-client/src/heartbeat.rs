@@ -34,7 +34,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tracing::Instrument;
 
 use crate::events::{self, EventSender, EventStream, DEFAULT_EVENT_CAPACITY};
-use crate::model::{Timestamp, WatchDuration};
+use crate::model::{StageArn, Timestamp, UserId, WatchDuration};
 use crate::{Client, Error};
 
 /// The heartbeat period the API asks for.
@@ -74,8 +74,8 @@ pub enum HeartbeatEvent {
 #[derive(Debug, Clone)]
 pub struct HeartbeatBuilder {
     client: Client,
-    user_id: String,
-    stage_arn: String,
+    user_id: UserId,
+    stage_arn: StageArn,
     interval: Duration,
     jitter_start: bool,
     event_capacity: usize,
@@ -154,7 +154,10 @@ pub(crate) fn random_offset(period: Duration) -> Duration {
 /// # async fn demo(client: ivs_client::Client) -> Result<(), ivs_client::Error> {
 /// use ivs_client::HeartbeatEvent;
 ///
-/// let mut beats = client.start_heartbeat("viewer-001", "arn:aws:ivs:ap-northeast-1:125371974421:stage/sWyAydfRqqF8");
+/// let mut beats = client.start_heartbeat(
+///     "viewer-001".parse()?,
+///     "arn:aws:ivs:ap-northeast-1:125371974421:stage/sWyAydfRqqF8".parse()?,
+/// );
 /// while let Some(event) = beats.next_event().await {
 ///     match event {
 ///         HeartbeatEvent::Failed { consecutive_failures, .. } if consecutive_failures > 3 => break,
@@ -170,8 +173,8 @@ pub(crate) fn random_offset(period: Duration) -> Duration {
 #[derive(Debug)]
 pub struct HeartbeatHandle {
     client: Client,
-    user_id: String,
-    stage_arn: String,
+    user_id: UserId,
+    stage_arn: StageArn,
     events: broadcast::Receiver<HeartbeatEvent>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
@@ -196,12 +199,12 @@ impl HeartbeatHandle {
     }
 
     /// The viewer's user id.
-    pub fn user_id(&self) -> &str {
+    pub fn user_id(&self) -> &UserId {
         &self.user_id
     }
 
     /// The stage it beats for.
-    pub fn stage_arn(&self) -> &str {
+    pub fn stage_arn(&self) -> &StageArn {
         &self.stage_arn
     }
 
@@ -227,8 +230,8 @@ impl Drop for HeartbeatHandle {
 
 pub(crate) async fn leave(
     client: &Client,
-    user_id: &str,
-    stage_arn: &str,
+    user_id: &UserId,
+    stage_arn: &StageArn,
 ) -> Result<Option<WatchDuration>, Error> {
     match client.viewers().leave(user_id, stage_arn).await {
         Ok(duration) => Ok(Some(duration)),
@@ -265,8 +268,8 @@ pub(crate) fn ticker(first_delay: Duration, interval: Duration) -> tokio::time::
 
 async fn run(
     client: Client,
-    user_id: String,
-    stage_arn: String,
+    user_id: UserId,
+    stage_arn: StageArn,
     interval: Duration,
     first_delay: Duration,
     events: EventSender<HeartbeatEvent>,
@@ -321,35 +324,31 @@ impl Client {
     /// # Panics
     ///
     /// Outside a Tokio runtime, like [`tokio::spawn`].
-    pub fn start_heartbeat(
-        &self,
-        user_id: impl Into<String>,
-        stage_arn: impl Into<String>,
-    ) -> HeartbeatHandle {
+    pub fn start_heartbeat(&self, user_id: UserId, stage_arn: StageArn) -> HeartbeatHandle {
         self.heartbeat_builder(user_id, stage_arn).spawn()
     }
 
     /// Configures a heartbeat task for `user_id` on `stage_arn`.
     ///
     /// ```no_run
-    /// # async fn demo(client: ivs_client::Client) {
+    /// # async fn demo(client: ivs_client::Client) -> Result<(), ivs_client::Error> {
     /// use std::time::Duration;
+    /// use ivs_client::{StageArn, UserId};
+    ///
+    /// let user: UserId = "viewer-001".parse()?;
+    /// let stage: StageArn = "arn:aws:ivs:ap-northeast-1:125371974421:stage/sWyAydfRqqF8".parse()?;
     /// let handle = client
-    ///     .heartbeat_builder("viewer-001", "arn:aws:ivs:ap-northeast-1:125371974421:stage/sWyAydfRqqF8")
+    ///     .heartbeat_builder(user, stage)
     ///     .interval(Duration::from_secs(20))
     ///     .jitter_start(false)
     ///     .spawn();
-    /// # drop(handle); }
+    /// # drop(handle); Ok(()) }
     /// ```
-    pub fn heartbeat_builder(
-        &self,
-        user_id: impl Into<String>,
-        stage_arn: impl Into<String>,
-    ) -> HeartbeatBuilder {
+    pub fn heartbeat_builder(&self, user_id: UserId, stage_arn: StageArn) -> HeartbeatBuilder {
         HeartbeatBuilder {
             client: self.clone(),
-            user_id: user_id.into(),
-            stage_arn: stage_arn.into(),
+            user_id,
+            stage_arn,
             interval: DEFAULT_HEARTBEAT_INTERVAL,
             jitter_start: true,
             event_capacity: DEFAULT_EVENT_CAPACITY,

@@ -5,22 +5,25 @@
 //! # Quick start
 //!
 //! ```no_run
+//! use std::time::Duration;
 //! use ivs_client::{Client, SessionEvent};
 //!
 //! # async fn demo() -> Result<(), ivs_client::Error> {
-//! let client = Client::new("http://localhost:3000", "your-api-key")?;
+//! // IVS_SERVER and IVS_API_KEY; or Client::new(base_url, api_key).
+//! let client = Client::from_env()?;
 //!
 //! // A viewer: token + heartbeats + rejoin + token refresh, in one task.
-//! let mut session = client.join("viewer-001").await?;
+//! let mut session = client.join("viewer-001".parse()?).await?;
 //! let token = session.token();
 //! println!("play stage {} with token {}…", token.stage_arn, &token.token[..8]);
 //!
-//! while let Some(event) = session.next_event().await {
+//! // Watch for ten minutes (or until the session's task ends).
+//! let until = tokio::time::Instant::now() + Duration::from_secs(600);
+//! while let Ok(Some(event)) = tokio::time::timeout_at(until, session.next_event()).await {
 //!     if let SessionEvent::Rejoined { token } | SessionEvent::TokenRefreshed { token } = event {
 //!         // Give the IVS player the new token (and stage).
 //!         # let _ = token;
 //!     }
-//!     # break;
 //! }
 //! let watched = session.stop().await?; // sends leave
 //! # let _ = watched;
@@ -31,9 +34,36 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Ids
+//!
+//! Calls take a [`UserId`] and a [`StageArn`], not strings, so the two
+//! cannot be swapped. Both parse with [`FromStr`](std::str::FromStr), which
+//! checks the API's rules (an [`IdError`] says which is broken); a parsed id
+//! is not checked again:
+//!
+//! ```
+//! use ivs_client::{IdError, StageArn, UserId};
+//!
+//! let user: UserId = "viewer-001".parse()?;
+//! let stage: StageArn = "arn:aws:ivs:ap-northeast-1:125371974421:stage/sWyAydfRqqF8".parse()?;
+//! assert_eq!(stage.id(), "sWyAydfRqqF8");
+//! assert!("".parse::<UserId>().is_err());
+//! assert!("not-an-arn".parse::<StageArn>().is_err());
+//! # let _ = user;
+//! # Ok::<(), IdError>(())
+//! ```
+//!
+//! # Streams
+//!
+//! [`StatsStream`], [`StageListStream`](api::StageListStream) and
+//! [`EventStream`] have an inherent `next().await`, so a `while let` loop
+//! needs no other crate. They are also [`Stream`]s; [`StreamExt`] is
+//! re-exported here for its combinators (`filter_map`, `take`, ...).
+//!
 //! # Layout
 //!
-//! - [`Client`] / [`ClientBuilder`]: configuration, one per server; cheap to clone.
+//! - [`Client`] / [`ClientBuilder`]: configuration, one per server; cheap to
+//!   clone. [`Client::from_env`] reads `IVS_SERVER` and `IVS_API_KEY`.
 //! - [`api`]: `client.tokens()`, `client.stages()`, `client.viewers()`,
 //!   `client.stats()` — one typed async method per endpoint; plus
 //!   [`Client::health`].
@@ -41,7 +71,7 @@
 //! - [`heartbeat`]: [`Client::start_heartbeat`], a task that keeps a viewer counted.
 //! - [`session`]: [`Client::join`], a viewer that rejoins and refreshes its token by itself.
 //! - [`stream`]: [`Client::stats_stream`], live statistics over WebSocket with reconnects.
-//! - [`Error`]: typed errors with the API's [`ErrorCode`](model::ErrorCode);
+//! - [`Error`]: typed errors with the API's [`ErrorCode`];
 //!   [`ApiError`] for the server's answers (English details, request id,
 //!   rate-limit state), [`TransportError`] for requests that got no answer.
 //!
@@ -85,9 +115,20 @@ pub use client::{Client, ClientBuilder};
 pub use error::{ApiError, Error, RateLimit, TransportError, WebSocketError};
 pub use events::EventStream;
 pub use heartbeat::{HeartbeatBuilder, HeartbeatEvent, HeartbeatHandle};
+pub use model::{ErrorCode, IdError, StageArn, UserId};
 pub use retry::RetryPolicy;
-pub use session::{SessionEvent, ViewerSession, ViewerSessionBuilder};
+pub use session::{SessionEvent, TokenUpdates, ViewerSession, ViewerSessionBuilder};
 pub use stream::{StatsStream, StatsStreamBuilder};
+
+/// The `Stream` trait the streams of this crate implement, and its
+/// combinators: `use ivs_client::StreamExt;` instead of a dependency on
+/// `futures-util` of your own.
+pub use futures_util::stream::{Stream, StreamExt};
+
+/// The HTTP client crate this one is built on, at the version it uses: for
+/// [`ClientBuilder::http_client`], name `ivs_client::reqwest::Client` and
+/// the two cannot disagree on the version.
+pub use reqwest;
 
 // Compiles the README's examples as doc tests, so they cannot rot.
 #[cfg(doctest)]

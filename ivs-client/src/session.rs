@@ -34,7 +34,9 @@ use tracing::Instrument;
 
 use crate::events::{self, EventSender, EventStream, DEFAULT_EVENT_CAPACITY};
 use crate::heartbeat::{self, FailureCount, DEFAULT_HEARTBEAT_INTERVAL};
-use crate::model::{Timestamp, TokenRequest, UserId, ViewerToken, WatchDuration};
+use crate::model::{
+    Heartbeat, StageArn, Timestamp, TokenRequest, UserId, ViewerToken, WatchDuration,
+};
 use crate::{Client, Error};
 
 /// How long before a token expires the session gets a new one, by default.
@@ -145,7 +147,7 @@ impl ViewerSessionBuilder {
         let (token_tx, token_rx) = watch::channel(token);
         let (events_tx, events_rx) = events::channel(self.event_capacity);
         let (stop_tx, stop_rx) = oneshot::channel();
-        let user_id = self.request.user_id.to_string();
+        let user_id = self.request.user_id.clone();
         let task = SessionTask {
             client: self.client.clone(),
             request: self.request,
@@ -175,7 +177,7 @@ impl ViewerSessionBuilder {
 /// # async fn demo(client: ivs_client::Client) -> Result<(), ivs_client::Error> {
 /// use ivs_client::SessionEvent;
 ///
-/// let mut session = client.join("viewer-001").await?;
+/// let mut session = client.join("viewer-001".parse()?).await?;
 /// println!("play {} with token {}", session.token().stage_arn, session.token().participant_id);
 /// while let Some(event) = session.next_event().await {
 ///     match event {
@@ -192,7 +194,7 @@ impl ViewerSessionBuilder {
 /// ```
 pub struct ViewerSession {
     client: Client,
-    user_id: String,
+    user_id: UserId,
     token: watch::Receiver<ViewerToken>,
     events: broadcast::Receiver<SessionEvent>,
     stop: Option<oneshot::Sender<()>>,
@@ -205,14 +207,17 @@ impl ViewerSession {
         self.token.borrow().clone()
     }
 
-    /// A receiver that sees every token change, for code that only cares
-    /// about the token (e.g. the player glue).
-    pub fn token_updates(&self) -> watch::Receiver<ViewerToken> {
-        self.token.clone()
+    /// Every token change from now on, for code that only cares about the
+    /// token (e.g. the player glue); independent of [`next_event`](Self::next_event).
+    pub fn token_updates(&self) -> TokenUpdates {
+        let mut rx = self.token.clone();
+        // Only changes after this call count as news.
+        rx.mark_unchanged();
+        TokenUpdates { rx }
     }
 
     /// The viewer's user id, as sent in the token request.
-    pub fn user_id(&self) -> &str {
+    pub fn user_id(&self) -> &UserId {
         &self.user_id
     }
 
@@ -234,9 +239,70 @@ impl ViewerSession {
             let _ = stop.send(());
         }
         let _ = (&mut self.task).await;
-        let stage_arn = self.token.borrow().stage_arn.clone();
+        let stage_arn = token_stage(&self.token.borrow())?;
         Box::pin(heartbeat::leave(&self.client, &self.user_id, &stage_arn)).await
     }
+}
+
+/// The current token of a [`ViewerSession`] and its changes; get it with
+/// [`ViewerSession::token_updates`].
+///
+/// ```no_run
+/// # async fn demo(client: ivs_client::Client) -> Result<(), ivs_client::Error> {
+/// let session = client.join("viewer-001".parse()?).await?;
+/// let mut updates = session.token_updates();
+/// tokio::spawn(async move {
+///     // Ends when the session is stopped or dropped.
+///     while let Some(token) = updates.changed().await {
+///         println!("hand the player stage {} and its new token", token.stage_arn);
+///     }
+/// });
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct TokenUpdates {
+    rx: watch::Receiver<ViewerToken>,
+}
+
+impl TokenUpdates {
+    /// Waits for a token newer than the last one this value returned (or
+    /// than the one current when it was made) and returns it; `None` once
+    /// the session has ended. Tokens replaced in quick succession are
+    /// seen as one change: the newest.
+    pub async fn changed(&mut self) -> Option<ViewerToken> {
+        self.rx.changed().await.ok()?;
+        Some(self.rx.borrow_and_update().clone())
+    }
+
+    /// The current token.
+    pub fn current(&self) -> ViewerToken {
+        self.rx.borrow().clone()
+    }
+}
+
+// By hand: the token is a credential and must not end up in logs via `{:?}`.
+impl std::fmt::Debug for TokenUpdates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenUpdates")
+            .field("stage_arn", &self.rx.borrow().stage_arn)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The stage a token was issued for, typed.
+///
+/// The one place that turns a token's `stage_arn` into a [`StageArn`]: the
+/// token answer's field is a plain string today, so an ARN the server got
+/// wrong surfaces here as the decode error it is.
+fn token_stage(token: &ViewerToken) -> Result<StageArn, Error> {
+    token
+        .stage_arn
+        .parse()
+        .map_err(|e: crate::model::IdError| Error::Decode {
+            status: 200,
+            body: token.stage_arn.clone(),
+            source: serde::de::Error::custom(e),
+        })
 }
 
 // By hand: the token is a credential and must not end up in logs via `{:?}`.
@@ -295,11 +361,10 @@ impl SessionTask {
                     }
                 }
                 Wake::Beat => {
-                    let stage_arn = self.token.borrow().stage_arn.clone();
                     let sent = Instant::now();
                     let result = tokio::select! {
                         _ = &mut stop => return,
-                        r = Box::pin(self.client.viewers().heartbeat(self.request.user_id.as_str(), &stage_arn)) => r,
+                        r = Box::pin(self.beat()) => r,
                     };
                     let round_trip = sent.elapsed();
                     match result {
@@ -332,20 +397,7 @@ impl SessionTask {
                     };
                     match result {
                         Ok(token) => {
-                            let old_stage = self.token.borrow().stage_arn.clone();
-                            if token.stage_arn != old_stage {
-                                // Best effort: otherwise the old stage counts
-                                // the viewer for another 60 s.
-                                if let Err(e) = Box::pin(heartbeat::leave(
-                                    &self.client,
-                                    self.request.user_id.as_str(),
-                                    &old_stage,
-                                ))
-                                .await
-                                {
-                                    tracing::debug!(error = %e, "leave of the previous stage failed");
-                                }
-                            }
+                            Box::pin(self.leave_previous_stage(&token)).await;
                             self.token.send_replace(token.clone());
                             self.events.emit(SessionEvent::TokenRefreshed { token });
                             refresh_at = self.refresh_deadline(Instant::now() + self.interval);
@@ -374,6 +426,34 @@ impl SessionTask {
             .saturating_sub(self.refresh_lead)
             .min(MAX_REFRESH_WAIT);
         (Instant::now() + wait).max(not_before)
+    }
+
+    /// One heartbeat for the current token's stage.
+    async fn beat(&self) -> Result<Heartbeat, Error> {
+        let stage_arn = token_stage(&self.token.borrow())?;
+        self.client
+            .viewers()
+            .heartbeat(&self.request.user_id, &stage_arn)
+            .await
+    }
+
+    /// Before the current token is replaced by `new`: if `new` moved the
+    /// viewer to another stage, `leave` the current one. Best effort:
+    /// otherwise the old stage counts the viewer for another 60 s.
+    async fn leave_previous_stage(&self, new: &ViewerToken) {
+        let old = match token_stage(&self.token.borrow()) {
+            Ok(old) => old,
+            Err(e) => {
+                tracing::debug!(error = %e, "no leave for the previous stage");
+                return;
+            }
+        };
+        if new.stage_arn == old.as_str() {
+            return;
+        }
+        if let Err(e) = heartbeat::leave(&self.client, &self.request.user_id, &old).await {
+            tracing::debug!(error = %e, "leave of the previous stage failed");
+        }
     }
 
     /// Gets a new token after `NOT_FOUND`; whether it worked.
@@ -411,14 +491,20 @@ impl SessionTask {
 impl Client {
     /// Joins as viewer `user_id`: gets a viewer token and keeps the viewer
     /// counted until the session is stopped or dropped. Same as
-    /// `client.viewer_session(TokenRequest::new(user_id.parse()?)).spawn().await`;
-    /// an invalid `user_id` is [`Error::InvalidArgument`].
+    /// `client.viewer_session(TokenRequest::new(user_id)).spawn().await`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: ivs_client::Client) -> Result<(), ivs_client::Error> {
+    /// // Parsing checks the id's rules (1 to 121 bytes, no control characters).
+    /// let session = client.join("viewer-001".parse()?).await?;
+    /// # drop(session); Ok(()) }
+    /// ```
     ///
     /// # Panics
     ///
     /// Outside a Tokio runtime, like [`tokio::spawn`].
-    pub async fn join(&self, user_id: impl Into<String>) -> Result<ViewerSession, Error> {
-        self.viewer_session(TokenRequest::new(UserId::new(user_id)?))
+    pub async fn join(&self, user_id: UserId) -> Result<ViewerSession, Error> {
+        self.viewer_session(TokenRequest::new(user_id))
             .spawn()
             .await
     }

@@ -108,10 +108,11 @@ impl StatsStreamBuilder {
 
 /// Live statistics; see the [module docs](crate::stream).
 ///
+/// Read it with [`next`](Self::next), or with the
+/// [`StreamExt`] combinators (it is a [`Stream`]).
+///
 /// ```no_run
 /// # async fn demo(client: ivs_client::Client) {
-/// use futures_util::StreamExt;
-///
 /// let mut stats = client.stats_stream();
 /// while let Some(item) = stats.next().await {
 ///     match item {
@@ -128,6 +129,14 @@ pub struct StatsStream {
 impl std::fmt::Debug for StatsStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StatsStream").finish_non_exhaustive()
+    }
+}
+
+impl StatsStream {
+    /// The next update or error; `None` once the stream has ended (after a
+    /// refused handshake).
+    pub async fn next(&mut self) -> Option<Result<StatsUpdate, Error>> {
+        self.inner.next().await
     }
 }
 

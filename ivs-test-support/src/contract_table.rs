@@ -244,6 +244,17 @@ macro_rules! call {
     }};
 }
 
+/// A context's ARN, typed: a malformed one fails the call with
+/// `Error::InvalidArgument`, before anything is sent.
+fn arn(text: &str) -> Result<StageArn, Error> {
+    Ok(text.parse()?)
+}
+
+/// The user id of the spec's viewer examples.
+fn viewer_001() -> UserId {
+    UserId::new("viewer-001").expect("a valid user id")
+}
+
 fn strings(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
     pairs
         .iter()
@@ -371,7 +382,11 @@ pub fn cases() -> Vec<Case> {
             nullable: &["data.nextToken"],
             creates_stage: false,
             call: call!(|c, x| async move {
-                let l: StageList = c.stages().list(Some(10), x.next_token.as_deref()).await?;
+                let mut list = c.stages().list().max_results(10);
+                if let Some(token) = &x.next_token {
+                    list = list.next_token(token.clone());
+                }
+                let l: StageList = list.send().await?;
                 assert_eq!(l.stages.len(), 2);
                 assert_eq!(l.next_token, None);
                 if x.example {
@@ -420,7 +435,7 @@ pub fn cases() -> Vec<Case> {
             nullable: &[],
             creates_stage: false,
             call: call!(|c, x| async move {
-                let s: StageInfo = c.stages().get(&x.stage).await?;
+                let s: StageInfo = c.stages().get(&arn(&x.stage)?).await?;
                 assert_eq!(s.stage.arn, x.stage);
                 if x.example {
                     assert_eq!(s.viewer_count, 45);
@@ -445,7 +460,7 @@ pub fn cases() -> Vec<Case> {
                 let req = UpdateStageRequest {
                     name: "updated-stage-name".into(),
                 };
-                let s: UpdatedStage = c.stages().update(&x.created, &req).await?;
+                let s: UpdatedStage = c.stages().update(&arn(&x.created)?, &req).await?;
                 assert_eq!(s.stage.arn, x.created);
                 assert_eq!(s.stage.name, "updated-stage-name");
                 Ok::<_, Error>(s)
@@ -463,7 +478,10 @@ pub fn cases() -> Vec<Case> {
             nullable: &[],
             creates_stage: false,
             call: call!(|c, x| async move {
-                let h: Heartbeat = c.viewers().heartbeat("viewer-001", &x.stage).await?;
+                let h: Heartbeat = c
+                    .viewers()
+                    .heartbeat(&viewer_001(), &arn(&x.stage)?)
+                    .await?;
                 assert_eq!(h.user_id, "viewer-001");
                 assert_eq!(h.stage_arn, x.stage);
                 if x.example {
@@ -484,7 +502,7 @@ pub fn cases() -> Vec<Case> {
             nullable: &[],
             creates_stage: false,
             call: call!(|c, x| async move {
-                let l: ViewerList = c.viewers().list(&x.stage).await?;
+                let l: ViewerList = c.viewers().list(&arn(&x.stage)?).await?;
                 assert_eq!(l.stage_arn, x.stage);
                 assert_eq!(l.viewers[0].user_id, "viewer-001");
                 if x.example {
@@ -508,7 +526,7 @@ pub fn cases() -> Vec<Case> {
             nullable: &[],
             creates_stage: false,
             call: call!(|c, x| async move {
-                let d: WatchDuration = c.viewers().duration("viewer-001", &x.stage).await?;
+                let d: WatchDuration = c.viewers().duration(&viewer_001(), &arn(&x.stage)?).await?;
                 assert_eq!(d.user_id, "viewer-001");
                 assert_eq!(d.stage_arn, x.stage);
                 if x.example {
@@ -591,7 +609,7 @@ pub fn cases() -> Vec<Case> {
             nullable: &[],
             creates_stage: false,
             call: call!(|c, x| async move {
-                let s: StageStatsDetail = c.stats().stage(&x.stage).await?;
+                let s: StageStatsDetail = c.stats().stage(&arn(&x.stage)?).await?;
                 assert_eq!(s.stage_arn, x.stage);
                 assert!(!s.info.auto_scaled);
                 if x.example {
@@ -629,7 +647,7 @@ pub fn cases() -> Vec<Case> {
             nullable: &[],
             creates_stage: false,
             call: call!(|c, x| async move {
-                let d: WatchDuration = c.viewers().leave("viewer-001", &x.stage).await?;
+                let d: WatchDuration = c.viewers().leave(&viewer_001(), &arn(&x.stage)?).await?;
                 assert_eq!(d.user_id, "viewer-001");
                 assert_eq!(d.stage_arn, x.stage);
                 if x.example {
@@ -650,7 +668,7 @@ pub fn cases() -> Vec<Case> {
             nullable: &[],
             creates_stage: false,
             call: call!(|c, x| async move {
-                let d: DeletedStage = c.stages().delete(&x.created).await?;
+                let d: DeletedStage = c.stages().delete(&arn(&x.created)?).await?;
                 assert!(d.success);
                 assert_eq!(d.message, "Stage 已刪除");
                 Ok::<_, Error>(d)
@@ -724,7 +742,7 @@ pub fn error_cases() -> Vec<ErrorCase> {
             path: "/api/stage/{stage}",
             wrong_key: false,
             on_real_server: true,
-            call: call!(|c, x| c.stages().delete(&x.stage)),
+            call: call!(|c, x| c.stages().delete(&arn(&x.stage)?)),
         },
         ErrorCase {
             status: 404,
@@ -735,7 +753,7 @@ pub fn error_cases() -> Vec<ErrorCase> {
             path: "/api/stage/{unknown}",
             wrong_key: false,
             on_real_server: true,
-            call: call!(|c, x| c.stages().get(&x.unknown)),
+            call: call!(|c, x| c.stages().get(&arn(&x.unknown)?)),
         },
         ErrorCase {
             status: 429,
@@ -808,7 +826,7 @@ pub fn error_cases() -> Vec<ErrorCase> {
             path: "/api/viewer/heartbeat",
             wrong_key: false,
             on_real_server: false,
-            call: call!(|c, x| c.viewers().heartbeat("viewer-001", &x.stage)),
+            call: call!(|c, x| c.viewers().heartbeat(&viewer_001(), &arn(&x.stage)?)),
         },
         ErrorCase {
             status: 409,
@@ -821,7 +839,7 @@ pub fn error_cases() -> Vec<ErrorCase> {
             on_real_server: false,
             call: call!(|c, x| c
                 .stages()
-                .update(&x.created, &UpdateStageRequest { name: "n".into() })),
+                .update(&arn(&x.created)?, &UpdateStageRequest { name: "n".into() })),
         },
     ]
 }

@@ -66,8 +66,10 @@ async fn client_errors_carry_the_request_id_details_and_rate_limit() {
         .retry_policy(RetryPolicy::none())
         .build()
         .expect("client");
-    let unknown = "arn:aws:ivs:ap-northeast-1:123456789012:stage/doesNotExist1";
-    let err = c.stages().get(unknown).await.expect_err("no such stage");
+    let unknown = "arn:aws:ivs:ap-northeast-1:123456789012:stage/doesNotExist1"
+        .parse()
+        .expect("a well-formed ARN");
+    let err = c.stages().get(&unknown).await.expect_err("no such stage");
     assert!(err.is_not_found(), "{err:?}");
     let Error::Api(api) = &err else {
         panic!("expected Error::Api, got {err:?}")

@@ -1,5 +1,8 @@
-use crate::client::{encode_segment, Call};
-use crate::model::{PublisherStatus, StageStatsDetail, StageStatsList, Stats, ViewerStats};
+use super::stage_path;
+use crate::client::Call;
+use crate::model::{
+    PublisherStatus, StageArn, StageStatsDetail, StageStatsList, Stats, ViewerStats,
+};
 use crate::{Client, Error};
 
 /// Statistics endpoints; get it with [`Client::stats`]. For a live feed use
@@ -37,8 +40,8 @@ impl<'a> StatsApi<'a> {
     }
 
     /// `GET /api/stats/stages/:stageArn`: one stage.
-    pub async fn stage(self, stage_arn: &str) -> Result<StageStatsDetail, Error> {
-        let call = Call::get(format!("/api/stats/stages/{}", encode_segment(stage_arn)));
+    pub async fn stage(self, stage_arn: &StageArn) -> Result<StageStatsDetail, Error> {
+        let call = Call::get(stage_path("/api/stats/stages/", stage_arn));
         self.client.send_data(call).await
     }
 

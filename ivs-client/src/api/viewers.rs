@@ -1,6 +1,7 @@
 use reqwest::Method;
 
-use crate::client::{encode_segment, Call};
+use super::stage_path;
+use crate::client::Call;
 use crate::model::{Heartbeat, StageArn, UserId, ViewerList, ViewerRef, WatchDuration};
 use crate::retry::Idempotency;
 use crate::{Client, Error};
@@ -22,45 +23,60 @@ impl<'a> ViewersApi<'a> {
     /// `POST /api/viewer/heartbeat`: keeps the viewer counted (send one at
     /// least every 60 s; [`Client::start_heartbeat`] does it for you).
     /// `NOT_FOUND` means the server no longer counts this viewer.
-    pub async fn heartbeat(self, user_id: &str, stage_arn: &str) -> Result<Heartbeat, Error> {
+    ///
+    /// ```no_run
+    /// # async fn demo(client: ivs_client::Client) -> Result<(), ivs_client::Error> {
+    /// use ivs_client::{StageArn, UserId};
+    ///
+    /// // The user id of the token request, and the stage its answer assigned.
+    /// let user: UserId = "viewer-001".parse()?;
+    /// let stage: StageArn = "arn:aws:ivs:ap-northeast-1:125371974421:stage/sWyAydfRqqF8".parse()?;
+    /// let beat = client.viewers().heartbeat(&user, &stage).await?;
+    /// println!("counted until 60 s after {}", beat.last_heartbeat);
+    /// # Ok(()) }
+    /// ```
+    pub async fn heartbeat(
+        self,
+        user_id: &UserId,
+        stage_arn: &StageArn,
+    ) -> Result<Heartbeat, Error> {
         let call = Call::new(
             Method::POST,
             "/api/viewer/heartbeat",
             Idempotency::Idempotent,
         )
-        .json(&viewer_ref(user_id, stage_arn)?)?;
+        .json(&ViewerRef::new(user_id.clone(), stage_arn.clone()))?;
         self.client.send_data(call).await
     }
 
     /// `POST /api/viewer/leave`: stops counting the viewer and returns how
     /// long it watched. Retried like an idempotent call, so a retry after a
     /// lost answer may report `NOT_FOUND`.
-    pub async fn leave(self, user_id: &str, stage_arn: &str) -> Result<WatchDuration, Error> {
+    pub async fn leave(
+        self,
+        user_id: &UserId,
+        stage_arn: &StageArn,
+    ) -> Result<WatchDuration, Error> {
         let call = Call::new(Method::POST, "/api/viewer/leave", Idempotency::Idempotent)
-            .json(&viewer_ref(user_id, stage_arn)?)?;
+            .json(&ViewerRef::new(user_id.clone(), stage_arn.clone()))?;
         self.client.send_data(call).await
     }
 
     /// `GET /api/viewer/list/:stageArn`: the viewers counted on a stage.
-    pub async fn list(self, stage_arn: &str) -> Result<ViewerList, Error> {
-        let call = Call::get(format!("/api/viewer/list/{}", encode_segment(stage_arn)));
+    pub async fn list(self, stage_arn: &StageArn) -> Result<ViewerList, Error> {
+        let call = Call::get(stage_path("/api/viewer/list/", stage_arn));
         self.client.send_data(call).await
     }
 
     /// `GET /api/viewer/duration?userId=&stageArn=`: how long a viewer has watched.
-    pub async fn duration(self, user_id: &str, stage_arn: &str) -> Result<WatchDuration, Error> {
+    pub async fn duration(
+        self,
+        user_id: &UserId,
+        stage_arn: &StageArn,
+    ) -> Result<WatchDuration, Error> {
         let call = Call::get("/api/viewer/duration")
-            .query("userId", Some(user_id.to_owned()))
-            .query("stageArn", Some(stage_arn.to_owned()));
+            .query("userId", Some(user_id.to_string()))
+            .query("stageArn", Some(stage_arn.to_string()));
         self.client.send_data(call).await
     }
-}
-
-/// Checks both ids before anything is sent: a malformed one is the caller's
-/// bug, which a round trip (and its retries) would only hide behind a 400.
-fn viewer_ref(user_id: &str, stage_arn: &str) -> Result<ViewerRef, Error> {
-    Ok(ViewerRef::new(
-        UserId::new(user_id)?,
-        stage_arn.parse::<StageArn>()?,
-    ))
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use ivs_client::{Client, RetryPolicy};
+use ivs_client::{Client, RetryPolicy, StageArn, UserId};
 use serde_json::Value;
 
 /// The stage ARN the spec's examples use.
@@ -12,6 +12,16 @@ pub const ARN: &str = "arn:aws:ivs:ap-northeast-1:125371974421:stage/sWyAydfRqqF
 pub const ARN_ENCODED: &str =
     "arn%3Aaws%3Aivs%3Aap-northeast-1%3A125371974421%3Astage%2FsWyAydfRqqF8";
 pub const KEY: &str = "test-api-key";
+
+/// [`ARN`], typed.
+pub fn arn() -> StageArn {
+    ARN.parse().expect("the spec's ARN")
+}
+
+/// A user id, typed.
+pub fn user(id: &str) -> UserId {
+    id.parse().expect("a valid user id")
+}
 
 /// The spec's JSON examples, from the test support crate.
 pub use ivs_test_support::shape::fixture;

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use crate::common::{client, error_body, ARN, ARN_ENCODED, KEY};
+use crate::common::{arn, client, error_body, user, ARN, ARN_ENCODED, KEY};
 use ivs_client::model::*;
 use ivs_client::{Client, Error, RetryPolicy};
 use ivs_test_support::contract_table::{
@@ -79,7 +79,7 @@ async fn stage_list_without_paging_sends_no_query() {
         .mount(&server)
         .await;
     let c = client(&server.uri(), RetryPolicy::none());
-    c.stages().list(None, None).await.expect("list");
+    c.stages().list().send().await.expect("list");
 }
 
 #[tokio::test]
@@ -210,36 +210,32 @@ fn client_futures_and_handles_are_send() {
     let c = Client::new("http://localhost:1", KEY).expect("client");
     let req = TokenRequest::new("v".parse().unwrap());
     is_send(&c.tokens().viewer(&req));
-    is_send(&c.stages().list(None, None));
-    is_send(&c.viewers().heartbeat("v", ARN));
+    is_send(&c.stages().list().send());
+    is_send(&c.stages().list_all());
+    is_send(&c.viewers().heartbeat(&user("v"), &arn()));
     is_send(&c.stats().overall());
     is_send(&c.health());
-    is_send(&c.join("v"));
+    is_send(&c.join(user("v")));
     is_send(&c.stats_stream());
     fn handle_is_send<T: Send + 'static>() {}
     handle_is_send::<ivs_client::HeartbeatHandle>();
     handle_is_send::<ivs_client::ViewerSession>();
 }
 
-#[tokio::test]
-async fn malformed_ids_are_refused_before_anything_is_sent() {
-    let server = MockServer::start().await;
-    // Any request reaching the server fails the test when it is dropped.
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .expect(0)
-        .mount(&server)
-        .await;
-    let client = client(&server.uri(), RetryPolicy::none());
+/// Calls take parsed ids, so a malformed one is refused where it is parsed,
+/// before any call; `?` turns the refusal into `Error::InvalidArgument`.
+#[test]
+fn malformed_ids_are_refused_where_they_are_parsed() {
+    fn ids(user: &str, arn: &str) -> Result<(UserId, StageArn), Error> {
+        Ok((user.parse()?, arn.parse()?))
+    }
+    assert!(ids("viewer-001", ARN).is_ok());
     for (user, arn) in [("", ARN), (&*"u".repeat(122), ARN), ("u", "arn:aws:ivs:x")] {
-        let err = client.viewers().heartbeat(user, arn).await.unwrap_err();
-        assert!(matches!(err, Error::InvalidArgument(_)), "{err:?}");
-        let err = client.viewers().leave(user, arn).await.unwrap_err();
+        let err = ids(user, arn).unwrap_err();
         assert!(matches!(err, Error::InvalidArgument(_)), "{err:?}");
     }
-    let err = client.join("").await.unwrap_err();
-    assert!(
-        matches!(err, Error::InvalidArgument(IdError::Empty { .. })),
-        "{err:?}"
-    );
+    assert!(matches!(
+        ids("", ARN),
+        Err(Error::InvalidArgument(IdError::Empty { field: "userId" }))
+    ));
 }

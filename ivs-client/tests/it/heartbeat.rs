@@ -44,10 +44,12 @@ async fn beats_every_interval() {
         .await;
     let c = client(&server.uri(), RetryPolicy::none());
     let mut handle = c
-        .heartbeat_builder("viewer-001", ARN)
+        .heartbeat_builder(user("viewer-001"), arn())
         .interval(INTERVAL)
         .jitter_start(false)
         .spawn();
+    assert_eq!(handle.user_id(), &user("viewer-001"));
+    assert_eq!(handle.stage_arn(), &arn());
 
     for _ in 0..3 {
         match next(&mut handle).await {
@@ -77,7 +79,7 @@ async fn a_beat_reports_its_round_trip() {
         .await;
     let c = client(&server.uri(), RetryPolicy::none());
     let mut handle = c
-        .heartbeat_builder("viewer-001", ARN)
+        .heartbeat_builder(user("viewer-001"), arn())
         .interval(Duration::from_secs(5))
         .jitter_start(false)
         .spawn();
@@ -107,7 +109,7 @@ async fn failures_then_recovery_are_reported() {
         .await;
     let c = client(&server.uri(), RetryPolicy::none());
     let mut handle = c
-        .heartbeat_builder("viewer-001", ARN)
+        .heartbeat_builder(user("viewer-001"), arn())
         .interval(INTERVAL)
         .jitter_start(false)
         .spawn();
@@ -155,7 +157,7 @@ async fn not_found_expires_and_stops_beating() {
         .await;
     let c = client(&server.uri(), RetryPolicy::none());
     let mut handle = c
-        .heartbeat_builder("viewer-001", ARN)
+        .heartbeat_builder(user("viewer-001"), arn())
         .interval(Duration::from_millis(50))
         .jitter_start(false)
         .spawn();
@@ -189,7 +191,7 @@ async fn stop_sends_leave_and_returns_the_duration() {
         .await;
     let c = client(&server.uri(), RetryPolicy::none());
     let mut handle = c
-        .heartbeat_builder("viewer-001", ARN)
+        .heartbeat_builder(user("viewer-001"), arn())
         .interval(INTERVAL)
         .jitter_start(false)
         .spawn();
@@ -230,7 +232,7 @@ async fn drop_stops_the_task_without_leave() {
         .await;
     let c = client(&server.uri(), RetryPolicy::none());
     let mut handle = c
-        .heartbeat_builder("viewer-001", ARN)
+        .heartbeat_builder(user("viewer-001"), arn())
         .interval(Duration::from_millis(50))
         .jitter_start(false)
         .spawn();
@@ -263,7 +265,7 @@ async fn unread_events_never_block_the_task() {
         .await;
     let c = client(&server.uri(), RetryPolicy::none());
     let mut handle = c
-        .heartbeat_builder("viewer-001", ARN)
+        .heartbeat_builder(user("viewer-001"), arn())
         .interval(Duration::from_millis(30))
         .jitter_start(false)
         .event_capacity(1)
@@ -279,7 +281,6 @@ async fn unread_events_never_block_the_task() {
 
 #[tokio::test]
 async fn events_stream_sees_events() {
-    use futures_util::StreamExt;
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/api/viewer/heartbeat"))
@@ -288,7 +289,7 @@ async fn events_stream_sees_events() {
         .await;
     let c = client(&server.uri(), RetryPolicy::none());
     let handle = c
-        .heartbeat_builder("viewer-001", ARN)
+        .heartbeat_builder(user("viewer-001"), arn())
         .interval(Duration::from_millis(50))
         .jitter_start(false)
         .spawn();
@@ -312,7 +313,7 @@ async fn jittered_start_waits_before_the_first_beat() {
     let started = std::time::Instant::now();
     let mut handles: Vec<_> = (0..20)
         .map(|i| {
-            c.heartbeat_builder(format!("viewer-{i}"), ARN)
+            c.heartbeat_builder(user(&format!("viewer-{i}")), arn())
                 .interval(Duration::from_secs(1))
                 .spawn()
         })
@@ -345,7 +346,7 @@ async fn a_proxys_html_404_is_a_failure_not_an_expiry() {
         .await;
     let c = client(&server.uri(), RetryPolicy::none());
     let mut handle = c
-        .heartbeat_builder("viewer-001", ARN)
+        .heartbeat_builder(user("viewer-001"), arn())
         .interval(Duration::from_millis(50))
         .jitter_start(false)
         .spawn();

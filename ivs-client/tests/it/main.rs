@@ -5,6 +5,8 @@ mod common;
 mod contract;
 mod errors;
 mod heartbeat;
+mod readme;
 mod retry;
 mod session;
+mod stage_list;
 mod stats_stream;

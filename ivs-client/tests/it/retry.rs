@@ -159,7 +159,7 @@ async fn client_errors_are_not_retried() {
     )
     .await;
     let c = client(&server.uri(), fast_retries().with_max_attempts(5));
-    let err = c.stages().get(ARN).await.expect_err("400");
+    let err = c.stages().get(&arn()).await.expect_err("400");
     assert_eq!(err.code(), Some(&ErrorCode::ValidationError));
     assert_eq!(server.received_requests().await.map(|r| r.len()), Some(1));
 }

@@ -196,8 +196,12 @@ async fn refreshes_the_token_before_it_expires() {
     };
     assert_eq!(refreshed.token, "token-B");
     assert_eq!(session.token().token, "token-B");
-    assert!(updates.has_changed().unwrap_or(false));
-    assert_eq!(updates.borrow_and_update().token, "token-B");
+    assert_eq!(updates.current().token, "token-B");
+    let seen = tokio::time::timeout(Duration::from_secs(1), updates.changed())
+        .await
+        .expect("the refresh is a change")
+        .expect("the session runs");
+    assert_eq!(seen.token, "token-B");
 
     // The new token is good for an hour: no further refresh.
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -310,8 +314,8 @@ async fn stop_leaves_the_current_stage() {
         .mount(&server)
         .await;
     let c = client(&server.uri(), RetryPolicy::none());
-    let mut session = c.join("viewer-001").await.expect("join");
-    assert_eq!(session.user_id(), "viewer-001");
+    let mut session = c.join(user("viewer-001")).await.expect("join");
+    assert_eq!(session.user_id(), &user("viewer-001"));
     // Default start jitter: the first beat may be up to 30 s away; stop anyway.
     let _ = tokio::time::timeout(Duration::from_millis(50), session.next_event()).await;
     let watched = session.stop().await.expect("stop").expect("duration");
@@ -329,7 +333,7 @@ async fn join_fails_when_no_token() {
         .mount(&server)
         .await;
     let c = client(&server.uri(), fast_retries());
-    let err = c.join("viewer-001").await.expect_err("stage full");
+    let err = c.join(user("viewer-001")).await.expect_err("stage full");
     assert_eq!(err.code(), Some(&ivs_client::model::ErrorCode::StageFull));
 }
 
@@ -379,4 +383,30 @@ async fn a_proxys_html_404_does_not_make_the_session_rejoin() {
         .filter(|r| r.url.path() == "/api/token/viewer")
         .count();
     assert_eq!(token_requests, 1, "only the join asked for a token");
+}
+
+#[tokio::test]
+async fn token_updates_end_with_the_session() {
+    let server = MockServer::start().await;
+    mount_token(
+        &server,
+        viewer_token_response("token-A", ARN, hours(1)),
+        Some(1),
+    )
+    .await;
+    let c = client(&server.uri(), RetryPolicy::none());
+    let session = c.join(user("viewer-001")).await.expect("join");
+    let mut updates = session.token_updates();
+    assert_eq!(updates.current().token, "token-A");
+    // The first token is not news: nothing until the session changes it.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(100), updates.changed())
+            .await
+            .is_err()
+    );
+    drop(session);
+    let end = tokio::time::timeout(Duration::from_secs(5), updates.changed())
+        .await
+        .expect("the end is seen at once");
+    assert!(end.is_none(), "{end:?}");
 }
