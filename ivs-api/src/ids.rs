@@ -323,9 +323,11 @@ impl fmt::Debug for StageArn {
 
 macro_rules! text_id {
     ($t:ty) => {
+        // `pad`, not `write_str`: width and alignment (`{:<40}`) work as
+        // they do for the string the id replaced in tables and logs.
         impl fmt::Display for $t {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
+                f.pad(self.as_str())
             }
         }
 
@@ -344,6 +346,12 @@ macro_rules! text_id {
         impl PartialEq<&str> for $t {
             fn eq(&self, other: &&str) -> bool {
                 self.as_str() == *other
+            }
+        }
+
+        impl PartialEq<String> for $t {
+            fn eq(&self, other: &String) -> bool {
+                self.as_str() == other.as_str()
             }
         }
 

@@ -232,7 +232,7 @@ impl ViewerSession {
         }
         let _ = (&mut self.task).await;
         let stage_arn = self.token.borrow().stage_arn.clone();
-        Box::pin(heartbeat::leave(&self.client, &self.user_id, &stage_arn)).await
+        Box::pin(heartbeat::leave(&self.client, &self.user_id, stage_arn.as_str())).await
     }
 }
 
@@ -296,7 +296,7 @@ impl SessionTask {
                     let sent = Instant::now();
                     let result = tokio::select! {
                         _ = &mut stop => return,
-                        r = Box::pin(self.client.viewers().heartbeat(self.request.user_id.as_str(), &stage_arn)) => r,
+                        r = Box::pin(self.client.viewers().heartbeat(self.request.user_id.as_str(), stage_arn.as_str())) => r,
                     };
                     let round_trip = sent.elapsed();
                     match result {
@@ -336,7 +336,7 @@ impl SessionTask {
                                 if let Err(e) = Box::pin(heartbeat::leave(
                                     &self.client,
                                     self.request.user_id.as_str(),
-                                    &old_stage,
+                                    old_stage.as_str(),
                                 ))
                                 .await
                                 {

@@ -41,7 +41,7 @@ type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// let mut stats = client.stats_stream();
 /// while let Some(item) = stats.next().await {
 ///     match item {
-///         Ok(update) => println!("{} viewers on {} stages", update.viewer_count, update.active_stages),
+///         Ok(update) => println!("{} viewers on {} stages", update.total_viewers, update.total_stages),
 ///         Err(e) => eprintln!("stats stream: {e}"),
 ///     }
 /// }

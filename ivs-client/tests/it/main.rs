@@ -4,6 +4,8 @@
 mod common;
 mod contract;
 mod heartbeat;
+mod limits;
+mod model;
 mod retry;
 mod session;
 mod stats_stream;
