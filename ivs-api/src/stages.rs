@@ -123,7 +123,10 @@ pub struct MasterStageInfo {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 // The schema says what the doc says, without its Rust example.
-#[cfg_attr(feature = "openapi", schema(description = "Body of `POST /api/stage`."))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(description = "Body of `POST /api/stage`.")
+)]
 #[non_exhaustive]
 pub struct CreateStageRequest {
     /// Stage name: 1 to 128 of `[a-zA-Z0-9-_]`.

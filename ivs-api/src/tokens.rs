@@ -140,8 +140,10 @@ pub struct PublisherToken {
 // The schema says what the doc says, without its Rust example.
 #[cfg_attr(
     feature = "openapi",
-    schema(description = "Response data of `POST /api/token/viewer`.\n\nIts `Debug` output \
-        leaves the token out: tokens must not reach logs.")
+    schema(
+        description = "Response data of `POST /api/token/viewer`.\n\nIts `Debug` output \
+        leaves the token out: tokens must not reach logs."
+    )
 )]
 #[serde(rename_all = "camelCase")]
 #[builder(on(String, into))]

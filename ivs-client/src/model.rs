@@ -10,8 +10,8 @@ pub use ivs_api::{
     Attributes, Capability, ClientMessage, CreateStageRequest, CreatedStage, CreatedStageDetail,
     DeletedStage, ErrorBody, ErrorCode, Health, HealthServices, Heartbeat, IdError,
     MasterStageInfo, PublisherStatus, PublisherToken, ServerMessage, StageArn, StageDetail,
-    StageInfo, StageList, StageListItem, StageStats, StageStatsDetail,
-    StageStatsList, Stats, StatsUpdate, Tags, Timestamp, TokenRequest, UpdateStageRequest,
-    UpdatedStage, UpdatedStageDetail, UserId, Viewer, ViewerList, ViewerRef, ViewerStats,
-    ViewerToken, WatchDuration,
+    StageInfo, StageList, StageListItem, StageStats, StageStatsDetail, StageStatsList, Stats,
+    StatsUpdate, Tags, Timestamp, TokenRequest, UpdateStageRequest, UpdatedStage,
+    UpdatedStageDetail, UserId, Viewer, ViewerList, ViewerRef, ViewerStats, ViewerToken,
+    WatchDuration,
 };

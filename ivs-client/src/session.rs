@@ -232,7 +232,12 @@ impl ViewerSession {
         }
         let _ = (&mut self.task).await;
         let stage_arn = self.token.borrow().stage_arn.clone();
-        Box::pin(heartbeat::leave(&self.client, &self.user_id, stage_arn.as_str())).await
+        Box::pin(heartbeat::leave(
+            &self.client,
+            &self.user_id,
+            stage_arn.as_str(),
+        ))
+        .await
     }
 }
 

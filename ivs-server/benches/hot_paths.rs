@@ -162,9 +162,11 @@ fn encoding(c: &mut Criterion) {
                     .map(|i| {
                         StageStats::builder()
                             .arn(
-                                format!("arn:aws:ivs:ap-northeast-1:125371974421:stage/stage{i:07}")
-                                    .parse()
-                                    .unwrap(),
+                                format!(
+                                    "arn:aws:ivs:ap-northeast-1:125371974421:stage/stage{i:07}"
+                                )
+                                .parse()
+                                .unwrap(),
                             )
                             .name(format!("auto-stage-17608687{i:05}"))
                             .viewer_count(45)

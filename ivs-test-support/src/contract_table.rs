@@ -811,9 +811,7 @@ pub fn error_cases() -> Vec<ErrorCase> {
             path: "/api/stage/{created}",
             wrong_key: false,
             on_real_server: false,
-            call: call!(|c, x| c
-                .stages()
-                .update(&x.created, &UpdateStageRequest::new("n"))),
+            call: call!(|c, x| c.stages().update(&x.created, &UpdateStageRequest::new("n"))),
         },
     ]
 }

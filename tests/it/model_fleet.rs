@@ -468,7 +468,12 @@ impl Fleet {
         match answer {
             Ok(token) => {
                 if let Some(c) = model.counted.get(&user) {
-                    prop_assert_eq!(token.stage_arn.as_str(), c.stage.as_str(), "a rejoin moved {}", user);
+                    prop_assert_eq!(
+                        token.stage_arn.as_str(),
+                        c.stage.as_str(),
+                        "a rejoin moved {}",
+                        user
+                    );
                 }
                 let stage = token.stage_arn.into_string();
                 model.last_stage.insert(user.clone(), stage.clone());

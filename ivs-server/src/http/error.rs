@@ -383,9 +383,9 @@ mod tests {
         assert_eq!(api.status, StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(api.code, ErrorCode::InternalError);
         assert!(!api.details.contains("nowhere"), "{}", api.details);
-        assert!(crate::service::held_arn(
-            "arn:aws:ivs:us-west-2:123456789012:stage/abcdefABCDEF"
-        )
-        .is_ok());
+        assert!(
+            crate::service::held_arn("arn:aws:ivs:us-west-2:123456789012:stage/abcdefABCDEF")
+                .is_ok()
+        );
     }
 }

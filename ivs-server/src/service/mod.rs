@@ -396,7 +396,12 @@ impl App {
                 .status(if healthy { "ok" } else { "degraded" })
                 .timestamp(Timestamp::now())
                 .uptime(self.started.elapsed().as_secs())
-                .services(HealthServices::builder().redis(redis).ivs(ivs.as_str()).build())
+                .services(
+                    HealthServices::builder()
+                        .redis(redis)
+                        .ivs(ivs.as_str())
+                        .build(),
+                )
                 .build(),
         )
     }
