@@ -71,6 +71,29 @@ mod tokens;
 mod viewers;
 mod ws;
 
+/// The builders of the response types (`StatsUpdate::builder()` returns a
+/// [`StatsUpdateBuilder`](builders::StatsUpdateBuilder)), for code that names
+/// one. Required fields are checked when the code compiles: `build()` exists
+/// only once each is set.
+pub mod builders {
+    pub use crate::error::ErrorBodyBuilder;
+    pub use crate::health::{HealthBuilder, HealthServicesBuilder};
+    pub use crate::stages::{
+        CreatedStageBuilder, CreatedStageDetailBuilder, DeletedStageBuilder,
+        MasterStageInfoBuilder, StageDetailBuilder, StageInfoBuilder, StageListBuilder,
+        StageListItemBuilder, UpdatedStageBuilder, UpdatedStageDetailBuilder,
+    };
+    pub use crate::stats::{
+        PublisherStatusBuilder, StageStatsBuilder, StageStatsDetailBuilder, StageStatsListBuilder,
+        StatsBuilder, ViewerStatsBuilder,
+    };
+    pub use crate::tokens::{PublisherTokenBuilder, ViewerTokenBuilder};
+    pub use crate::viewers::{
+        HeartbeatBuilder, ViewerBuilder, ViewerListBuilder, WatchDurationBuilder,
+    };
+    pub use crate::ws::StatsUpdateBuilder;
+}
+
 pub use envelope::Envelope;
 pub use error::{ErrorBody, ErrorCode};
 pub use health::{Health, HealthServices};

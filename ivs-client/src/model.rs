@@ -6,6 +6,7 @@
 //! envelope (`{"success": true, "data": …}`) is unwrapped by the client and
 //! not part of this API.
 
+pub use ivs_api::builders;
 pub use ivs_api::{
     Attributes, Capability, ClientMessage, CreateStageRequest, CreatedStage, CreatedStageDetail,
     DeletedStage, ErrorBody, ErrorCode, Health, HealthServices, Heartbeat, IdError,
