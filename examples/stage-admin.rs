@@ -77,10 +77,10 @@ async fn run(client: &Client, command: Command) -> Result<(), ivs_client::Error>
         Command::List => list(client).await,
         Command::Create { name, tags } => {
             let tags: Tags = tags.into_iter().collect();
-            let request = CreateStageRequest {
-                name,
-                tags: (!tags.is_empty()).then_some(tags),
-            };
+            let mut request = CreateStageRequest::new(name);
+            if !tags.is_empty() {
+                request = request.with_tags(tags);
+            }
             let created = client.stages().create(&request).await?;
             println!("created stage {}", created.stage.name);
             println!("  arn   {}", created.stage.arn);
@@ -102,7 +102,7 @@ async fn run(client: &Client, command: Command) -> Result<(), ivs_client::Error>
         Command::Rename { arn, name } => {
             let updated = client
                 .stages()
-                .update(&arn, &UpdateStageRequest { name })
+                .update(&arn, &UpdateStageRequest::new(name))
                 .await?;
             println!("renamed stage {}", updated.stage.arn);
             println!("  name  {}", updated.stage.name);
@@ -125,7 +125,7 @@ async fn list(client: &Client) -> Result<(), ivs_client::Error> {
     }
     let arn_width = stages
         .iter()
-        .map(|s| s.stage_arn.len())
+        .map(|s| s.arn.as_str().len())
         .max()
         .unwrap_or(0)
         .max("ARN".len());
@@ -142,7 +142,7 @@ async fn list(client: &Client) -> Result<(), ivs_client::Error> {
     for s in &stages {
         println!(
             "{:<arn_width$}  {:<name_width$}  {:>7}  {:<4}  {:<20}  {}",
-            s.stage_arn,
+            s.arn,
             s.name,
             s.viewer_count,
             if s.auto_scaled { "yes" } else { "no" },

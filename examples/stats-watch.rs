@@ -144,8 +144,8 @@ fn render(
     let mut s = String::new();
     let at = update.timestamp.0.format("%H:%M:%S");
     s.push_str(&format!("ivs stats — {server} — {at} UTC\n"));
-    s.push_str(&format!("total viewers  {}\n", update.viewer_count));
-    s.push_str(&format!("active stages  {}\n", update.active_stages));
+    s.push_str(&format!("total viewers  {}\n", update.total_viewers));
+    s.push_str(&format!("active stages  {}\n", update.total_stages));
     match stats {
         Ok(mut stats) => {
             // Busiest first; the master (oldest) first among equals.
@@ -169,14 +169,14 @@ fn render(
             let arn_width = stats
                 .stages
                 .iter()
-                .map(|st| st.stage_arn.len())
+                .map(|st| st.arn.as_str().len())
                 .max()
                 .unwrap_or(0)
                 .max("STAGE".len());
             let name_width = stats
                 .stages
                 .iter()
-                .map(|st| st.stage_name.chars().count())
+                .map(|st| st.name.chars().count())
                 .max()
                 .unwrap_or(0)
                 .max("NAME".len());
@@ -187,8 +187,8 @@ fn render(
             for st in &stats.stages[..shown] {
                 s.push_str(&format!(
                     "{:<arn_width$}  {:<name_width$}  {:>7}  {}\n",
-                    st.stage_arn,
-                    st.stage_name,
+                    st.arn,
+                    st.name,
                     st.viewer_count,
                     if st.auto_scaled { "yes" } else { "no" }
                 ));

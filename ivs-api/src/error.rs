@@ -92,8 +92,10 @@ impl<'de> Deserialize<'de> for ErrorCode {
 }
 
 /// The API's error body: `{"error": CODE, "message": ..., "details": ...}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, bon::Builder)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[builder(on(String, into))]
+#[non_exhaustive]
 pub struct ErrorBody {
     /// Machine-readable code.
     pub error: ErrorCode,
@@ -102,5 +104,6 @@ pub struct ErrorBody {
     /// More detail (which field, which limit).
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(required = true))]
+    #[builder(default)]
     pub details: String,
 }

@@ -5,8 +5,10 @@ use serde::{Deserialize, Serialize};
 use crate::Timestamp;
 
 /// `GET /health`. Not wrapped in an envelope.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, bon::Builder)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[builder(on(String, into))]
+#[non_exhaustive]
 pub struct Health {
     /// `"ok"` when every dependency answers, `"degraded"` otherwise.
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::HealthStatus))]
@@ -20,8 +22,10 @@ pub struct Health {
 }
 
 /// The dependencies reported by `/health`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, bon::Builder)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[builder(on(String, into))]
+#[non_exhaustive]
 pub struct HealthServices {
     /// `"connected"`, `"disconnected"`, or `"embedded"` for the in-process store.
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::RedisState))]

@@ -5,7 +5,6 @@
 //! with a malformed id fails as a whole, before any handler runs.
 
 use std::fmt;
-use std::ops::Range;
 use std::str::FromStr;
 
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
@@ -138,8 +137,10 @@ impl UserId {
 
 /// The parts of a stage ARN: `arn:<partition>:ivs:<region>:<account>:stage/<id>`.
 ///
-/// Kept as the text it was parsed from plus the positions of its parts, so
-/// that reading it back (`as_str`, `Display`, serialising) costs nothing.
+/// Kept as the text it was parsed from plus where its region is (the
+/// account's 12 digits and the id follow at fixed distances), so that
+/// reading it back (`as_str`, `Display`, serialising) costs nothing and it
+/// is hardly larger than a `String` (responses and sessions carry it).
 ///
 /// ```
 /// use ivs_api::StageArn;
@@ -153,10 +154,14 @@ impl UserId {
 #[derive(Clone)]
 pub struct StageArn {
     text: String,
-    region: Range<usize>,
-    account: Range<usize>,
-    id: usize,
+    // At most 4 + 10 + 5 and that + 32: see `parse_arn`.
+    region_start: u8,
+    region_end: u8,
 }
+
+/// The account's length, and what lies between it and the id (`:stage/`).
+const ACCOUNT_LEN: usize = 12;
+const BEFORE_ID: usize = ":stage/".len();
 
 impl StageArn {
     /// A stage ARN in the `aws` partition from its parts, validated like a parsed one.
@@ -171,22 +176,27 @@ impl StageArn {
 
     /// The stage id (the IVS `topic` claim).
     pub fn id(&self) -> &str {
-        &self.text[self.id..]
+        &self.text[self.account_start() + ACCOUNT_LEN + BEFORE_ID..]
     }
 
     /// The region.
     pub fn region(&self) -> &str {
-        &self.text[self.region.clone()]
+        &self.text[usize::from(self.region_start)..usize::from(self.region_end)]
     }
 
     /// The account.
     pub fn account(&self) -> &str {
-        &self.text[self.account.clone()]
+        let start = self.account_start();
+        &self.text[start..start + ACCOUNT_LEN]
     }
 
     /// The ARN, as an owned string.
     pub fn into_string(self) -> String {
         self.text
+    }
+
+    fn account_start(&self) -> usize {
+        usize::from(self.region_end) + 1
     }
 }
 
@@ -197,7 +207,8 @@ fn is_region(s: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
-fn parse_arn(s: &str) -> Result<(Range<usize>, Range<usize>, usize), IdError> {
+/// Checks `s`; returns where its region starts and ends.
+fn parse_arn(s: &str) -> Result<(u8, u8), IdError> {
     if s.is_empty() {
         return Err(IdError::Empty { field: "stageArn" });
     }
@@ -223,7 +234,7 @@ fn parse_arn(s: &str) -> Result<(Range<usize>, Range<usize>, usize), IdError> {
     if !is_region(region) {
         return Err(IdError::NotAStageArn("bad region"));
     }
-    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+    if account.len() != ACCOUNT_LEN || !account.bytes().all(|b| b.is_ascii_digit()) {
         return Err(IdError::NotAStageArn("account must be 12 digits"));
     }
     let id = res
@@ -237,27 +248,25 @@ fn parse_arn(s: &str) -> Result<(Range<usize>, Range<usize>, usize), IdError> {
             "stage id must be 1-128 of [a-zA-Z0-9-]",
         ));
     }
-    // "arn:" + partition + ":ivs:" precede the region.
-    let region_start = 4 + partition.len() + 5;
-    let account_start = region_start + region.len() + 1;
-    let id_start = account_start + account.len() + 1 + "stage/".len();
-    Ok((
-        region_start..region_start + region.len(),
-        account_start..account_start + account.len(),
-        id_start,
-    ))
+    // "arn:" + partition (at most 10 bytes) + ":ivs:" precede the region
+    // (at most 32): both ends fit a byte.
+    let region_start = "arn:".len() + partition.len() + ":ivs:".len();
+    let region_end = region_start + region.len();
+    match (u8::try_from(region_start), u8::try_from(region_end)) {
+        (Ok(start), Ok(end)) => Ok((start, end)),
+        _ => Err(IdError::NotAStageArn("bad region")),
+    }
 }
 
 impl FromStr for StageArn {
     type Err = IdError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (region, account, id) = parse_arn(s)?;
+        let (region_start, region_end) = parse_arn(s)?;
         Ok(StageArn {
             text: s.to_owned(),
-            region,
-            account,
-            id,
+            region_start,
+            region_end,
         })
     }
 }
@@ -266,12 +275,11 @@ impl TryFrom<String> for StageArn {
     type Error = IdError;
 
     fn try_from(text: String) -> Result<Self, Self::Error> {
-        let (region, account, id) = parse_arn(&text)?;
+        let (region_start, region_end) = parse_arn(&text)?;
         Ok(StageArn {
             text,
-            region,
-            account,
-            id,
+            region_start,
+            region_end,
         })
     }
 }
@@ -323,9 +331,11 @@ impl fmt::Debug for StageArn {
 
 macro_rules! text_id {
     ($t:ty) => {
+        // `pad`, not `write_str`: width and alignment (`{:<40}`) work as
+        // they do for the string the id replaced in tables and logs.
         impl fmt::Display for $t {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
+                f.pad(self.as_str())
             }
         }
 
@@ -344,6 +354,12 @@ macro_rules! text_id {
         impl PartialEq<&str> for $t {
             fn eq(&self, other: &&str) -> bool {
                 self.as_str() == *other
+            }
+        }
+
+        impl PartialEq<String> for $t {
+            fn eq(&self, other: &String) -> bool {
+                self.as_str() == other.as_str()
             }
         }
 
@@ -394,6 +410,20 @@ mod tests {
         assert_eq!(
             StageArn::new("ap-northeast-1", "125371974421", "sWyAydfRqqF8").unwrap(),
             arn
+        );
+    }
+
+    #[test]
+    fn a_stage_arn_is_little_more_than_its_text() {
+        assert!(std::mem::size_of::<StageArn>() <= 32);
+        // The longest partition and region still read back.
+        let region = "a".repeat(32);
+        let arn: StageArn = format!("arn:aws-us-gov:ivs:{region}:125371974421:stage/x-1")
+            .parse()
+            .unwrap();
+        assert_eq!(
+            (arn.region(), arn.account(), arn.id()),
+            (region.as_str(), "125371974421", "x-1")
         );
     }
 

@@ -10,7 +10,40 @@
 //!
 //! Ids are parsed, not validated later: a [`StageArn`] or [`UserId`] that
 //! exists has passed the API's rules, including while a request body is
-//! deserialised.
+//! deserialised. Responses carry them typed too: a [`ViewerToken`]'s
+//! `stage_arn` is a [`StageArn`], ready to pass to the next call.
+//!
+//! # Names
+//!
+//! Rust field names follow one scheme, the AWS SDK's; where the JSON (fixed
+//! by the spec) says otherwise, `#[serde(rename)]` keeps the wire as it is.
+//!
+//! - A type that *describes* a stage names its own fields `arn` and `name`
+//!   ([`StageListItem`], [`StageStats`], [`StageStatsDetail`],
+//!   [`StageDetail`]): `stage.arn`, `stage.name`, never `stage.stage_name`.
+//! - A type that *refers* to a stage from something else (a token, a
+//!   viewer, a heartbeat, a watch duration, a viewer list, a request) names
+//!   it `stage_arn`.
+//! - One stage's viewers are `viewer_count`; the whole fleet's are
+//!   `total_viewers`, and the stages it manages `total_stages`
+//!   ([`StatsUpdate`]'s `total_viewers` is the JSON `viewerCount`).
+//! - Nesting follows meaning, not the JSON: [`StageStatsDetail`] is flat in
+//!   Rust although its JSON has an `info` object.
+//!
+//! # Limits
+//!
+//! A `userId` has 1 to 121 bytes of UTF-8 ([`UserId::MAX_LEN`]), 116 for a
+//! publisher ([`UserId::MAX_PUBLISHER_LEN`]): the server sends IVS
+//! `viewer-<userId>` or `broadcaster-<userId>`, and IVS allows 128 bytes in
+//! all. A stage name has 1 to 128 of `[a-zA-Z0-9-_]`.
+//!
+//! # Growth
+//!
+//! Every response type and every enum that may grow is `#[non_exhaustive]`,
+//! so a field or a variant added by a later server is not a breaking change.
+//! Read their fields as usual; to make one (in a test, a fake server) use its
+//! builder, e.g. `StatsUpdate::builder()`. Request types have `new` with
+//! the required fields and `with_*` for the optional ones.
 //!
 //! ```
 //! use ivs_api::{TokenRequest, UserId};
@@ -38,6 +71,29 @@ mod tokens;
 mod viewers;
 mod ws;
 
+/// The builders of the response types (`StatsUpdate::builder()` returns a
+/// [`StatsUpdateBuilder`](builders::StatsUpdateBuilder)), for code that names
+/// one. Required fields are checked when the code compiles: `build()` exists
+/// only once each is set.
+pub mod builders {
+    pub use crate::error::ErrorBodyBuilder;
+    pub use crate::health::{HealthBuilder, HealthServicesBuilder};
+    pub use crate::stages::{
+        CreatedStageBuilder, CreatedStageDetailBuilder, DeletedStageBuilder,
+        MasterStageInfoBuilder, StageDetailBuilder, StageInfoBuilder, StageListBuilder,
+        StageListItemBuilder, UpdatedStageBuilder, UpdatedStageDetailBuilder,
+    };
+    pub use crate::stats::{
+        PublisherStatusBuilder, StageStatsBuilder, StageStatsDetailBuilder, StageStatsListBuilder,
+        StatsBuilder, ViewerStatsBuilder,
+    };
+    pub use crate::tokens::{PublisherTokenBuilder, ViewerTokenBuilder};
+    pub use crate::viewers::{
+        HeartbeatBuilder, ViewerBuilder, ViewerListBuilder, WatchDurationBuilder,
+    };
+    pub use crate::ws::StatsUpdateBuilder;
+}
+
 pub use envelope::Envelope;
 pub use error::{ErrorBody, ErrorCode};
 pub use health::{Health, HealthServices};
@@ -48,8 +104,7 @@ pub use stages::{
     UpdatedStageDetail,
 };
 pub use stats::{
-    PublisherStatus, StageStats, StageStatsDetail, StageStatsInfo, StageStatsList, Stats,
-    ViewerStats,
+    PublisherStatus, StageStats, StageStatsDetail, StageStatsList, Stats, ViewerStats,
 };
 pub use time::Timestamp;
 pub use tokens::{Attributes, Capability, PublisherToken, TokenRequest, ViewerToken};

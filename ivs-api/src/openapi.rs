@@ -9,7 +9,8 @@ use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
 
-use crate::{ErrorCode, StageArn, Timestamp, UserId, STAGE_ARN_MAX};
+use crate::stats::StageStatsDetailWire;
+use crate::{ErrorCode, StageArn, StageStatsDetail, Timestamp, UserId, STAGE_ARN_MAX};
 
 /// The spec's example stage ARN.
 const EXAMPLE_ARN: &str = "arn:aws:ivs:ap-northeast-1:125371974421:stage/sWyAydfRqqF8";
@@ -161,6 +162,24 @@ impl PartialSchema for Timestamp {
 impl ToSchema for Timestamp {
     fn name() -> Cow<'static, str> {
         Cow::Borrowed("Timestamp")
+    }
+}
+
+// `StageStatsDetail` is flat in Rust and nested on the wire: its schema is
+// its wire struct's, under its own name.
+impl PartialSchema for StageStatsDetail {
+    fn schema() -> RefOr<Schema> {
+        StageStatsDetailWire::schema()
+    }
+}
+
+impl ToSchema for StageStatsDetail {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("StageStatsDetail")
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        StageStatsDetailWire::schemas(schemas);
     }
 }
 

@@ -23,9 +23,30 @@ pub enum Capability {
 }
 
 /// Body of `POST /api/token/publisher` and `POST /api/token/viewer`.
+///
+/// The [`UserId`] is checked when it is made (1 to [`UserId::MAX_LEN`] = 121
+/// bytes); a publisher's may have at most [`UserId::MAX_PUBLISHER_LEN`] = 116,
+/// because the server sends IVS `broadcaster-<userId>` and IVS allows 128
+/// bytes in all (`viewer-<userId>` for a viewer).
+///
+/// ```
+/// use ivs_api::{Attributes, StageArn, TokenRequest, UserId};
+/// let stage: StageArn = "arn:aws:ivs:ap-northeast-1:125371974421:stage/sWyAydfRqqF8".parse()?;
+/// let request = TokenRequest::new(UserId::new("host-1")?)
+///     .with_attributes(Attributes::from([("role".into(), "host".into())]))
+///     .with_stage_arn(stage);
+/// assert_eq!(request.user_id, "host-1");
+/// # Ok::<(), ivs_api::IdError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+// The schema says what the doc says, without its Rust example.
+#[cfg_attr(
+    feature = "openapi",
+    schema(description = "Body of `POST /api/token/publisher` and `POST /api/token/viewer`.")
+)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct TokenRequest {
     /// The caller's unique id (see [`UserId`] for its bounds: 121 bytes for a
     /// viewer, 116 for a publisher).
@@ -54,57 +75,100 @@ impl TokenRequest {
         self.attributes = Some(attributes);
         self
     }
+
+    /// Publisher only: publish to this managed stage instead of the master
+    /// stage (a viewer request with a stage is refused: the server assigns
+    /// viewers).
+    pub fn with_stage_arn(mut self, stage_arn: StageArn) -> Self {
+        self.stage_arn = Some(stage_arn);
+        self
+    }
 }
 
 /// Response data of `POST /api/token/publisher`.
 ///
 /// Its `Debug` output leaves the token out: tokens must not reach logs.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize, bon::Builder)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
+#[builder(on(String, into))]
+#[non_exhaustive]
 pub struct PublisherToken {
     /// The IVS participant token (a JWT); hand it to the IVS broadcast SDK.
     pub token: String,
     /// The IVS participant id.
     pub participant_id: String,
     /// The stage to publish to.
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::StageArn))]
-    pub stage_arn: String,
-    /// The IVS user id: `"broadcaster-" + userId`.
+    pub stage_arn: StageArn,
+    /// The IVS user id: `"broadcaster-" + userId`, at most 128 bytes (IVS's
+    /// participant user id, not the caller's `userId`: a plain string).
     pub user_id: String,
     /// When the token expires.
     pub expires_at: Timestamp,
     /// `["PUBLISH"]`.
+    #[builder(default = vec![Capability::Publish])]
     pub capabilities: Vec<Capability>,
     /// The attributes carried in the token.
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Attributes))]
+    #[builder(default)]
     pub attributes: Attributes,
 }
 
 /// Response data of `POST /api/token/viewer`.
 ///
 /// Its `Debug` output leaves the token out: tokens must not reach logs.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+///
+/// A test of your own can make one with its builder (fields left out take
+/// their defaults: `capabilities` `["SUBSCRIBE"]`, no attributes):
+///
+/// ```
+/// use ivs_api::{Timestamp, UserId, ViewerToken};
+/// let token = ViewerToken::builder()
+///     .token("eyJhbGciOiJFUzM4NCJ9.test")
+///     .participant_id("p1")
+///     .stage_arn("arn:aws:ivs:us-east-1:123456789012:stage/abcdefABCDEF".parse()?)
+///     .user_id("viewer-viewer-001")
+///     .expires_at(Timestamp::from_millis(1_760_875_200_000))
+///     .viewer_count(42)
+///     .build();
+/// assert_eq!(token.viewer_count, 42);
+/// assert_eq!(token.stage_arn.id(), "abcdefABCDEF");
+/// # Ok::<(), ivs_api::IdError>(())
+/// ```
+#[derive(Clone, PartialEq, Serialize, Deserialize, bon::Builder)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+// The schema says what the doc says, without its Rust example.
+#[cfg_attr(
+    feature = "openapi",
+    schema(
+        description = "Response data of `POST /api/token/viewer`.\n\nIts `Debug` output \
+        leaves the token out: tokens must not reach logs."
+    )
+)]
 #[serde(rename_all = "camelCase")]
+#[builder(on(String, into))]
+#[non_exhaustive]
 pub struct ViewerToken {
     /// The IVS participant token (a JWT); hand it to the IVS player.
     pub token: String,
     /// The IVS participant id.
     pub participant_id: String,
     /// The stage the viewer was assigned to.
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::StageArn))]
-    pub stage_arn: String,
-    /// The IVS user id: `"viewer-" + userId`.
+    pub stage_arn: StageArn,
+    /// The IVS user id: `"viewer-" + userId`, at most 128 bytes (IVS's
+    /// participant user id, not the caller's `userId`: a plain string).
     pub user_id: String,
     /// When the token expires.
     pub expires_at: Timestamp,
     /// `["SUBSCRIBE"]`.
+    #[builder(default = vec![Capability::Subscribe])]
     pub capabilities: Vec<Capability>,
     /// Viewers on the assigned stage, this one included.
-    pub current_viewers: u32,
+    #[serde(rename = "currentViewers")]
+    pub viewer_count: u32,
     /// The attributes carried in the token.
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Attributes))]
+    #[builder(default)]
     pub attributes: Attributes,
 }
 
@@ -136,7 +200,7 @@ debug_without_token!(ViewerToken {
     user_id,
     expires_at,
     capabilities,
-    current_viewers,
+    viewer_count,
     attributes,
 });
 
@@ -146,18 +210,20 @@ mod tests {
 
     #[test]
     fn debug_output_never_shows_the_token() {
-        let token = ViewerToken {
-            token: "eyJhbGciOiJFUzM4NCJ9.secret".into(),
-            participant_id: "p1".into(),
-            stage_arn: "arn:aws:ivs:us-east-1:123456789012:stage/a".into(),
-            user_id: "viewer-u".into(),
-            expires_at: Timestamp::from_millis(0),
-            capabilities: vec![Capability::Subscribe],
-            current_viewers: 1,
-            attributes: Attributes::new(),
-        };
+        let token = ViewerToken::builder()
+            .token("eyJhbGciOiJFUzM4NCJ9.secret")
+            .participant_id("p1")
+            .stage_arn(
+                "arn:aws:ivs:us-east-1:123456789012:stage/a"
+                    .parse()
+                    .unwrap(),
+            )
+            .user_id("viewer-u")
+            .expires_at(Timestamp::from_millis(0))
+            .viewer_count(1)
+            .build();
         let shown = format!("{token:?}");
         assert!(!shown.contains("secret"), "{shown}");
-        assert!(shown.contains("current_viewers: 1"), "{shown}");
+        assert!(shown.contains("viewer_count: 1"), "{shown}");
     }
 }

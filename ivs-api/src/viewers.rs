@@ -8,6 +8,7 @@ use crate::{StageArn, Timestamp, UserId};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ViewerRef {
     /// The viewer's id, as sent when it asked for its token.
     pub user_id: UserId,
@@ -23,29 +24,30 @@ impl ViewerRef {
 }
 
 /// Response data of `POST /api/viewer/heartbeat`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, bon::Builder)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Heartbeat {
-    /// The viewer.
-    pub user_id: String,
+    /// The viewer (the id it sent in its token request).
+    pub user_id: UserId,
     /// Its stage.
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::StageArn))]
-    pub stage_arn: String,
+    pub stage_arn: StageArn,
     /// When the server recorded this heartbeat.
     pub last_heartbeat: Timestamp,
 }
 
 /// Response data of `POST /api/viewer/leave` and `GET /api/viewer/duration`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, bon::Builder)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
+#[builder(on(String, into))]
+#[non_exhaustive]
 pub struct WatchDuration {
-    /// The viewer.
-    pub user_id: String,
+    /// The viewer (the id it sent in its token request).
+    pub user_id: UserId,
     /// Its stage.
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::StageArn))]
-    pub stage_arn: String,
+    pub stage_arn: StageArn,
     /// Seconds watched.
     pub watch_duration: u64,
     /// The same, as `"30分 50秒"`.
@@ -53,12 +55,14 @@ pub struct WatchDuration {
 }
 
 /// One viewer in `GET /api/viewer/list/:stageArn`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, bon::Builder)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
+#[builder(on(String, into))]
+#[non_exhaustive]
 pub struct Viewer {
-    /// The viewer's id.
-    pub user_id: String,
+    /// The viewer's id (the one it sent in its token request).
+    pub user_id: UserId,
     /// The IVS participant id of its latest token.
     pub participant_id: String,
     /// When it joined.
@@ -68,17 +72,19 @@ pub struct Viewer {
 }
 
 /// Response data of `GET /api/viewer/list/:stageArn`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, bon::Builder)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ViewerList {
     /// The stage.
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::StageArn))]
-    pub stage_arn: String,
+    pub stage_arn: StageArn,
     /// Its viewers.
+    #[builder(default)]
     pub viewers: Vec<Viewer>,
     /// How many.
-    pub total_viewers: u32,
+    #[serde(rename = "totalViewers")]
+    pub viewer_count: u32,
     /// When the answer was made.
     pub timestamp: Timestamp,
 }

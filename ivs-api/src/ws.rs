@@ -5,14 +5,38 @@ use serde::{Deserialize, Serialize};
 use crate::{ErrorCode, Timestamp};
 
 /// The payload of a `stats_update` message on `/ws`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// A test of your own (a fake server, a consumer of the stream) can make one
+/// with its builder:
+///
+/// ```
+/// use ivs_api::{StatsUpdate, Timestamp};
+/// let update = StatsUpdate::builder()
+///     .total_viewers(55)
+///     .total_stages(2)
+///     .timestamp(Timestamp::from_millis(1_760_875_200_000))
+///     .build();
+/// assert_eq!(
+///     serde_json::to_string(&update).unwrap(),
+///     r#"{"viewerCount":55,"activeStages":2,"timestamp":"2025-10-19T12:00:00.000Z"}"#
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, bon::Builder)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+// The schema says what the doc says, without its Rust example.
+#[cfg_attr(
+    feature = "openapi",
+    schema(description = "The payload of a `stats_update` message on `/ws`.")
+)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct StatsUpdate {
     /// Viewers on every stage, summed now.
-    pub viewer_count: u32,
+    #[serde(rename = "viewerCount")]
+    pub total_viewers: u32,
     /// Stages the server manages.
-    pub active_stages: u32,
+    #[serde(rename = "activeStages")]
+    pub total_stages: u32,
     /// When the numbers were taken.
     pub timestamp: Timestamp,
 }

@@ -6,12 +6,13 @@
 //! envelope (`{"success": true, "data": …}`) is unwrapped by the client and
 //! not part of this API.
 
+pub use ivs_api::builders;
 pub use ivs_api::{
     Attributes, Capability, ClientMessage, CreateStageRequest, CreatedStage, CreatedStageDetail,
     DeletedStage, ErrorBody, ErrorCode, Health, HealthServices, Heartbeat, IdError,
     MasterStageInfo, PublisherStatus, PublisherToken, ServerMessage, StageArn, StageDetail,
-    StageInfo, StageList, StageListItem, StageStats, StageStatsDetail, StageStatsInfo,
-    StageStatsList, Stats, StatsUpdate, Tags, Timestamp, TokenRequest, UpdateStageRequest,
-    UpdatedStage, UpdatedStageDetail, UserId, Viewer, ViewerList, ViewerRef, ViewerStats,
-    ViewerToken, WatchDuration,
+    StageInfo, StageList, StageListItem, StageStats, StageStatsDetail, StageStatsList, Stats,
+    StatsUpdate, Tags, Timestamp, TokenRequest, UpdateStageRequest, UpdatedStage,
+    UpdatedStageDetail, UserId, Viewer, ViewerList, ViewerRef, ViewerStats, ViewerToken,
+    WatchDuration,
 };

@@ -34,9 +34,7 @@ use tracing::Instrument;
 
 use crate::events::{self, EventSender, EventStream, DEFAULT_EVENT_CAPACITY};
 use crate::heartbeat::{self, FailureCount, DEFAULT_HEARTBEAT_INTERVAL};
-use crate::model::{
-    Heartbeat, StageArn, Timestamp, TokenRequest, UserId, ViewerToken, WatchDuration,
-};
+use crate::model::{Heartbeat, Timestamp, TokenRequest, UserId, ViewerToken, WatchDuration};
 use crate::{Client, Error};
 
 /// How long before a token expires the session gets a new one, by default.
@@ -239,7 +237,7 @@ impl ViewerSession {
             let _ = stop.send(());
         }
         let _ = (&mut self.task).await;
-        let stage_arn = token_stage(&self.token.borrow())?;
+        let stage_arn = self.token.borrow().stage_arn.clone();
         Box::pin(heartbeat::leave(&self.client, &self.user_id, &stage_arn)).await
     }
 }
@@ -287,22 +285,6 @@ impl std::fmt::Debug for TokenUpdates {
             .field("stage_arn", &self.rx.borrow().stage_arn)
             .finish_non_exhaustive()
     }
-}
-
-/// The stage a token was issued for, typed.
-///
-/// The one place that turns a token's `stage_arn` into a [`StageArn`]: the
-/// token answer's field is a plain string today, so an ARN the server got
-/// wrong surfaces here as the decode error it is.
-fn token_stage(token: &ViewerToken) -> Result<StageArn, Error> {
-    token
-        .stage_arn
-        .parse()
-        .map_err(|e: crate::model::IdError| Error::Decode {
-            status: 200,
-            body: token.stage_arn.clone(),
-            source: serde::de::Error::custom(e),
-        })
 }
 
 // By hand: the token is a credential and must not end up in logs via `{:?}`.
@@ -430,7 +412,7 @@ impl SessionTask {
 
     /// One heartbeat for the current token's stage.
     async fn beat(&self) -> Result<Heartbeat, Error> {
-        let stage_arn = token_stage(&self.token.borrow())?;
+        let stage_arn = self.token.borrow().stage_arn.clone();
         self.client
             .viewers()
             .heartbeat(&self.request.user_id, &stage_arn)
@@ -441,14 +423,8 @@ impl SessionTask {
     /// viewer to another stage, `leave` the current one. Best effort:
     /// otherwise the old stage counts the viewer for another 60 s.
     async fn leave_previous_stage(&self, new: &ViewerToken) {
-        let old = match token_stage(&self.token.borrow()) {
-            Ok(old) => old,
-            Err(e) => {
-                tracing::debug!(error = %e, "no leave for the previous stage");
-                return;
-            }
-        };
-        if new.stage_arn == old.as_str() {
+        let old = self.token.borrow().stage_arn.clone();
+        if new.stage_arn == old {
             return;
         }
         if let Err(e) = heartbeat::leave(&self.client, &self.request.user_id, &old).await {

@@ -116,7 +116,7 @@ impl StatsStreamBuilder {
 /// let mut stats = client.stats_stream();
 /// while let Some(item) = stats.next().await {
 ///     match item {
-///         Ok(update) => println!("{} viewers on {} stages", update.viewer_count, update.active_stages),
+///         Ok(update) => println!("{} viewers on {} stages", update.total_viewers, update.total_stages),
 ///         Err(e) => eprintln!("stats stream: {e}"),
 ///     }
 /// }

@@ -152,38 +152,59 @@ fn validation(c: &mut Criterion) {
 }
 
 fn encoding(c: &mut Criterion) {
-    let stats = Envelope::ok(Stats {
-        total_viewers: 900,
-        active_stages: 20,
-        is_publisher_live: true,
-        stages: (0..20)
-            .map(|i| StageStats {
-                stage_arn: format!("arn:aws:ivs:ap-northeast-1:125371974421:stage/stage{i:07}"),
-                stage_name: format!("auto-stage-17608687{i:05}"),
-                viewer_count: 45,
-                auto_scaled: i > 0,
-                created_at: Timestamp::from_millis(1_760_868_709_374),
-                tags: None,
-            })
-            .collect(),
-        timestamp: Timestamp::now(),
-    });
+    let stats = Envelope::ok(
+        Stats::builder()
+            .total_viewers(900)
+            .total_stages(20)
+            .is_publisher_live(true)
+            .stages(
+                (0..20)
+                    .map(|i| {
+                        StageStats::builder()
+                            .arn(
+                                format!(
+                                    "arn:aws:ivs:ap-northeast-1:125371974421:stage/stage{i:07}"
+                                )
+                                .parse()
+                                .unwrap(),
+                            )
+                            .name(format!("auto-stage-17608687{i:05}"))
+                            .viewer_count(45)
+                            .auto_scaled(i > 0)
+                            .created_at(Timestamp::from_millis(1_760_868_709_374))
+                            .build()
+                    })
+                    .collect(),
+            )
+            .timestamp(Timestamp::now())
+            .build(),
+    );
     c.bench_function("json/stats_20_stages", |b| {
         b.iter(|| serde_json::to_vec(black_box(&stats)).unwrap())
     });
-    let list = Envelope::ok(ViewerList {
-        stage_arn: "arn:aws:ivs:ap-northeast-1:125371974421:stage/sWyAydfRqqF8".into(),
-        viewers: (0..50)
-            .map(|i| Viewer {
-                user_id: format!("viewer-{i:03}"),
-                participant_id: "obT9s4Qwhy5u".into(),
-                joined_at: Timestamp::from_millis(1_760_868_709_374),
-                last_heartbeat: Timestamp::from_millis(1_760_868_739_374),
-            })
-            .collect(),
-        total_viewers: 50,
-        timestamp: Timestamp::now(),
-    });
+    let list = Envelope::ok(
+        ViewerList::builder()
+            .stage_arn(
+                "arn:aws:ivs:ap-northeast-1:125371974421:stage/sWyAydfRqqF8"
+                    .parse()
+                    .unwrap(),
+            )
+            .viewers(
+                (0..50)
+                    .map(|i| {
+                        Viewer::builder()
+                            .user_id(format!("viewer-{i:03}").parse().unwrap())
+                            .participant_id("obT9s4Qwhy5u")
+                            .joined_at(Timestamp::from_millis(1_760_868_709_374))
+                            .last_heartbeat(Timestamp::from_millis(1_760_868_739_374))
+                            .build()
+                    })
+                    .collect(),
+            )
+            .viewer_count(50)
+            .timestamp(Timestamp::now())
+            .build(),
+    );
     c.bench_function("json/viewer_list_50", |b| {
         b.iter(|| serde_json::to_vec(black_box(&list)).unwrap())
     });

@@ -330,10 +330,10 @@ pub fn cases() -> Vec<Case> {
                 // A single viewer lands on the master stage.
                 assert_eq!(t.stage_arn, x.stage);
                 if x.example {
-                    assert_eq!(t.current_viewers, 42);
+                    assert_eq!(t.viewer_count, 42);
                     assert_eq!(t.participant_id, "obT9s4Qwhy5u");
                 } else {
-                    assert_eq!(t.current_viewers, 1);
+                    assert_eq!(t.viewer_count, 1);
                 }
                 Ok::<_, Error>(t)
             }),
@@ -350,13 +350,10 @@ pub fn cases() -> Vec<Case> {
             nullable: &[],
             creates_stage: true,
             call: call!(|c, _| async move {
-                let req = CreateStageRequest {
-                    name: "my-custom-stage".into(),
-                    tags: Some(strings(&[
-                        ("Purpose", "special-event"),
-                        ("Owner", "marketing-team"),
-                    ])),
-                };
+                let req = CreateStageRequest::new("my-custom-stage").with_tags(strings(&[
+                    ("Purpose", "special-event"),
+                    ("Owner", "marketing-team"),
+                ]));
                 let s: CreatedStage = c.stages().create(&req).await?;
                 assert_eq!(s.stage.name, "my-custom-stage");
                 assert_eq!(
@@ -392,7 +389,7 @@ pub fn cases() -> Vec<Case> {
                 if x.example {
                     assert!(l.stages[1].auto_scaled);
                 } else {
-                    let arns: Vec<&str> = l.stages.iter().map(|s| s.stage_arn.as_str()).collect();
+                    let arns: Vec<&str> = l.stages.iter().map(|s| s.arn.as_str()).collect();
                     assert!(arns.contains(&x.stage.as_str()), "{arns:?}");
                     assert!(arns.contains(&x.created.as_str()), "{arns:?}");
                 }
@@ -457,9 +454,7 @@ pub fn cases() -> Vec<Case> {
             nullable: &[],
             creates_stage: false,
             call: call!(|c, x| async move {
-                let req = UpdateStageRequest {
-                    name: "updated-stage-name".into(),
-                };
+                let req = UpdateStageRequest::new("updated-stage-name");
                 let s: UpdatedStage = c.stages().update(&arn(&x.created)?, &req).await?;
                 assert_eq!(s.stage.arn, x.created);
                 assert_eq!(s.stage.name, "updated-stage-name");
@@ -506,10 +501,10 @@ pub fn cases() -> Vec<Case> {
                 assert_eq!(l.stage_arn, x.stage);
                 assert_eq!(l.viewers[0].user_id, "viewer-001");
                 if x.example {
-                    assert_eq!(l.total_viewers, 2);
+                    assert_eq!(l.viewer_count, 2);
                     assert_eq!(l.viewers[1].participant_id, "Ek1rlumBEnKp");
                 } else {
-                    assert_eq!(l.total_viewers, 1);
+                    assert_eq!(l.viewer_count, 1);
                 }
                 Ok::<_, Error>(l)
             }),
@@ -554,7 +549,7 @@ pub fn cases() -> Vec<Case> {
                     assert_eq!(s.stages[0].tags, None);
                 } else {
                     assert_eq!(s.total_viewers, 1);
-                    assert_eq!(s.active_stages, 2);
+                    assert_eq!(s.total_stages, 2);
                 }
                 Ok::<_, Error>(s)
             }),
@@ -610,10 +605,10 @@ pub fn cases() -> Vec<Case> {
             creates_stage: false,
             call: call!(|c, x| async move {
                 let s: StageStatsDetail = c.stats().stage(&arn(&x.stage)?).await?;
-                assert_eq!(s.stage_arn, x.stage);
-                assert!(!s.info.auto_scaled);
+                assert_eq!(s.arn, x.stage);
+                assert!(!s.auto_scaled);
                 if x.example {
-                    assert_eq!(s.info.name, "master-stage");
+                    assert_eq!(s.name, "master-stage");
                 }
                 Ok::<_, Error>(s)
             }),
@@ -788,10 +783,7 @@ pub fn error_cases() -> Vec<ErrorCase> {
             path: "/api/stage",
             wrong_key: false,
             on_real_server: false,
-            call: call!(|c, _| c.stages().create(&CreateStageRequest {
-                name: "x".into(),
-                tags: None
-            })),
+            call: call!(|c, _| c.stages().create(&CreateStageRequest::new("x"))),
         },
         ErrorCase {
             status: 500,
@@ -839,7 +831,7 @@ pub fn error_cases() -> Vec<ErrorCase> {
             on_real_server: false,
             call: call!(|c, x| c
                 .stages()
-                .update(&arn(&x.created)?, &UpdateStageRequest { name: "n".into() })),
+                .update(&arn(&x.created)?, &UpdateStageRequest::new("n"))),
         },
     ]
 }

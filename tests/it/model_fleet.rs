@@ -468,12 +468,15 @@ impl Fleet {
         match answer {
             Ok(token) => {
                 if let Some(c) = model.counted.get(&user) {
-                    prop_assert_eq!(&token.stage_arn, &c.stage, "a rejoin moved {}", user);
+                    prop_assert_eq!(
+                        token.stage_arn.as_str(),
+                        c.stage.as_str(),
+                        "a rejoin moved {}",
+                        user
+                    );
                 }
-                model
-                    .last_stage
-                    .insert(user.clone(), token.stage_arn.clone());
-                let stage = token.stage_arn;
+                let stage = token.stage_arn.into_string();
+                model.last_stage.insert(user.clone(), stage.clone());
                 model.counted.insert(user, Counted { stage, lo, hi });
             }
             Err(e) => {

@@ -22,7 +22,7 @@ impl<'a> StatsApi<'a> {
     /// ```no_run
     /// # async fn demo(client: ivs_client::Client) -> Result<(), ivs_client::Error> {
     /// let stats = client.stats().overall().await?;
-    /// println!("{} viewers on {} stages", stats.total_viewers, stats.active_stages);
+    /// println!("{} viewers on {} stages", stats.total_viewers, stats.total_stages);
     /// # Ok(()) }
     /// ```
     pub async fn overall(self) -> Result<Stats, Error> {

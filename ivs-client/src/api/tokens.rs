@@ -20,7 +20,14 @@ impl<'a> TokensApi<'a> {
         TokensApi { client }
     }
 
-    /// `POST /api/token/publisher`: a token to broadcast to the master stage.
+    /// `POST /api/token/publisher`: a token to broadcast to the master stage
+    /// (or to the managed stage of [`TokenRequest::with_stage_arn`]).
+    ///
+    /// A publisher's `userId` may have at most
+    /// [`UserId::MAX_PUBLISHER_LEN`](crate::model::UserId::MAX_PUBLISHER_LEN)
+    /// (116) bytes, not the 121 a viewer's may: the server sends IVS
+    /// `broadcaster-<userId>` and IVS allows 128 bytes in all. A longer id
+    /// fails here with [`Error::InvalidArgument`], before anything is sent.
     ///
     /// ```no_run
     /// # async fn demo(client: ivs_client::Client) -> Result<(), ivs_client::Error> {
@@ -30,6 +37,9 @@ impl<'a> TokensApi<'a> {
     /// # Ok(()) }
     /// ```
     pub async fn publisher(self, request: &TokenRequest) -> Result<PublisherToken, Error> {
+        // The server would refuse it with 400; saying so here names the
+        // real limit and spends no request (nor a retry) on it.
+        request.user_id.fits_publisher()?;
         let call =
             Call::new(Method::POST, "/api/token/publisher", Idempotency::Unsafe).json(request)?;
         self.client.send_data(call).await
@@ -40,11 +50,15 @@ impl<'a> TokensApi<'a> {
     /// heartbeats ([`Client::start_heartbeat`]) or use [`Client::join`],
     /// which does both.
     ///
+    /// A viewer's `userId` has 1 to
+    /// [`UserId::MAX_LEN`](crate::model::UserId::MAX_LEN) (121) bytes, which
+    /// [`UserId`](crate::model::UserId) checks when it is made.
+    ///
     /// ```no_run
     /// # async fn demo(client: ivs_client::Client) -> Result<(), ivs_client::Error> {
     /// use ivs_client::model::TokenRequest;
     /// let token = client.tokens().viewer(&TokenRequest::new("viewer-001".parse()?)).await?;
-    /// println!("{} viewers on {}", token.current_viewers, token.stage_arn);
+    /// println!("{} viewers on {}", token.viewer_count, token.stage_arn);
     /// # Ok(()) }
     /// ```
     pub async fn viewer(self, request: &TokenRequest) -> Result<ViewerToken, Error> {

@@ -5,6 +5,8 @@ mod common;
 mod contract;
 mod errors;
 mod heartbeat;
+mod limits;
+mod model;
 mod readme;
 mod retry;
 mod session;

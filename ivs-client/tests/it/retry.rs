@@ -221,10 +221,7 @@ async fn stage_create_is_not_retried_on_503() {
     let server = MockServer::start().await;
     mount_status(&server, "POST", "/api/stage", 503, "STAGE_LIMIT_REACHED", 1).await;
     let c = client(&server.uri(), fast_retries());
-    let req = ivs_client::model::CreateStageRequest {
-        name: "s".into(),
-        tags: None,
-    };
+    let req = ivs_client::model::CreateStageRequest::new("s");
     let err = c.stages().create(&req).await.expect_err("503");
     assert_eq!(err.code(), Some(&ErrorCode::StageLimitReached));
 }

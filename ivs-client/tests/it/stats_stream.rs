@@ -141,8 +141,8 @@ async fn updates_arrive_and_the_stream_reconnects_after_close() {
             .await
             .expect("stream goes on")
             .expect("an update");
-        counts.push(item.viewer_count);
-        assert_eq!(item.active_stages, 2);
+        counts.push(item.total_viewers);
+        assert_eq!(item.total_stages, 2);
     }
     // Two connections, each subscribed, each sending its own numbers.
     assert_eq!(counts, vec![10, 11, 20, 21]);
@@ -162,7 +162,7 @@ async fn survives_a_server_restart() {
             .await
             .expect("item")
             .expect("update")
-            .viewer_count,
+            .total_viewers,
         10
     );
 
@@ -173,7 +173,7 @@ async fn survives_a_server_restart() {
         let mut got = Vec::new();
         while got.len() < 3 {
             match tokio::time::timeout(Duration::from_secs(10), stream.next()).await {
-                Ok(Some(Ok(u))) => got.push(u.viewer_count),
+                Ok(Some(Ok(u))) => got.push(u.total_viewers),
                 Ok(Some(Err(e))) => panic!("transient failure surfaced as an item: {e}"),
                 Ok(None) => panic!("stream ended"),
                 Err(_) => panic!("no update within 10 s"),
@@ -236,7 +236,7 @@ async fn server_error_message_is_an_item_and_the_stream_goes_on() {
     }
     // `pong` and an unknown message type are skipped.
     let u = next(&mut stream).await.expect("goes on").expect("update");
-    assert_eq!(u.viewer_count, 7);
+    assert_eq!(u.total_viewers, 7);
     assert_eq!(u.timestamp.to_string(), "2025-10-19T12:00:00.000Z");
 }
 
@@ -390,7 +390,7 @@ async fn a_refused_handshake_waits_for_retry_after() {
         let mut stream = c.stats_stream();
         let started = std::time::Instant::now();
         match tokio::time::timeout(Duration::from_secs(5), stream.next()).await {
-            Ok(Some(Ok(u))) => assert_eq!(u.viewer_count, 2, "from the second connection"),
+            Ok(Some(Ok(u))) => assert_eq!(u.total_viewers, 2, "from the second connection"),
             other => panic!("{status}: expected an update, got {other:?}"),
         }
         started.elapsed()

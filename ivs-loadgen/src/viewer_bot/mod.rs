@@ -414,7 +414,7 @@ async fn bot(run: Run, user_id: UserId, join_at: Instant, mut stop: watch::Recei
         }
     };
     run.active.fetch_add(1, Relaxed);
-    let mut stage = run.place(None, Some(&session.token().stage_arn));
+    let mut stage = run.place(None, Some(session.token().stage_arn.as_str()));
     let session = follow(&run, session, &mut stage, &mut stop).await;
 
     let _permit = run.permits.acquire().await;
@@ -463,11 +463,11 @@ async fn follow(
             }
             SessionEvent::Rejoined { token } => {
                 run.rejoined.fetch_add(1, Relaxed);
-                *stage = run.place(stage.as_deref(), Some(&token.stage_arn));
+                *stage = run.place(stage.as_deref(), Some(token.stage_arn.as_str()));
             }
             SessionEvent::TokenRefreshed { token } => {
                 run.refreshed.fetch_add(1, Relaxed);
-                *stage = run.place(stage.as_deref(), Some(&token.stage_arn));
+                *stage = run.place(stage.as_deref(), Some(token.stage_arn.as_str()));
             }
             SessionEvent::TokenRefreshFailed { error } => {
                 run.refresh_failed.fetch_add(1, Relaxed);

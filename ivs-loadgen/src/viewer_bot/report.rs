@@ -203,7 +203,7 @@ impl Report {
             Ok(stats) => writeln!(
                 f,
                 "  server counted     {} viewers on {} stages (before leaving; all clients)",
-                stats.total_viewers, stats.active_stages
+                stats.total_viewers, stats.total_stages
             ),
             Err(e) => {
                 write!(f, "  server counted     unknown (error: {e}")?;

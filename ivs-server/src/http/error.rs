@@ -139,11 +139,11 @@ impl ApiError {
 
     /// The JSON body.
     pub fn body(&self) -> ErrorBody {
-        ErrorBody {
-            error: self.code.clone(),
-            message: self.message.clone(),
-            details: self.details.clone(),
-        }
+        ErrorBody::builder()
+            .error(self.code.clone())
+            .message(self.message.clone())
+            .details(self.details.clone())
+            .build()
     }
 }
 
@@ -222,6 +222,10 @@ impl From<ServiceError> for ApiError {
             ServiceError::StageOperationBusy => ApiError::unavailable(err.to_string()),
             ServiceError::Store(store) => store_error(store),
             ServiceError::Ivs(ivs) => ivs_error(ivs),
+            ServiceError::HeldArn { .. } => {
+                tracing::error!(error = %err, "a held stage ARN does not parse");
+                ApiError::internal()
+            }
             ServiceError::Token(why) => {
                 tracing::error!(error = %why, "participant token generation failed");
                 let mut e = ApiError::new(
@@ -368,5 +372,20 @@ mod tests {
         }
         let empty = ApiError::from(IdError::Empty { field: "stageArn" });
         assert_eq!(empty.message, "缺少必填參數: stageArn");
+    }
+
+    #[test]
+    fn a_held_arn_that_does_not_parse_is_the_servers_fault() {
+        let err = crate::service::held_arn("arn:aws:ivs:nowhere:1:stage/x").unwrap_err();
+        assert!(matches!(err, ServiceError::HeldArn { .. }), "{err:?}");
+        let api = ApiError::from(err);
+        // Not the 400 an id in a request gets: the caller did nothing wrong.
+        assert_eq!(api.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(api.code, ErrorCode::InternalError);
+        assert!(!api.details.contains("nowhere"), "{}", api.details);
+        assert!(
+            crate::service::held_arn("arn:aws:ivs:us-west-2:123456789012:stage/abcdefABCDEF")
+                .is_ok()
+        );
     }
 }

@@ -81,6 +81,26 @@ pub enum ServiceError {
     /// IVS (or the token signer) could not make a participant token.
     #[error("participant token generation failed")]
     Token(#[source] IvsError),
+    /// A stage ARN the server holds (from the store or IVS) does not parse,
+    /// so it cannot go into a response. Every ARN was checked on its way in:
+    /// this is corrupt data, the server's fault.
+    #[error("the stage ARN {arn:?} held by the server is not a stage ARN")]
+    HeldArn {
+        /// The ARN as held.
+        arn: String,
+        /// Why it does not parse.
+        #[source]
+        source: IdError,
+    },
+}
+
+/// A stage ARN the server holds (ARNs stay `String`s below the service) as
+/// the typed id a response carries; a failure is [`ServiceError::HeldArn`].
+pub(crate) fn held_arn(arn: &str) -> Result<ivs_api::StageArn, ServiceError> {
+    arn.parse().map_err(|source| ServiceError::HeldArn {
+        arn: arn.to_owned(),
+        source,
+    })
 }
 
 impl From<IdError> for ServiceError {

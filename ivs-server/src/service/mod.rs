@@ -29,6 +29,7 @@ use crate::store::{
     ViewerStore,
 };
 
+pub(crate) use error::held_arn;
 pub use error::{Invalid, ServiceError};
 use scaling::Created;
 pub use scaling::ScaleResult;
@@ -391,15 +392,17 @@ impl App {
         let healthy = store_ok && ivs != BackendHealth::Unreachable;
         (
             healthy,
-            Health {
-                status: if healthy { "ok" } else { "degraded" }.into(),
-                timestamp: Timestamp::now(),
-                uptime: self.started.elapsed().as_secs(),
-                services: HealthServices {
-                    redis: redis.into(),
-                    ivs: ivs.as_str().into(),
-                },
-            },
+            Health::builder()
+                .status(if healthy { "ok" } else { "degraded" })
+                .timestamp(Timestamp::now())
+                .uptime(self.started.elapsed().as_secs())
+                .services(
+                    HealthServices::builder()
+                        .redis(redis)
+                        .ivs(ivs.as_str())
+                        .build(),
+                )
+                .build(),
         )
     }
 

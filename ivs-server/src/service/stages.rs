@@ -7,7 +7,7 @@ use ivs_api::{
 };
 
 use super::scaling::{Created, ScaleError};
-use super::{now_ms, validate, App, Invalid, ServiceError};
+use super::{held_arn, now_ms, validate, App, Invalid, ServiceError};
 use crate::ivs::IvsError;
 use crate::store::StageKind;
 use crate::store::{RemoveOutcome, StageLoad, StageRecord};
@@ -15,13 +15,16 @@ use crate::store::{RemoveOutcome, StageLoad, StageRecord};
 /// IVS's ListStages page bound, kept for ours.
 pub const MAX_PAGE: u32 = 100;
 
-fn detail(load: &StageLoad, active_session_id: Option<String>) -> StageDetail {
-    StageDetail {
-        arn: load.record.arn.clone(),
-        name: load.record.name.clone(),
-        active_session_id,
-        tags: load.record.tags.clone(),
-    }
+fn detail(
+    load: &StageLoad,
+    active_session_id: Option<String>,
+) -> Result<StageDetail, ServiceError> {
+    Ok(StageDetail::builder()
+        .arn(held_arn(&load.record.arn)?)
+        .name(load.record.name.as_str())
+        .maybe_active_session_id(active_session_id)
+        .tags(load.record.tags.clone())
+        .build())
 }
 
 impl App {
@@ -56,34 +59,36 @@ impl App {
         // end" (an empty page), not overflow.
         let end = start.saturating_add(max as usize).min(total);
         let page = stages.get(start.min(total)..end).unwrap_or_default();
-        Ok(StageList {
-            stages: page
-                .iter()
-                .map(|s| StageListItem {
-                    stage_arn: s.record.arn.clone(),
-                    name: s.record.name.clone(),
-                    viewer_count: s.viewers,
-                    auto_scaled: s.record.kind.is_auto_scaled(),
-                    created_at: Timestamp::from_millis(s.record.created_at),
-                    tags: s.record.tags.clone(),
-                })
-                .collect(),
-            total_stages: total as u32,
-            next_token: (end < total).then(|| format!("o{end}")),
-            timestamp: Timestamp::now(),
-        })
+        let items = page
+            .iter()
+            .map(|s| {
+                Ok(StageListItem::builder()
+                    .arn(held_arn(&s.record.arn)?)
+                    .name(s.record.name.as_str())
+                    .viewer_count(s.viewers)
+                    .auto_scaled(s.record.kind.is_auto_scaled())
+                    .created_at(Timestamp::from_millis(s.record.created_at))
+                    .tags(s.record.tags.clone())
+                    .build())
+            })
+            .collect::<Result<Vec<_>, ServiceError>>()?;
+        Ok(StageList::builder()
+            .stages(items)
+            .total_stages(total as u32)
+            .maybe_next_token((end < total).then(|| format!("o{end}")))
+            .timestamp(Timestamp::now())
+            .build())
     }
 
     /// `GET /api/stage/master/info`.
     pub async fn master_info(&self) -> Result<MasterStageInfo, ServiceError> {
         let load = self.registered(&self.current_master().await?).await?;
         let session = self.session_of(&load.record.arn).await?;
-        Ok(MasterStageInfo {
-            stage: detail(&load, session),
-            viewer_count: load.viewers,
-            is_master: true,
-            timestamp: Timestamp::now(),
-        })
+        Ok(MasterStageInfo::builder()
+            .stage(detail(&load, session)?)
+            .viewer_count(load.viewers)
+            .timestamp(Timestamp::now())
+            .build())
     }
 
     /// `GET /api/stage/:stageArn`.
@@ -91,12 +96,12 @@ impl App {
         let arn = arn.as_str();
         let load = self.registered(arn).await?;
         let session = self.session_of(arn).await?;
-        Ok(StageInfo {
-            stage: detail(&load, session),
-            viewer_count: load.viewers,
-            replication_note: self.ivs.replication_note(arn),
-            timestamp: Timestamp::now(),
-        })
+        Ok(StageInfo::builder()
+            .stage(detail(&load, session)?)
+            .viewer_count(load.viewers)
+            .maybe_replication_note(self.ivs.replication_note(arn))
+            .timestamp(Timestamp::now())
+            .build())
     }
 
     /// `POST /api/stage`: a managed stage that counts toward the limit but
@@ -149,14 +154,16 @@ impl App {
             _ => return Err(ServiceError::StageOperationBusy),
         };
         tracing::info!(stage = %record.arn, "stage created on request");
-        Ok(CreatedStage {
-            stage: CreatedStageDetail {
-                arn: record.arn,
-                name: record.name,
-                tags: record.tags,
-            },
-            timestamp: Timestamp::now(),
-        })
+        Ok(CreatedStage::builder()
+            .stage(
+                CreatedStageDetail::builder()
+                    .arn(held_arn(&record.arn)?)
+                    .name(record.name)
+                    .tags(record.tags)
+                    .build(),
+            )
+            .timestamp(Timestamp::now())
+            .build())
     }
 
     /// `PUT /api/stage/:stageArn`.
@@ -170,13 +177,15 @@ impl App {
         self.registered(arn).await?;
         let stage = self.ivs.update_stage(arn, &req.name).await?;
         self.store.rename_stage(arn, &stage.name).await?;
-        Ok(UpdatedStage {
-            stage: UpdatedStageDetail {
-                arn: stage.arn,
-                name: stage.name,
-            },
-            timestamp: Timestamp::now(),
-        })
+        Ok(UpdatedStage::builder()
+            .stage(
+                UpdatedStageDetail::builder()
+                    .arn(held_arn(&stage.arn)?)
+                    .name(stage.name)
+                    .build(),
+            )
+            .timestamp(Timestamp::now())
+            .build())
     }
 
     async fn restore_stage(&self, record: &StageRecord) {
@@ -214,10 +223,9 @@ impl App {
             RemoveOutcome::NotDraining | RemoveOutcome::Fenced => {}
         }
         tracing::info!(stage = %arn, "stage deleted on request");
-        Ok(DeletedStage {
-            success: true,
-            message: "Stage 已刪除".into(),
-            timestamp: Timestamp::now(),
-        })
+        Ok(DeletedStage::builder()
+            .message("Stage 已刪除")
+            .timestamp(Timestamp::now())
+            .build())
     }
 }

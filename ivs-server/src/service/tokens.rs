@@ -5,7 +5,7 @@ use std::time::Duration;
 use ivs_api::{Capability, PublisherToken, TokenRequest, ViewerToken};
 
 use super::validate;
-use super::{now_ms, App, Invalid, ScaleResult, ServiceError};
+use super::{held_arn, now_ms, App, Invalid, ScaleResult, ServiceError};
 use crate::ivs::rules::{random_id, ID_LEN, PUBLISHER_PREFIX, VIEWER_PREFIX};
 use crate::ivs::{IvsError, ParticipantToken, TokenSpec};
 use crate::metrics::Metrics;
@@ -42,15 +42,15 @@ impl App {
         };
         let token = self.ivs.create_token(&spec).await.map_err(token_error)?;
         tracing::info!(stage = %stage_arn, participant = %token.participant_id, "publisher token issued");
-        Ok(PublisherToken {
-            token: token.token,
-            participant_id: token.participant_id,
-            stage_arn,
-            user_id: spec.user_id,
-            expires_at: token.expires_at,
-            capabilities: spec.capabilities,
-            attributes,
-        })
+        Ok(PublisherToken::builder()
+            .token(token.token)
+            .participant_id(token.participant_id)
+            .stage_arn(held_arn(&stage_arn)?)
+            .user_id(spec.user_id)
+            .expires_at(token.expires_at)
+            .capabilities(spec.capabilities)
+            .attributes(attributes)
+            .build())
     }
 
     /// `POST /api/token/viewer`: counts the viewer on a stage, then mints its token.
@@ -126,16 +126,16 @@ impl App {
                             )
                             .await?;
                     }
-                    return Ok(ViewerToken {
-                        token: token.token,
-                        participant_id: token.participant_id,
-                        stage_arn,
-                        user_id: format!("{VIEWER_PREFIX}{}", req.user_id),
-                        expires_at: token.expires_at,
-                        capabilities: vec![Capability::Subscribe],
-                        current_viewers: viewers,
-                        attributes,
-                    });
+                    return Ok(ViewerToken::builder()
+                        .token(token.token)
+                        .participant_id(token.participant_id)
+                        .stage_arn(held_arn(&stage_arn)?)
+                        .user_id(format!("{VIEWER_PREFIX}{}", req.user_id))
+                        .expires_at(token.expires_at)
+                        .capabilities(vec![Capability::Subscribe])
+                        .viewer_count(viewers)
+                        .attributes(attributes)
+                        .build());
                 }
                 // The scale-up runs as the server's task: a client that goes
                 // away does not cut it short; this request only waits for it.

@@ -1,10 +1,12 @@
 //! Viewer endpoints: heartbeat, leave, list, watch duration.
 
-use ivs_api::{Heartbeat, StageArn, Timestamp, Viewer, ViewerList, ViewerRef, WatchDuration};
+use ivs_api::{
+    Heartbeat, StageArn, Timestamp, UserId, Viewer, ViewerList, ViewerRef, WatchDuration,
+};
 
 use super::ServiceError;
 use super::{now_ms, App};
-use crate::store::LeaveOutcome;
+use crate::store::{LeaveOutcome, StoreError};
 
 fn not_counted(user_id: &str, stage_arn: &str) -> ServiceError {
     ServiceError::ViewerNotCounted {
@@ -14,12 +16,12 @@ fn not_counted(user_id: &str, stage_arn: &str) -> ServiceError {
 }
 
 fn duration(viewer: ViewerRef, secs: u64) -> WatchDuration {
-    WatchDuration {
-        user_id: viewer.user_id.into_string(),
-        stage_arn: viewer.stage_arn.into_string(),
-        watch_duration: secs,
-        watch_duration_formatted: format_duration(secs),
-    }
+    WatchDuration::builder()
+        .user_id(viewer.user_id)
+        .stage_arn(viewer.stage_arn)
+        .watch_duration(secs)
+        .watch_duration_formatted(format_duration(secs))
+        .build()
 }
 
 impl App {
@@ -27,11 +29,11 @@ impl App {
     pub async fn heartbeat(&self, viewer: ViewerRef) -> Result<Heartbeat, ServiceError> {
         let (user_id, stage_arn) = (viewer.user_id.as_str(), viewer.stage_arn.as_str());
         match self.store.heartbeat(user_id, stage_arn, now_ms()).await? {
-            Some(at) => Ok(Heartbeat {
-                user_id: viewer.user_id.into_string(),
-                stage_arn: viewer.stage_arn.into_string(),
-                last_heartbeat: Timestamp::from_millis(at),
-            }),
+            Some(at) => Ok(Heartbeat::builder()
+                .user_id(viewer.user_id)
+                .stage_arn(viewer.stage_arn)
+                .last_heartbeat(Timestamp::from_millis(at))
+                .build()),
             None => Err(not_counted(user_id, stage_arn)),
         }
     }
@@ -56,26 +58,31 @@ impl App {
 
     /// `GET /api/viewer/list/:stageArn`.
     pub async fn viewer_list(&self, stage_arn: &StageArn) -> Result<ViewerList, ServiceError> {
-        let stage_arn = stage_arn.as_str();
-        self.registered(stage_arn).await?;
-        let viewers: Vec<Viewer> = self
+        self.registered(stage_arn.as_str()).await?;
+        let viewers = self
             .store
-            .viewers(stage_arn)
+            .viewers(stage_arn.as_str())
             .await?
             .into_iter()
-            .map(|v| Viewer {
-                user_id: v.user_id,
-                participant_id: v.participant_id,
-                joined_at: Timestamp::from_millis(v.joined_at),
-                last_heartbeat: Timestamp::from_millis(v.last_heartbeat),
+            .map(|v| {
+                // Every user id was checked when its viewer joined.
+                let user_id = UserId::try_from(v.user_id).map_err(|e| {
+                    StoreError::Corrupt(format!("a stored viewer's userId does not parse: {e}"))
+                })?;
+                Ok(Viewer::builder()
+                    .user_id(user_id)
+                    .participant_id(v.participant_id)
+                    .joined_at(Timestamp::from_millis(v.joined_at))
+                    .last_heartbeat(Timestamp::from_millis(v.last_heartbeat))
+                    .build())
             })
-            .collect();
-        Ok(ViewerList {
-            stage_arn: stage_arn.to_string(),
-            total_viewers: viewers.len() as u32,
-            viewers,
-            timestamp: Timestamp::now(),
-        })
+            .collect::<Result<Vec<Viewer>, ServiceError>>()?;
+        Ok(ViewerList::builder()
+            .stage_arn(stage_arn.clone())
+            .viewer_count(viewers.len() as u32)
+            .viewers(viewers)
+            .timestamp(Timestamp::now())
+            .build())
     }
 
     /// `GET /api/viewer/duration`.
