@@ -3,10 +3,10 @@
 //! output of its `.stderr` (regenerate with `TRYBUILD=overwrite` after a
 //! deliberate change, and read the diff).
 //!
-//! A test binary of its own: trybuild runs cargo on a crate of its own (in
-//! `target/tests/trybuild`, with this crate's dependencies), which takes
-//! minutes the first time; `cargo test -p ivs-client --test compile_fail`
-//! runs it alone.
+//! In a package of its own (`ivs-client-compile-fail`): trybuild runs cargo
+//! on a crate of its own (in `target/tests/trybuild`) with the dependencies
+//! of the package it runs in, and ivs-client's dev-dependencies would bring
+//! the whole server. `cargo test -p ivs-client-compile-fail` runs it alone.
 
 #[test]
 fn misused_ids_do_not_compile() {
