@@ -65,8 +65,11 @@ use crate::Error;
 /// How the client retries failed requests.
 ///
 /// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (base_url, api_key) = ivs_test_support::doc::server().await;
 /// use std::time::Duration;
-/// use ivs_client::RetryPolicy;
+/// use ivs_client::{Client, RetryPolicy};
 ///
 /// let policy = RetryPolicy::default()
 ///     .with_max_attempts(5)
@@ -75,6 +78,16 @@ use crate::Error;
 ///     .with_max_total_time(Duration::from_secs(20));
 /// assert_eq!(policy.max_attempts(), 5);
 /// assert_eq!(RetryPolicy::none().max_attempts(), 1);
+///
+/// let client = Client::builder()
+///     .base_url(base_url)
+///     .api_key(api_key)
+///     .retry_policy(policy)
+///     .build()?;
+/// // Every call of this client now retries up to 5 times in 20 s.
+/// let health = client.health().await?;
+/// assert_eq!(health.status, "ok");
+/// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {

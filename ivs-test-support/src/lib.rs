@@ -3,9 +3,11 @@
 //! processes with their invariant checker (`fleet`), the IVS control-plane
 //! fake, private Redis servers and clusters, an HTTP helper, the spec's JSON
 //! examples (`fixtures/spec/`) with a shape comparison against them, and the
-//! client contract table that both the client's and the server's tests run.
+//! client contract table that both the client's and the server's tests run;
+//! and a server for the SDK's doc examples (`doc`).
 
 pub mod contract_table;
+pub mod doc;
 pub mod fake_ivs;
 pub mod fleet;
 pub mod harness;
