@@ -4,17 +4,17 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE, USER_AGENT};
 use reqwest::Method;
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue, USER_AGENT};
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 use url::Url;
 
+use crate::Error;
 use crate::api::{StagesApi, StatsApi, TokensApi, ViewersApi};
 use crate::error::{ApiError, RateLimit};
 use crate::model::Health;
 use crate::retry::{self, Idempotency, RetryPolicy};
-use crate::Error;
 use ivs_api::Envelope;
 
 /// The header that carries the API key.
@@ -631,7 +631,7 @@ fn parse_retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
 /// Percent-encodes a path segment: everything but RFC 3986's unreserved
 /// characters, so an ARN's `:` and `/` become `%3A` and `%2F`.
 pub(crate) fn encode_segment(s: &str) -> String {
-    use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
     const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
         .remove(b'-')
         .remove(b'.')

@@ -33,7 +33,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::Instrument;
 
-use crate::events::{self, EventSender, EventStream, DEFAULT_EVENT_CAPACITY};
+use crate::events::{self, DEFAULT_EVENT_CAPACITY, EventSender, EventStream};
 use crate::model::{StageArn, Timestamp, UserId, WatchDuration};
 use crate::{Client, Error};
 

@@ -32,8 +32,8 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::events::{self, EventSender, EventStream, DEFAULT_EVENT_CAPACITY};
-use crate::heartbeat::{self, FailureCount, DEFAULT_HEARTBEAT_INTERVAL};
+use crate::events::{self, DEFAULT_EVENT_CAPACITY, EventSender, EventStream};
+use crate::heartbeat::{self, DEFAULT_HEARTBEAT_INTERVAL, FailureCount};
 use crate::model::{Heartbeat, Timestamp, TokenRequest, UserId, ViewerToken, WatchDuration};
 use crate::{Client, Error};
 

@@ -46,7 +46,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::client::{new_request_id, Answer, API_KEY_HEADER, REQUEST_ID_HEADER};
+use crate::client::{API_KEY_HEADER, Answer, REQUEST_ID_HEADER, new_request_id};
 use crate::error::WebSocketError;
 use crate::model::{ClientMessage, ServerMessage, StatsUpdate};
 use crate::{Client, Error};
@@ -270,7 +270,7 @@ async fn step(
                     Ok(Some(Ok(Message::Text(text)))) => {
                         match serde_json::from_str::<ServerMessage>(text.as_str()) {
                             Ok(ServerMessage::StatsUpdate { data }) => {
-                                return Some((Ok(data), State::Open { ws, attempt: 0 }))
+                                return Some((Ok(data), State::Open { ws, attempt: 0 }));
                             }
                             Ok(ServerMessage::Error { error, message }) => {
                                 let e = Error::ServerMessage {
