@@ -59,8 +59,11 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Configures a [`StatsStream`]; get one with [`Client::stats_stream_builder`].
 ///
-/// ```no_run
-/// # async fn demo(client: ivs_client::Client) {
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (base_url, api_key) = ivs_test_support::doc::server().await;
+/// # let client = ivs_client::Client::new(base_url, api_key)?;
 /// use std::time::Duration;
 ///
 /// // A server configured with 10 s updates: allow three of them.
@@ -68,7 +71,8 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(15);
 ///     .stats_stream_builder()
 ///     .idle_timeout(Duration::from_secs(30))
 ///     .build();
-/// # let _ = stats; }
+/// # assert!(stats.next().await.is_some_and(|update| update.is_ok()));
+/// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
 pub struct StatsStreamBuilder {
@@ -111,16 +115,21 @@ impl StatsStreamBuilder {
 /// Read it with [`next`](Self::next), or with the
 /// [`StreamExt`] combinators (it is a [`Stream`]).
 ///
-/// ```no_run
-/// # async fn demo(client: ivs_client::Client) {
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (base_url, api_key) = ivs_test_support::doc::server().await;
+/// # let client = ivs_client::Client::new(base_url, api_key)?;
 /// let mut stats = client.stats_stream();
 /// while let Some(item) = stats.next().await {
 ///     match item {
 ///         Ok(update) => println!("{} viewers on {} stages", update.total_viewers, update.total_stages),
 ///         Err(e) => eprintln!("stats stream: {e}"),
 ///     }
+///     # // The stream never ends by itself: the first update is enough here.
+///     # break;
 /// }
-/// # }
+/// # Ok(()) }
 /// ```
 pub struct StatsStream {
     inner: Pin<Box<dyn Stream<Item = Result<StatsUpdate, Error>> + Send>>,
