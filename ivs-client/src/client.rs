@@ -4,17 +4,17 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE, USER_AGENT};
 use reqwest::Method;
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue, USER_AGENT};
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 use url::Url;
 
+use crate::Error;
 use crate::api::{StagesApi, StatsApi, TokensApi, ViewersApi};
 use crate::error::{ApiError, RateLimit};
 use crate::model::Health;
 use crate::retry::{self, Idempotency, RetryPolicy};
-use crate::Error;
 use ivs_api::Envelope;
 
 /// The header that carries the API key.
@@ -35,11 +35,14 @@ const API_KEY_ENV: &str = "IVS_API_KEY";
 /// Cloning is cheap (one `Arc`), and clones share the connection pool: make
 /// one client and hand clones to as many tasks as you like.
 ///
-/// ```no_run
-/// # async fn demo() -> Result<(), ivs_client::Error> {
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (base_url, api_key) = ivs_test_support::doc::server().await;
 /// use ivs_client::{Client, model::TokenRequest};
 ///
-/// let client = Client::new("http://localhost:3000", "your-api-key")?;
+/// // e.g. "http://localhost:3000" and your API key
+/// let client = Client::new(base_url, api_key)?;
 /// let token = client.tokens().viewer(&TokenRequest::new("viewer-001".parse()?)).await?;
 /// println!("watch {} with {}", token.stage_arn, token.participant_id);
 /// # Ok(()) }
@@ -188,7 +191,13 @@ impl ClientBuilder {
     /// `build` fail with [`Error::InvalidConfig`] naming it, unless its
     /// setting was given since ([`base_url`](Self::base_url), [`api_key`](Self::api_key)).
     ///
-    /// ```no_run
+    /// ```standalone_crate
+    /// # // A process of its own (standalone_crate): changing its environment
+    /// # // races with no other example's thread.
+    /// # // SAFETY: no other thread runs yet.
+    /// # unsafe { std::env::set_var("IVS_SERVER", "https://ivs.example.com") };
+    /// # // SAFETY: as above.
+    /// # unsafe { std::env::set_var("IVS_API_KEY", "your-api-key") };
     /// use std::time::Duration;
     /// use ivs_client::ClientBuilder;
     ///
@@ -398,7 +407,13 @@ impl Client {
     /// is missing or empty is an [`Error::InvalidConfig`] naming it. Use
     /// [`ClientBuilder::from_env`] to change more.
     ///
-    /// ```no_run
+    /// ```standalone_crate
+    /// # // A process of its own (standalone_crate): changing its environment
+    /// # // races with no other example's thread.
+    /// # // SAFETY: no other thread runs yet.
+    /// # unsafe { std::env::set_var("IVS_SERVER", "https://ivs.example.com") };
+    /// # // SAFETY: as above.
+    /// # unsafe { std::env::set_var("IVS_API_KEY", "your-api-key") };
     /// // IVS_SERVER=https://ivs.example.com IVS_API_KEY=... cargo run
     /// let client = ivs_client::Client::from_env()?;
     /// # Ok::<(), ivs_client::Error>(())
@@ -451,8 +466,11 @@ impl Client {
     /// authenticated answer does, errors included), with when it arrived;
     /// `None` before the first. Shared by the client's clones.
     ///
-    /// ```no_run
-    /// # async fn demo(client: ivs_client::Client) -> Result<(), ivs_client::Error> {
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (base_url, api_key) = ivs_test_support::doc::server().await;
+    /// # let client = ivs_client::Client::new(base_url, api_key)?;
     /// client.stats().overall().await?;
     /// if let Some(rate) = client.rate_limit() {
     ///     println!("{} of {} requests left", rate.remaining(), rate.limit());
@@ -631,7 +649,7 @@ fn parse_retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
 /// Percent-encodes a path segment: everything but RFC 3986's unreserved
 /// characters, so an ARN's `:` and `/` become `%3A` and `%2F`.
 pub(crate) fn encode_segment(s: &str) -> String {
-    use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
     const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
         .remove(b'-')
         .remove(b'.')

@@ -52,17 +52,27 @@ pub(crate) async fn recv<T: Clone>(rx: &mut broadcast::Receiver<T>) -> Option<T>
 /// [`next`](Self::next), or with the [`StreamExt`](crate::StreamExt)
 /// combinators (it is a [`Stream`](crate::Stream)).
 ///
-/// ```no_run
-/// # async fn demo(session: ivs_client::ViewerSession) {
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (base_url, api_key) = ivs_test_support::doc::server().await;
+/// # let client = ivs_client::Client::new(base_url, api_key)?;
+/// # let session = client.join("viewer-001".parse()?).await?;
 /// use ivs_client::SessionEvent;
 ///
 /// let mut events = session.events();
+/// # // Stopping the session ends its task, and with it the stream.
+/// # let stopped = tokio::spawn(async move {
+/// #     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+/// #     session.stop().await
+/// # });
 /// while let Some(event) = events.next().await {
 ///     if let SessionEvent::HeartbeatFailed { error, .. } = event {
 ///         eprintln!("heartbeat failed: {error}");
 ///     }
 /// }
-/// # }
+/// # stopped.await??;
+/// # Ok(()) }
 /// ```
 #[must_use = "streams do nothing unless polled"]
 pub struct EventStream<T> {

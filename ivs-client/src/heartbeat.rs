@@ -33,7 +33,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::Instrument;
 
-use crate::events::{self, EventSender, EventStream, DEFAULT_EVENT_CAPACITY};
+use crate::events::{self, DEFAULT_EVENT_CAPACITY, EventSender, EventStream};
 use crate::model::{StageArn, Timestamp, UserId, WatchDuration};
 use crate::{Client, Error};
 
@@ -150,14 +150,19 @@ pub(crate) fn random_offset(period: Duration) -> Duration {
 /// Owns a running heartbeat task. Dropping it stops the task (without
 /// sending `leave`); [`stop`](Self::stop) stops it and sends `leave`.
 ///
-/// ```no_run
-/// # async fn demo(client: ivs_client::Client) -> Result<(), ivs_client::Error> {
-/// use ivs_client::HeartbeatEvent;
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (base_url, api_key) = ivs_test_support::doc::server().await;
+/// # let client = ivs_client::Client::new(base_url, api_key)?;
+/// use ivs_client::{model::TokenRequest, HeartbeatEvent, UserId};
 ///
-/// let mut beats = client.start_heartbeat(
-///     "viewer-001".parse()?,
-///     "arn:aws:ivs:ap-northeast-1:125371974421:stage/sWyAydfRqqF8".parse()?,
-/// );
+/// // A viewer token, then heartbeats for its user id and the stage it assigned.
+/// let user: UserId = "viewer-001".parse()?;
+/// let token = client.tokens().viewer(&TokenRequest::new(user.clone())).await?;
+/// let mut beats = client.start_heartbeat(user, token.stage_arn);
+/// # // The example's viewer would beat until it expires: a moment is enough here.
+/// # let _ = tokio::time::timeout(std::time::Duration::from_millis(300), async {
 /// while let Some(event) = beats.next_event().await {
 ///     match event {
 ///         HeartbeatEvent::Failed { consecutive_failures, .. } if consecutive_failures > 3 => break,
@@ -165,6 +170,7 @@ pub(crate) fn random_offset(period: Duration) -> Duration {
 ///         _ => {}
 ///     }
 /// }
+/// # }).await;
 /// if let Some(watched) = beats.stop().await? {
 ///     println!("watched {}", watched.watch_duration_formatted);
 /// }
@@ -330,8 +336,11 @@ impl Client {
 
     /// Configures a heartbeat task for `user_id` on `stage_arn`.
     ///
-    /// ```no_run
-    /// # async fn demo(client: ivs_client::Client) -> Result<(), ivs_client::Error> {
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (base_url, api_key) = ivs_test_support::doc::server().await;
+    /// # let client = ivs_client::Client::new(base_url, api_key)?;
     /// use std::time::Duration;
     /// use ivs_client::{StageArn, UserId};
     ///

@@ -4,13 +4,15 @@
 //!
 //! # Quick start
 //!
-//! ```no_run
+//! ```
 //! use std::time::Duration;
 //! use ivs_client::{Client, SessionEvent};
 //!
-//! # async fn demo() -> Result<(), ivs_client::Error> {
-//! // IVS_SERVER and IVS_API_KEY; or Client::new(base_url, api_key).
-//! let client = Client::from_env()?;
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let (base_url, api_key) = ivs_test_support::doc::server().await;
+//! // Or Client::from_env() for IVS_SERVER and IVS_API_KEY.
+//! let client = Client::new(base_url, api_key)?;
 //!
 //! // A viewer: token + heartbeats + rejoin + token refresh, in one task.
 //! let mut session = client.join("viewer-001".parse()?).await?;
@@ -19,6 +21,8 @@
 //!
 //! // Watch for ten minutes (or until the session's task ends).
 //! let until = tokio::time::Instant::now() + Duration::from_secs(600);
+//! # // A moment is enough for the example.
+//! # let until = tokio::time::Instant::now() + Duration::from_millis(300);
 //! while let Ok(Some(event)) = tokio::time::timeout_at(until, session.next_event()).await {
 //!     if let SessionEvent::Rejoined { token } | SessionEvent::TokenRefreshed { token } = event {
 //!         // Give the IVS player the new token (and stage).

@@ -179,11 +179,7 @@ impl RetryPolicy {
             .with_min_delay(self.min_delay)
             .with_max_delay(self.max_delay)
             .with_max_times(self.max_attempts.saturating_sub(1) as usize);
-        if self.jitter {
-            b.with_jitter()
-        } else {
-            b
-        }
+        if self.jitter { b.with_jitter() } else { b }
     }
 
     /// The delay before reconnect number `attempt` (0-based) of a long-lived

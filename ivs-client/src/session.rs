@@ -32,8 +32,8 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::events::{self, EventSender, EventStream, DEFAULT_EVENT_CAPACITY};
-use crate::heartbeat::{self, FailureCount, DEFAULT_HEARTBEAT_INTERVAL};
+use crate::events::{self, DEFAULT_EVENT_CAPACITY, EventSender, EventStream};
+use crate::heartbeat::{self, DEFAULT_HEARTBEAT_INTERVAL, FailureCount};
 use crate::model::{Heartbeat, Timestamp, TokenRequest, UserId, ViewerToken, WatchDuration};
 use crate::{Client, Error};
 
@@ -171,12 +171,17 @@ impl ViewerSessionBuilder {
 /// A viewer kept counted by a background task. Dropping it stops the task
 /// (without `leave`); [`stop`](Self::stop) stops it and sends `leave`.
 ///
-/// ```no_run
-/// # async fn demo(client: ivs_client::Client) -> Result<(), ivs_client::Error> {
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (base_url, api_key) = ivs_test_support::doc::server().await;
+/// # let client = ivs_client::Client::new(base_url, api_key)?;
 /// use ivs_client::SessionEvent;
 ///
 /// let mut session = client.join("viewer-001".parse()?).await?;
 /// println!("play {} with token {}", session.token().stage_arn, session.token().participant_id);
+/// # // The session would run until stopped: a moment is enough here.
+/// # let _ = tokio::time::timeout(std::time::Duration::from_millis(300), async {
 /// while let Some(event) = session.next_event().await {
 ///     match event {
 ///         SessionEvent::Rejoined { token } | SessionEvent::TokenRefreshed { token } => {
@@ -185,10 +190,11 @@ impl ViewerSessionBuilder {
 ///         }
 ///         _ => {}
 ///     }
-///     # break;
 /// }
+/// # }).await;
 /// let watched = session.stop().await?;
-/// # let _ = watched; Ok(()) }
+/// # assert!(watched.is_some());
+/// # Ok(()) }
 /// ```
 pub struct ViewerSession {
     client: Client,
@@ -245,8 +251,11 @@ impl ViewerSession {
 /// The current token of a [`ViewerSession`] and its changes; get it with
 /// [`ViewerSession::token_updates`].
 ///
-/// ```no_run
-/// # async fn demo(client: ivs_client::Client) -> Result<(), ivs_client::Error> {
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (base_url, api_key) = ivs_test_support::doc::server().await;
+/// # let client = ivs_client::Client::new(base_url, api_key)?;
 /// let session = client.join("viewer-001".parse()?).await?;
 /// let mut updates = session.token_updates();
 /// tokio::spawn(async move {
@@ -469,8 +478,11 @@ impl Client {
     /// counted until the session is stopped or dropped. Same as
     /// `client.viewer_session(TokenRequest::new(user_id)).spawn().await`.
     ///
-    /// ```no_run
-    /// # async fn demo(client: ivs_client::Client) -> Result<(), ivs_client::Error> {
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (base_url, api_key) = ivs_test_support::doc::server().await;
+    /// # let client = ivs_client::Client::new(base_url, api_key)?;
     /// // Parsing checks the id's rules (1 to 121 bytes, no control characters).
     /// let session = client.join("viewer-001".parse()?).await?;
     /// # drop(session); Ok(()) }
@@ -487,8 +499,11 @@ impl Client {
 
     /// Configures a viewer session for `request` (user id and attributes).
     ///
-    /// ```no_run
-    /// # async fn demo(client: ivs_client::Client) -> Result<(), ivs_client::Error> {
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (base_url, api_key) = ivs_test_support::doc::server().await;
+    /// # let client = ivs_client::Client::new(base_url, api_key)?;
     /// use std::time::Duration;
     /// use ivs_client::model::TokenRequest;
     /// let session = client

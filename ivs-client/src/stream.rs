@@ -46,7 +46,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::client::{new_request_id, Answer, API_KEY_HEADER, REQUEST_ID_HEADER};
+use crate::client::{API_KEY_HEADER, Answer, REQUEST_ID_HEADER, new_request_id};
 use crate::error::WebSocketError;
 use crate::model::{ClientMessage, ServerMessage, StatsUpdate};
 use crate::{Client, Error};
@@ -59,8 +59,11 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Configures a [`StatsStream`]; get one with [`Client::stats_stream_builder`].
 ///
-/// ```no_run
-/// # async fn demo(client: ivs_client::Client) {
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (base_url, api_key) = ivs_test_support::doc::server().await;
+/// # let client = ivs_client::Client::new(base_url, api_key)?;
 /// use std::time::Duration;
 ///
 /// // A server configured with 10 s updates: allow three of them.
@@ -68,7 +71,8 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(15);
 ///     .stats_stream_builder()
 ///     .idle_timeout(Duration::from_secs(30))
 ///     .build();
-/// # let _ = stats; }
+/// # assert!(stats.next().await.is_some_and(|update| update.is_ok()));
+/// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
 pub struct StatsStreamBuilder {
@@ -111,16 +115,21 @@ impl StatsStreamBuilder {
 /// Read it with [`next`](Self::next), or with the
 /// [`StreamExt`] combinators (it is a [`Stream`]).
 ///
-/// ```no_run
-/// # async fn demo(client: ivs_client::Client) {
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (base_url, api_key) = ivs_test_support::doc::server().await;
+/// # let client = ivs_client::Client::new(base_url, api_key)?;
 /// let mut stats = client.stats_stream();
 /// while let Some(item) = stats.next().await {
 ///     match item {
 ///         Ok(update) => println!("{} viewers on {} stages", update.total_viewers, update.total_stages),
 ///         Err(e) => eprintln!("stats stream: {e}"),
 ///     }
+///     # // The stream never ends by itself: the first update is enough here.
+///     # break;
 /// }
-/// # }
+/// # Ok(()) }
 /// ```
 pub struct StatsStream {
     inner: Pin<Box<dyn Stream<Item = Result<StatsUpdate, Error>> + Send>>,
@@ -270,7 +279,7 @@ async fn step(
                     Ok(Some(Ok(Message::Text(text)))) => {
                         match serde_json::from_str::<ServerMessage>(text.as_str()) {
                             Ok(ServerMessage::StatsUpdate { data }) => {
-                                return Some((Ok(data), State::Open { ws, attempt: 0 }))
+                                return Some((Ok(data), State::Open { ws, attempt: 0 }));
                             }
                             Ok(ServerMessage::Error { error, message }) => {
                                 let e = Error::ServerMessage {

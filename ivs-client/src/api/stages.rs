@@ -31,8 +31,11 @@ impl<'a> StagesApi<'a> {
     /// page on the returned [`ListStages`], then [`send`](ListStages::send) it;
     /// or take every stage of every page with [`list_all`](Self::list_all).
     ///
-    /// ```no_run
-    /// # async fn demo(client: ivs_client::Client) -> Result<(), ivs_client::Error> {
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (base_url, api_key) = ivs_test_support::doc::server().await;
+    /// # let client = ivs_client::Client::new(base_url, api_key)?;
     /// let page = client.stages().list().max_results(50).send().await?;
     /// for stage in &page.stages {
     ///     println!("{} {} viewers", stage.name, stage.viewer_count);
@@ -55,8 +58,11 @@ impl<'a> StagesApi<'a> {
     /// default page size): a [`StageListStream`]. Same as
     /// `client.stages().list().into_stream()`.
     ///
-    /// ```no_run
-    /// # async fn demo(client: ivs_client::Client) -> Result<(), ivs_client::Error> {
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (base_url, api_key) = ivs_test_support::doc::server().await;
+    /// # let client = ivs_client::Client::new(base_url, api_key)?;
     /// let mut stages = client.stages().list_all();
     /// while let Some(stage) = stages.next().await {
     ///     let stage = stage?;
@@ -77,10 +83,15 @@ impl<'a> StagesApi<'a> {
 
     /// `GET /api/stage/:stageArn`: one stage; `NOT_FOUND` when it does not exist.
     ///
-    /// ```no_run
-    /// # async fn demo(client: ivs_client::Client) -> Result<(), ivs_client::Error> {
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (base_url, api_key) = ivs_test_support::doc::server().await;
+    /// # let client = ivs_client::Client::new(base_url, api_key)?;
     /// use ivs_client::StageArn;
     /// let arn: StageArn = "arn:aws:ivs:ap-northeast-1:125371974421:stage/sWyAydfRqqF8".parse()?;
+    /// # // A stage that exists on the example's server.
+    /// # let arn = client.stages().master().await?.stage.arn;
     /// let info = client.stages().get(&arn).await?;
     /// println!("{} has {} viewers", info.stage.name, info.viewer_count);
     /// # Ok(()) }

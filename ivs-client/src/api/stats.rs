@@ -19,8 +19,11 @@ impl<'a> StatsApi<'a> {
 
     /// `GET /api/stats`: viewers in all, stages, whether the publisher is live.
     ///
-    /// ```no_run
-    /// # async fn demo(client: ivs_client::Client) -> Result<(), ivs_client::Error> {
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (base_url, api_key) = ivs_test_support::doc::server().await;
+    /// # let client = ivs_client::Client::new(base_url, api_key)?;
     /// let stats = client.stats().overall().await?;
     /// println!("{} viewers on {} stages", stats.total_viewers, stats.total_stages);
     /// # Ok(()) }

@@ -29,8 +29,11 @@ impl<'a> TokensApi<'a> {
     /// `broadcaster-<userId>` and IVS allows 128 bytes in all. A longer id
     /// fails here with [`Error::InvalidArgument`], before anything is sent.
     ///
-    /// ```no_run
-    /// # async fn demo(client: ivs_client::Client) -> Result<(), ivs_client::Error> {
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (base_url, api_key) = ivs_test_support::doc::server().await;
+    /// # let client = ivs_client::Client::new(base_url, api_key)?;
     /// use ivs_client::model::TokenRequest;
     /// let token = client.tokens().publisher(&TokenRequest::new("broadcaster-001".parse()?)).await?;
     /// assert_eq!(token.user_id, "broadcaster-broadcaster-001");
@@ -54,8 +57,11 @@ impl<'a> TokensApi<'a> {
     /// [`UserId::MAX_LEN`](crate::model::UserId::MAX_LEN) (121) bytes, which
     /// [`UserId`](crate::model::UserId) checks when it is made.
     ///
-    /// ```no_run
-    /// # async fn demo(client: ivs_client::Client) -> Result<(), ivs_client::Error> {
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (base_url, api_key) = ivs_test_support::doc::server().await;
+    /// # let client = ivs_client::Client::new(base_url, api_key)?;
     /// use ivs_client::model::TokenRequest;
     /// let token = client.tokens().viewer(&TokenRequest::new("viewer-001".parse()?)).await?;
     /// println!("{} viewers on {}", token.viewer_count, token.stage_arn);

@@ -24,13 +24,18 @@ impl<'a> ViewersApi<'a> {
     /// least every 60 s; [`Client::start_heartbeat`] does it for you).
     /// `NOT_FOUND` means the server no longer counts this viewer.
     ///
-    /// ```no_run
-    /// # async fn demo(client: ivs_client::Client) -> Result<(), ivs_client::Error> {
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (base_url, api_key) = ivs_test_support::doc::server().await;
+    /// # let client = ivs_client::Client::new(base_url, api_key)?;
+    /// # let joined = client.tokens().viewer(&ivs_client::model::TokenRequest::new("viewer-001".parse()?)).await?;
     /// use ivs_client::{StageArn, UserId};
     ///
     /// // The user id of the token request, and the stage its answer assigned.
     /// let user: UserId = "viewer-001".parse()?;
     /// let stage: StageArn = "arn:aws:ivs:ap-northeast-1:125371974421:stage/sWyAydfRqqF8".parse()?;
+    /// # let stage = joined.stage_arn;
     /// let beat = client.viewers().heartbeat(&user, &stage).await?;
     /// println!("counted until 60 s after {}", beat.last_heartbeat);
     /// # Ok(()) }

@@ -7,11 +7,11 @@
 
 use std::time::Duration;
 
-use crate::common::{arn, client, error_body, user, ARN, ARN_ENCODED, KEY};
+use crate::common::{ARN, ARN_ENCODED, KEY, arn, client, error_body, user};
 use ivs_client::model::*;
 use ivs_client::{Client, Error, RetryPolicy};
 use ivs_test_support::contract_table::{
-    self, cases, encode_segment, error_cases, fixture, Ctx, SPEC_ARN, WRONG_KEY,
+    self, Ctx, SPEC_ARN, WRONG_KEY, cases, encode_segment, error_cases, fixture,
 };
 use wiremock::matchers::{header, method, path, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};

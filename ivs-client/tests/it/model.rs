@@ -7,8 +7,8 @@
 
 use ivs_client::model::*;
 use ivs_test_support::shape::fixture;
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 const ARN: &str = "arn:aws:ivs:ap-northeast-1:125371974421:stage/sWyAydfRqqF8";

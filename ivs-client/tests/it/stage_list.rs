@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::common::*;
 use ivs_client::{Error, RetryPolicy, StreamExt};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use wiremock::matchers::{method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
 

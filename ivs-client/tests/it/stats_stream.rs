@@ -1,19 +1,19 @@
 //! The statistics stream against a small tokio-tungstenite server.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::common::*;
 use futures_util::{SinkExt, StreamExt};
 use ivs_client::model::{ErrorCode, StatsUpdate};
 use ivs_client::{Error, RetryPolicy, StatsStream};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::StatusCode;
-use tokio_tungstenite::tungstenite::Message;
 
 /// What the test server does once a client has subscribed.
 #[derive(Clone, Copy)]
