@@ -30,15 +30,23 @@ use crate::model::ErrorCode;
 /// [`Error::is_retryable`] to decide whether trying again later may help.
 ///
 /// ```
-/// # fn show(err: ivs_client::Error) {
-/// use ivs_client::{model::ErrorCode, Error};
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (base_url, api_key) = ivs_test_support::doc::server().await;
+/// use ivs_client::{Client, Error, ErrorCode, StageArn};
 ///
+/// let client = Client::new(base_url, api_key)?;
+/// let unknown: StageArn = "arn:aws:ivs:ap-northeast-1:123456789012:stage/noSuchStage1".parse()?;
+/// let Err(err) = client.stages().get(&unknown).await else {
+///     unreachable!("no such stage")
+/// };
 /// match &err {
 ///     Error::Api(api) if api.code() == &ErrorCode::StageFull => println!("full, try later"),
 ///     Error::Api(api) => println!("{} (request {:?})", api.details(), api.request_id()),
 ///     other => println!("{other}"),
 /// }
-/// # }
+/// assert!(err.is_not_found());
+/// # Ok(()) }
 /// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -344,13 +352,19 @@ impl std::error::Error for ApiError {}
 /// an [`ApiError`] carries the one its answer had.
 ///
 /// ```
-/// # fn demo(client: &ivs_client::Client) {
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (base_url, api_key) = ivs_test_support::doc::server().await;
+/// # let client = ivs_client::Client::new(base_url, api_key)?;
+/// client.stats().overall().await?;
 /// if let Some(rate) = client.rate_limit() {
 ///     if rate.remaining() == 0 {
 ///         println!("out of requests for {:?}", rate.reset_at().saturating_duration_since(std::time::Instant::now()));
 ///     }
+/// #   assert!(rate.limit() > 0);
 /// }
-/// # }
+/// # assert!(client.rate_limit().is_some(), "an authenticated answer carries RateLimit-*");
+/// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {
