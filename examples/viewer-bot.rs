@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use ivs_loadgen::parse_secs;
+use ivs_loadgen::parse_duration;
 use ivs_loadgen::viewer_bot::{self, Plan};
 
 #[derive(Debug, Parser)]
@@ -27,17 +27,18 @@ struct Args {
     /// Number of simulated viewers.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
     viewers: u32,
-    /// Seconds from the start until every bot leaves (the ramp included).
-    #[arg(long, default_value = "60", value_parser = parse_secs)]
+    /// From the start until every bot leaves (the ramp included): `90s`,
+    /// `2m`, `1h`, `1m30s`, or a bare number of seconds.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
     duration: Duration,
-    /// Seconds over which the joins are spread evenly (0: all at once).
-    #[arg(long, default_value = "10", value_parser = parse_secs)]
+    /// Over how long the joins are spread evenly (0: all at once).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
     ramp: Duration,
-    /// Seconds between a bot's heartbeats.
-    #[arg(long, default_value = "30", value_parser = parse_secs)]
+    /// Time between a bot's heartbeats.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
     heartbeat_interval: Duration,
-    /// Timeout of one HTTP request attempt, seconds.
-    #[arg(long, default_value = "10", value_parser = parse_secs)]
+    /// Timeout of one HTTP request attempt.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
     request_timeout: Duration,
     /// Joins and leaves in flight at once (also the idle connections kept).
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]

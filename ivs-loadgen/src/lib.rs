@@ -20,10 +20,48 @@ pub mod viewer_bot;
 
 use std::time::Duration;
 
-/// Parses a flag's seconds (`10`, `0.5`) into a duration.
-pub fn parse_secs(s: &str) -> Result<Duration, String> {
-    let secs: f64 = s.parse().map_err(|_| format!("not a number: {s:?}"))?;
-    Duration::try_from_secs_f64(secs).map_err(|_| format!("not a duration in seconds: {s:?}"))
+/// Parses a duration flag the way wrk, k6 and vegeta take one: a number with
+/// a unit (`500ms`, `30s`, `2m`, `1h`), several of them in a row (`1m30s`),
+/// or a bare number of seconds (`10`, `0.5`), which the tools took before
+/// they took units.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let text = s.trim();
+    if text.is_empty() {
+        return Err("a duration is required (e.g. 30s, 2m, 1h)".into());
+    }
+    if let Ok(secs) = text.parse::<f64>() {
+        return Duration::try_from_secs_f64(secs)
+            .map_err(|_| format!("not a duration: {s:?} (a negative or too large number)"));
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(|| format!("{s:?}: {rest:?} has no unit (ms, s, m or h)"))?;
+        let (number, after) = rest.split_at(digits);
+        let unit_len = after
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(after.len());
+        let (unit, next) = after.split_at(unit_len);
+        let value: f64 = number
+            .parse()
+            .map_err(|_| format!("{s:?}: expected a number before {unit:?}"))?;
+        let unit_secs = match unit {
+            "ms" => 0.001,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            other => return Err(format!("{s:?}: unknown unit {other:?} (use ms, s, m or h)")),
+        };
+        let part = Duration::try_from_secs_f64(value * unit_secs)
+            .map_err(|_| format!("{s:?}: {number}{unit} is too large"))?;
+        total = total
+            .checked_add(part)
+            .ok_or_else(|| format!("{s:?} is too large"))?;
+        rest = next;
+    }
+    Ok(total)
 }
 
 /// The nearest-rank `p` percentile (0–100) of `sorted`, `None` when empty.
@@ -35,15 +73,40 @@ pub fn percentile<T: Copy>(sorted: &[T], p: f64) -> Option<T> {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_secs, percentile};
+    use super::{parse_duration, percentile};
     use std::time::Duration;
 
     #[test]
-    fn seconds_are_parsed_as_durations() {
-        assert_eq!(parse_secs("10"), Ok(Duration::from_secs(10)));
-        assert_eq!(parse_secs("0.25"), Ok(Duration::from_millis(250)));
-        assert!(parse_secs("-1").is_err());
-        assert!(parse_secs("ten").is_err());
+    fn durations_are_parsed_like_wrk_and_k6() {
+        let ok = [
+            ("10", Duration::from_secs(10)),
+            ("0.25", Duration::from_millis(250)),
+            ("30s", Duration::from_secs(30)),
+            ("2m", Duration::from_secs(120)),
+            ("1h", Duration::from_secs(3600)),
+            ("500ms", Duration::from_millis(500)),
+            ("1.5s", Duration::from_millis(1500)),
+            ("1m30s", Duration::from_secs(90)),
+            ("1h2m3s", Duration::from_secs(3723)),
+            (" 45s ", Duration::from_secs(45)),
+        ];
+        for (text, want) in ok {
+            assert_eq!(parse_duration(text), Ok(want), "{text:?}");
+        }
+        let refused = [
+            ("", "required"),
+            ("-1", "negative"),
+            ("ten", "expected a number"),
+            ("10x", "unknown unit \"x\""),
+            ("5 s", "unknown unit \" s\""),
+            ("s", "expected a number"),
+            ("1m30", "no unit"),
+            ("1e400", "too large"),
+        ];
+        for (text, why) in refused {
+            let err = parse_duration(text).expect_err(text);
+            assert!(err.contains(why), "{text:?}: {err}");
+        }
     }
 
     #[test]

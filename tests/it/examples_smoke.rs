@@ -157,12 +157,13 @@ async fn viewer_bot_runs_120_viewers_on_3_stages_without_failures() {
         &[
             "--viewers",
             "120",
+            // Durations as wrk and k6 write them, and a bare number of seconds.
             "--duration",
-            "3",
+            "3s",
             "--ramp",
             "1",
             "--heartbeat-interval",
-            "1",
+            "1000ms",
             "--quiet",
         ],
     )

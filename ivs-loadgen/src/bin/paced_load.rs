@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use clap::Parser;
-use ivs_loadgen::{parse_secs, percentile};
+use ivs_loadgen::{parse_duration, percentile};
 use rand::Rng;
 
 #[derive(Debug, Parser)]
@@ -34,11 +34,11 @@ struct Args {
     /// Requests per second.
     #[arg(long, value_parser = parse_rate)]
     rate: f64,
-    /// Seconds measured, after the warm-up.
-    #[arg(long, default_value = "10", value_parser = parse_secs)]
+    /// Time measured, after the warm-up (`10s`, `2m`; a bare number is seconds).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
     duration: Duration,
-    /// Seconds sent at the same rate before measuring.
-    #[arg(long, default_value = "2", value_parser = parse_secs)]
+    /// Time sent at the same rate before measuring.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
     warmup: Duration,
     /// A request header `name: value`; repeatable.
     #[arg(long = "header", value_name = "NAME: VALUE", value_parser = parse_header)]

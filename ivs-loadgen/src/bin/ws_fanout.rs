@@ -23,7 +23,7 @@ use std::time::Duration;
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
 use ivs_loadgen::process::status_kib;
-use ivs_loadgen::{parse_secs, percentile};
+use ivs_loadgen::{parse_duration, percentile};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -36,8 +36,9 @@ struct Args {
     /// Subscribers.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
     connections: u32,
-    /// Seconds measured once every subscriber has its first snapshot.
-    #[arg(long, default_value = "15", value_parser = parse_secs)]
+    /// Time measured once every subscriber has its first snapshot (`15s`,
+    /// `1m`; a bare number is seconds).
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
     duration: Duration,
     /// The server's process id, to report its memory (`/proc/<pid>/status`).
     #[arg(long)]
