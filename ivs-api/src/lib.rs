@@ -60,6 +60,7 @@
 
 mod envelope;
 mod error;
+mod events;
 mod health;
 mod ids;
 #[cfg(feature = "openapi")]
@@ -77,6 +78,10 @@ mod ws;
 /// only once each is set.
 pub mod builders {
     pub use crate::error::ErrorBodyBuilder;
+    pub use crate::events::{
+        EventBuilder, StageCreatedBuilder, StageLimitReachedBuilder, StageRefBuilder,
+        StageRemovedBuilder, ViewerGoneBuilder, ViewerJoinedBuilder,
+    };
     pub use crate::health::{HealthBuilder, HealthServicesBuilder};
     pub use crate::stages::{
         CreatedStageBuilder, CreatedStageDetailBuilder, DeletedStageBuilder,
@@ -96,6 +101,10 @@ pub mod builders {
 
 pub use envelope::Envelope;
 pub use error::{ErrorBody, ErrorCode};
+pub use events::{
+    Event, EventKind, RemovalReason, StageCreated, StageLimitReached, StageRef, StageRemoved,
+    ViewerGone, ViewerJoined,
+};
 pub use health::{Health, HealthServices};
 pub use ids::{IdError, StageArn, UserId, IVS_USER_ID_MAX, STAGE_ARN_MAX, STAGE_ID_MAX};
 pub use stages::{

@@ -47,7 +47,8 @@ pub struct StatsUpdate {
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ClientMessage {
-    /// Start receiving a channel's updates (the only channel is `"stats"`).
+    /// Start receiving a channel's messages: `"stats"` (a `stats_update`
+    /// every few seconds) or `"events"` (an `event` per fleet event).
     Subscribe {
         /// The channel.
         channel: String,
@@ -71,6 +72,11 @@ pub enum ServerMessage {
     StatsUpdate {
         /// The numbers.
         data: StatsUpdate,
+    },
+    /// A fleet event, sent to `events` subscribers as it happens.
+    Event {
+        /// The event, as webhooks deliver it.
+        data: crate::Event,
     },
     /// Answers a `ping`.
     Pong,

@@ -7,6 +7,7 @@
 //! Redis store runs one script per call. The same behaviour suite
 //! (`tests/it/store_behaviour.rs`) runs against every implementation.
 
+pub mod events;
 pub mod memory;
 pub mod redis;
 
