@@ -666,6 +666,8 @@ async fn every_key_is_under_the_prefix() {
             "fence:sweep",
             // u2 left: its participant waits to be disconnected in IVS.
             "departed",
+            // The joins and the leave were recorded as fleet events.
+            "events",
         ]
         .into_iter()
         .map(|k| format!("{{{p}}}:{k}"))
@@ -689,7 +691,14 @@ async fn every_key_is_under_the_prefix() {
         .unwrap();
     assert!(pttl > 0 && pttl <= 60_000, "{pttl}");
     // The registry, viewers and watch times never expire by TTL.
-    for key in ["{one}:stages", "{one}:viewer", "{one}:watch", "{one}:hb"] {
+    // (The event log is bounded by its length, not by time.)
+    for key in [
+        "{one}:stages",
+        "{one}:viewer",
+        "{one}:watch",
+        "{one}:hb",
+        "{one}:events",
+    ] {
         assert_eq!(server.command(&["PTTL", key]), "-1", "{key}");
     }
 }
