@@ -329,9 +329,12 @@
     const left = 40;
     const bottom = 20;
     const now = samples.length ? samples[samples.length - 1].t : Date.now();
+    // The time the page has seen, 10 s to 15 min: a page opened a minute ago
+    // shows that minute across the chart, not a sliver at its right edge.
+    const span = Math.min(WINDOW_MS, Math.max(10000, samples.length ? now - samples[0].t : 0));
     const peak = samples.reduce((m, s) => Math.max(m, s.v), 0);
     const top = Math.max(10, Math.ceil(peak / 10) * 10);
-    const x = (t) => left + ((t - (now - WINDOW_MS)) / WINDOW_MS) * (W - left - 4);
+    const x = (t) => left + ((t - (now - span)) / span) * (W - left - 4);
     const y = (v) => H - bottom - (v / top) * (H - bottom - 10);
     const parts = [];
     for (const v of [0, top / 2, top]) {
@@ -340,9 +343,10 @@
       label.textContent = String(v);
       parts.push(label);
     }
-    for (const [minutes, anchor] of [[15, 'start'], [0, 'end']]) {
-      const label = svg('text', { class: 'grid-label', x: minutes ? left : W - 4, y: H - 4, 'text-anchor': anchor });
-      label.textContent = minutes ? '15 min ago' : 'now';
+    const ago = span >= 120000 ? `${Math.round(span / 60000)} min ago` : `${Math.round(span / 1000)} s ago`;
+    for (const [text, at, anchor] of [[ago, left, 'start'], ['now', W - 4, 'end']]) {
+      const label = svg('text', { class: 'grid-label', x: at, y: H - 4, 'text-anchor': anchor });
+      label.textContent = text;
       parts.push(label);
     }
     if (samples.length) {
@@ -354,7 +358,7 @@
     }
     const desc = svg('desc', { id: 'chart-desc' });
     desc.textContent = samples.length
-      ? `Viewers over the last 15 minutes: now ${samples[samples.length - 1].v}, peak ${peak}.`
+      ? `Viewers over the last ${ago.replace(' ago', '')}: now ${samples[samples.length - 1].v}, peak ${peak}.`
       : 'No samples yet.';
     el.chart.replaceChildren(desc, ...parts);
   }
