@@ -387,6 +387,28 @@ async fn the_dashboard_in_a_real_browser() {
     let shot = screenshot(&c, "dashboard.png").await;
     eprintln!("screenshot: {}", shot.display());
 
+    // The dark scheme follows the system's.
+    let background = "return getComputedStyle(document.body).backgroundColor;";
+    let light = c
+        .execute(background, vec![])
+        .await
+        .expect("light background");
+    c.issue_cmd(cdp(
+        "Emulation.setEmulatedMedia",
+        json!({"features": [{"name": "prefers-color-scheme", "value": "dark"}]}),
+    ))
+    .await
+    .expect("dark scheme");
+    let dark = c
+        .execute(background, vec![])
+        .await
+        .expect("dark background");
+    assert_ne!(light, dark, "the dark scheme changes the page");
+    screenshot(&c, "dashboard-dark.png").await;
+    c.issue_cmd(cdp("Emulation.setEmulatedMedia", json!({"features": []})))
+        .await
+        .expect("light again");
+
     let errors = console_errors(&read_log(&c, "browser").await, |_| false);
     assert!(errors.is_empty(), "console errors: {errors:#?}");
 
