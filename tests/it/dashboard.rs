@@ -576,13 +576,19 @@ async fn a_ticket_opens_one_websocket_once_and_nothing_else_does() {
     r.expect_error(401, "UNAUTHORIZED");
 }
 
-#[tokio::test]
-async fn a_ticket_works_on_any_instance_of_a_fleet_once() {
+/// Two instances on one private Redis.
+async fn fleet_on_redis() -> (RedisServer, TestServer, TestServer) {
     let redis = RedisServer::start();
     let mut settings = test_settings();
     settings.redis.url = Some(redis.url());
     let a = TestServer::start(settings.clone()).await;
     let b = TestServer::start(settings).await;
+    (redis, a, b)
+}
+
+#[tokio::test]
+async fn a_ticket_works_on_any_instance_of_a_fleet_once() {
+    let (_redis, a, b) = fleet_on_redis().await;
     let t = ticket(&a).await;
     let _ws = ws_with_ticket(&b, &t)
         .await
@@ -605,7 +611,19 @@ async fn the_events_channel_carries_the_fleets_events_and_stats_stay_as_they_are
     };
     let a = TestServer::start_builder(instance()).await;
     let b = TestServer::start_builder(instance()).await;
-    let mut ws = ws_with_ticket(&a, &ticket(&a).await).await.expect("open");
+    events_of_one_instance_reach_the_other(&a, &b).await;
+}
+
+#[tokio::test]
+async fn the_events_channel_carries_the_events_of_a_fleet_on_redis() {
+    let (_redis, a, b) = fleet_on_redis().await;
+    events_of_one_instance_reach_the_other(&a, &b).await;
+}
+
+/// Subscribed on `a`, a stage created through `b` arrives as an event;
+/// `stats_update` keeps the spec's shape; unsubscribed, no more events.
+async fn events_of_one_instance_reach_the_other(a: &TestServer, b: &TestServer) {
+    let mut ws = ws_with_ticket(a, &ticket(a).await).await.expect("open");
     send(&mut ws, json!({"type": "subscribe", "channel": "events"})).await;
     send(&mut ws, json!({"type": "subscribe", "channel": "stats"})).await;
     let first = next_message(&mut ws).await;
