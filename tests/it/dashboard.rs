@@ -10,7 +10,8 @@
 //! has no errors (other than the refused connections while the server is
 //! away); every request the browser made (chromium's performance log) went to
 //! the server's own origin and none carried the key in its URL, nor does
-//! the server's log hold it; a phone viewport (390×844) has no horizontal
+//! the server's log hold it; "Forget key" signs out and `#key=…` signs in
+//! again, leaving the address bar; a phone viewport (390×844) has no horizontal
 //! scroll. The 1280×800 screenshot is saved under the target directory, and
 //! with `UPDATE_DOCS=1` as `docs/dashboard.png` (the README shows it).
 //!
@@ -344,6 +345,17 @@ async fn the_dashboard_in_a_real_browser() {
         .for_element(Locator::Css("[data-testid=api-key]"))
         .await
         .expect("the key field");
+    let focused = c
+        .execute(
+            "return document.activeElement.getAttribute('data-testid');",
+            vec![],
+        )
+        .await
+        .expect("focus");
+    assert_eq!(
+        focused, "api-key",
+        "the key field has the focus: type and press Enter"
+    );
     field
         .send_keys(&format!("{KEY}\u{E007}"))
         .await
@@ -464,6 +476,37 @@ async fn the_dashboard_in_a_real_browser() {
         m.contains("ERR_CONNECTION_REFUSED")
     });
     assert!(errors.is_empty(), "console errors: {errors:#?}");
+
+    // "Forget key" signs out; the key in the URL fragment (never sent to the
+    // server) signs in again, and leaves the address bar.
+    c.find(Locator::Id("sign-out"))
+        .await
+        .expect("the sign-out button")
+        .click()
+        .await
+        .expect("sign out");
+    until(
+        &c,
+        Duration::from_secs(5),
+        "unauthorised after signing out",
+        || async { text(&c, "connection-status").await == "unauthorised" },
+    )
+    .await;
+    c.goto(&format!("{base}/dashboard#key={KEY}"))
+        .await
+        .expect("open with the key in the fragment");
+    live_with_the_stats(
+        &c,
+        &base,
+        Duration::from_secs(15),
+        "with the key in the fragment",
+    )
+    .await;
+    let hash = c
+        .execute("return window.location.hash;", vec![])
+        .await
+        .expect("the fragment");
+    assert_eq!(hash, "", "the key is taken out of the address bar");
 
     // Every request went to the server's origin, and no URL held the key.
     let urls = requested_urls(&read_log(&c, "performance").await);

@@ -75,17 +75,17 @@
 
   // ---- the key
 
+  /** The key in the URL fragment (#key=…), taken out of the address bar. */
   function takeKeyFromFragment() {
     const match = /(?:^#|&)key=([^&]*)/.exec(window.location.hash);
-    if (!match) return;
-    try {
-      sessionStorage.setItem(STORAGE, decodeURIComponent(match[1]));
-    } catch (_) {
-      // Storage refused (private mode): the key lives in memory only.
-      key = decodeURIComponent(match[1]);
-    }
+    if (!match) return null;
     // Out of the address bar, the history and any bookmark.
     window.history.replaceState(null, '', window.location.pathname + window.location.search);
+    try {
+      return decodeURIComponent(match[1]) || null;
+    } catch (_) {
+      return null;
+    }
   }
 
   function storedKey() {
@@ -402,9 +402,17 @@
   });
   el.signOut.addEventListener('click', () => unauthorised(''));
 
+  // A link with #key=… followed while the page is open.
+  window.addEventListener('hashchange', () => {
+    const fromLink = takeKeyFromFragment();
+    if (fromLink !== null) {
+      stop();
+      signIn(fromLink);
+    }
+  });
+
   drawChart();
-  takeKeyFromFragment();
-  const initial = key || storedKey();
+  const initial = takeKeyFromFragment() || storedKey();
   if (initial) {
     signIn(initial);
   } else {
