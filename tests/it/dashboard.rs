@@ -356,6 +356,25 @@ async fn the_dashboard_in_a_real_browser() {
         focused, "api-key",
         "the key field has the focus: type and press Enter"
     );
+    // Every control is labelled, and Tab goes on to the button.
+    let unlabelled = c
+        .execute(
+            "return [...document.querySelectorAll('input, select, textarea, button')]
+                .filter(e => e.tagName === 'BUTTON'
+                    ? !e.textContent.trim()
+                    : !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
+                .map(e => e.outerHTML);",
+            vec![],
+        )
+        .await
+        .expect("labels");
+    assert_eq!(unlabelled, json!([]), "controls without a label");
+    field.send_keys("\u{E004}").await.expect("Tab");
+    let next = c
+        .execute("return document.activeElement.textContent.trim();", vec![])
+        .await
+        .expect("focus");
+    assert_eq!(next, "Connect", "Tab from the key field");
     field
         .send_keys(&format!("{KEY}\u{E007}"))
         .await
