@@ -97,6 +97,7 @@ pub mod builders {
         HeartbeatBuilder, ViewerBuilder, ViewerListBuilder, WatchDurationBuilder,
     };
     pub use crate::ws::StatsUpdateBuilder;
+    pub use crate::ws::WsTicketBuilder;
 }
 
 pub use envelope::Envelope;
@@ -118,4 +119,4 @@ pub use stats::{
 pub use time::Timestamp;
 pub use tokens::{Attributes, Capability, PublisherToken, TokenRequest, ViewerToken};
 pub use viewers::{Heartbeat, Viewer, ViewerList, ViewerRef, WatchDuration};
-pub use ws::{ClientMessage, ServerMessage, StatsUpdate};
+pub use ws::{ClientMessage, ServerMessage, StatsUpdate, WsTicket};

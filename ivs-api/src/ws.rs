@@ -41,6 +41,21 @@ pub struct StatsUpdate {
     pub timestamp: Timestamp,
 }
 
+/// Response data of `POST /api/ws-ticket`: a single-use credential for one
+/// `/ws` connection, passed as `/ws?ticket=…`, so that the API key never
+/// appears in a URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, bon::Builder)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+#[builder(on(String, into))]
+#[non_exhaustive]
+pub struct WsTicket {
+    /// The ticket (URL-safe text).
+    pub ticket: String,
+    /// Seconds left to open the WebSocket with it.
+    pub expires_in: u32,
+}
+
 /// A message a client sends on `/ws`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

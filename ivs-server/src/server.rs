@@ -201,6 +201,11 @@ impl Server {
         let (stats_tx, stats_rx) = watch::channel(None);
         let (alive_tx, mut alive_rx) = tokio::sync::mpsc::channel::<()>(1);
         let hub = StatsHub::new(stats_rx, stop_rx.clone(), alive_tx);
+        let events = tokio::spawn(crate::http::ws::events::run_follower(
+            self.app.store().clone(),
+            hub.events().clone(),
+            stop_rx.clone(),
+        ));
         let routes = crate::http::routes(self.app.clone(), self.keys.clone(), hub);
         let maintenance = tokio::spawn(self.app.clone().run_maintenance(stop_rx.clone()));
         let broadcaster = tokio::spawn(crate::http::ws::run_broadcaster(
@@ -221,7 +226,7 @@ impl Server {
         // sure every session has sent its close frame before returning.
         // `recv` returns `None` once all senders are gone.
         let _ = tokio::time::timeout(Duration::from_secs(3), alive_rx.recv()).await;
-        let _ = tokio::join!(maintenance, broadcaster, sampled_logs);
+        let _ = tokio::join!(maintenance, broadcaster, sampled_logs, events);
         // Scale-ups that requests started finish (or time out) before exit.
         self.app.drain_tasks(Duration::from_secs(10)).await;
         self.app.metrics().refusals.drain();

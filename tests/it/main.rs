@@ -9,6 +9,7 @@ mod api;
 mod aws_backend;
 mod client_contract;
 mod cluster_fleet;
+mod dashboard;
 mod docs;
 mod emulator_accounts;
 mod examples_smoke;

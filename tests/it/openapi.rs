@@ -619,6 +619,7 @@ fn plausible(method: &str, template: &str, master: &str) -> (String, Option<Valu
         ("GET", "/api/stats" | "/api/stats/viewers" | "/api/stats/stages")
         | ("GET", "/api/stats/publisher") => (template.into(), None),
         ("GET", "/api/stats/stages/{stageArn}") => (format!("/api/stats/stages/{arn}"), None),
+        ("POST", "/api/ws-ticket") => (template.into(), None),
         _ => panic!(
             "{method} {template} is documented but tests/it/openapi.rs has no plausible request for it: add one"
         ),
@@ -805,6 +806,8 @@ async fn provoke_everything(doc: &Value) -> Table {
     t.add(&get, "/api/viewer/duration", (200, ""), r, "recorded");
     let r = ws_upgrade(&s).await;
     t.add(&get, "/ws", (101, ""), r, "upgrade");
+    let r = s.call(post.clone(), "/api/ws-ticket", None).await;
+    t.add(&post, "/api/ws-ticket", (200, ""), r, "a ticket");
     let r = s.delete(&format!("/api/stage/{c}")).await;
     t.add(
         &delete,

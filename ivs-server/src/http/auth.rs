@@ -31,6 +31,8 @@ use crate::http::error::ApiError;
 use crate::service::{now_ms, App};
 use crate::store::{RateDecision, RateReceipt, RateRefund};
 
+pub mod ticket;
+
 const RATE_PERIOD: Duration = Duration::from_secs(60);
 /// How long a locally held reservation may be spent.
 pub const BATCH_TTL: Duration = Duration::from_secs(1);
@@ -148,6 +150,8 @@ struct Entry {
     /// Signalled whenever a batch reservation ends (granted, refused or
     /// failed), to wake the requests that waited for it.
     settled: tokio::sync::watch::Sender<()>,
+    /// Signs and verifies this key's `/ws` tickets.
+    ticket_key: aws_lc_rs::hmac::Key,
 }
 
 impl Entry {
@@ -228,6 +232,8 @@ impl Drop for Reserving<'_> {
 /// The accepted keys.
 pub struct KeyRing {
     entries: Vec<Entry>,
+    /// `/ws` tickets spent on this instance (with the in-process store).
+    redeemed: ticket::Redeemed,
 }
 
 fn sha256(s: &str) -> [u8; 32] {
@@ -259,10 +265,14 @@ impl KeyRing {
                         last: None,
                     }),
                     settled: tokio::sync::watch::Sender::new(()),
+                    ticket_key: ticket::ticket_key(&k.secret),
                 }
             })
             .collect();
-        KeyRing { entries }
+        KeyRing {
+            entries,
+            redeemed: ticket::Redeemed::default(),
+        }
     }
 
     /// The entry of a presented key and its position, if it is accepted.

@@ -12,6 +12,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod dashboard;
 pub mod error;
 pub mod openapi;
 pub mod rejection;
@@ -333,7 +334,15 @@ pub fn routes(
             rate_headers(&mut routed.res, &caller.rate);
             routed
         });
+    // Before the `api` group: it authenticates itself (the ticket is signed
+    // for the caller's key), and a path that is not its own costs nothing.
+    let ws_ticket = labelled(
+        &app,
+        "/api/ws-ticket",
+        ws_ticket_route(app.clone(), keys.clone()),
+    );
     let health = labelled(&app, "/health", health);
+    let dashboard = labelled(&app, "/dashboard", dashboard::route(app.settings()));
     let openapi = labelled(&app, "/openapi.json", openapi::route());
     let metrics = labelled(&app, "/metrics", metrics_route(app.clone(), keys.clone()));
     let ws = labelled(&app, "/ws", ws::route(app.clone(), keys, hub));
@@ -346,11 +355,15 @@ pub fn routes(
             health
                 .or(openapi)
                 .unify()
+                .or(ws_ticket)
+                .unify()
                 .or(api)
                 .unify()
                 .or(metrics)
                 .unify()
                 .or(ws)
+                .unify()
+                .or(dashboard)
                 .unify()
                 .or_else(move |rejection| {
                     let route = other.clone();
@@ -368,6 +381,34 @@ pub fn routes(
                 started.elapsed(),
             );
             routed.res
+        })
+}
+
+/// `POST /api/ws-ticket`: a single-use ticket for one `/ws` connection.
+fn ws_ticket_route(
+    app: Arc<App>,
+    keys: Arc<KeyRing>,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "ws-ticket")
+        .and(warp::post())
+        .and(auth::api_key(app, keys.clone()))
+        .map(move |caller: Caller| {
+            let mut res = match auth::ticket::issue(&keys, &caller, crate::service::now_ms()) {
+                Ok((ticket, ttl)) => warp::reply::json(&Envelope::ok(
+                    ivs_api::WsTicket::builder()
+                        .ticket(ticket)
+                        .expires_in(ttl.as_secs() as u32)
+                        .build(),
+                ))
+                .into_response(),
+                Err(e) => e.into_response(),
+            };
+            res.headers_mut().insert(
+                warp::http::header::CACHE_CONTROL,
+                HeaderValue::from_static("no-store"),
+            );
+            rate_headers(&mut res, &caller.rate);
+            res
         })
 }
 

@@ -53,6 +53,7 @@ pub fn named<T: ToSchema>(schemas: &mut Schemas) -> SchemaRef {
 
 const API_KEY_HEADER: &str = "ApiKeyHeader";
 const API_KEY_QUERY: &str = "ApiKeyQuery";
+const WS_TICKET: &str = "WsTicket";
 
 const INFO_DESCRIPTION: &str = "Hands out AWS IVS Real-time participant tokens, spreads viewers \
 over stages and counts them.\n\n\
@@ -135,6 +136,13 @@ pub fn document() -> OpenApi {
             "Only on `/ws`.",
         ))),
     );
+    components.add_security_scheme(
+        WS_TICKET,
+        SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::with_description(
+            "ticket",
+            "Only on `/ws`: a single-use ticket from `POST /api/ws-ticket`.",
+        ))),
+    );
 
     OpenApiBuilder::new()
         .info(
@@ -195,6 +203,7 @@ fn operation(route: &Route, schemas: &mut Schemas) -> (PathItem, Option<SchemaRe
             op = op.securities(Some([
                 SecurityRequirement::new::<_, [&str; 0], &str>(API_KEY_HEADER, []),
                 SecurityRequirement::new::<_, [&str; 0], &str>(API_KEY_QUERY, []),
+                SecurityRequirement::new::<_, [&str; 0], &str>(WS_TICKET, []),
             ]))
         }
         Auth::Key | Auth::KeyUncounted => {}
@@ -455,6 +464,15 @@ fn parameter(param: Param, schemas: &mut Schemas) -> utoipa::openapi::path::Para
             .description(Some(
                 "The API key, for clients that cannot set headers. Ignored when the \
                  `x-api-key` header is present.",
+            ))
+            .schema(Some(String::schema())),
+        Param::TicketQuery => builder
+            .name("ticket")
+            .parameter_in(ParameterIn::Query)
+            .required(Required::False)
+            .description(Some(
+                "A single-use ticket from `POST /api/ws-ticket`, instead of the key. Used when \
+                 the `x-api-key` header is absent.",
             ))
             .schema(Some(String::schema())),
     };

@@ -12,7 +12,7 @@ use ivs_api::{
     CreateStageRequest, CreatedStage, DeletedStage, Health, Heartbeat, MasterStageInfo,
     PublisherStatus, PublisherToken, StageInfo, StageList, StageStatsDetail, StageStatsList, Stats,
     TokenRequest, UpdateStageRequest, UpdatedStage, ViewerList, ViewerRef, ViewerStats,
-    ViewerToken, WatchDuration,
+    ViewerToken, WatchDuration, WsTicket,
 };
 
 use super::openapi::{named, SchemaRef, Schemas};
@@ -53,7 +53,7 @@ pub enum Auth {
     Key,
     /// An `x-api-key`, not counted (`/metrics`; none with `IVS_METRICS_PUBLIC`).
     KeyUncounted,
-    /// The key in the header or the `apiKey` query parameter (`/ws`).
+    /// The key in the header, a ticket or the `apiKey` query parameter (`/ws`).
     KeyOrQuery,
 }
 
@@ -138,6 +138,8 @@ pub enum Param {
     StageArnQuery,
     /// `apiKey` in the query (`/ws`).
     ApiKeyQuery,
+    /// `ticket` in the query (`/ws`).
+    TicketQuery,
 }
 
 /// An OpenAPI link: a value of this response that feeds another operation.
@@ -623,13 +625,28 @@ pub const ROUTES: &[Route] = &[
         ..API
     },
     Route {
+        method: Method::Post,
+        path: "/api/ws-ticket",
+        operation_id: "createWsTicket",
+        summary: "A single-use ticket for /ws",
+        description: Some(
+            "A credential for one `/ws` connection, for clients that must not put the API key \
+             in a URL (browsers cannot set headers on a WebSocket): open `/ws?ticket=…` within \
+             `expiresIn` seconds. A ticket works once, on any instance configured with the same \
+             key; the request takes no body.",
+        ),
+        tag: "stats",
+        success: Success::Envelope(named::<WsTicket>, None),
+        ..API
+    },
+    Route {
         path: "/ws",
         operation_id: "statsStream",
         summary: "Live statistics (WebSocket)",
         description: Some(WS_DESCRIPTION),
         tag: "stats",
         auth: Auth::KeyOrQuery,
-        params: &[Param::ApiKeyQuery],
+        params: &[Param::TicketQuery, Param::ApiKeyQuery],
         success: Success::Upgrade,
         failures: &[
             NotAnUpgrade,
@@ -642,13 +659,18 @@ pub const ROUTES: &[Route] = &[
     },
 ];
 
-const WS_DESCRIPTION: &str = "The live statistics stream, a WebSocket. The API key goes in the \
-`x-api-key` header or the `apiKey` query parameter (browsers cannot set headers on a WebSocket); \
-the upgrade counts as one request against the rate limit.\n\n\
+const WS_DESCRIPTION: &str = "The live statistics stream and the fleet's events, a WebSocket. \
+Authenticate with a ticket from `POST /api/ws-ticket` in the `ticket` query parameter, or the API \
+key in the `x-api-key` header; the `apiKey` query parameter still works for existing clients but \
+is discouraged (URLs end up in logs and browser history). The upgrade counts as one request \
+against the rate limit.\n\n\
 Messages are JSON text (see the `ClientMessage` and `ServerMessage` schemas). After \
 `{\"type\":\"subscribe\",\"channel\":\"stats\"}` the server sends \
 `{\"type\":\"stats_update\",\"data\":{\"viewerCount\",\"activeStages\",\"timestamp\"}}` at once and \
 then every 5 s; `{\"type\":\"unsubscribe\",\"channel\":\"stats\"}` stops them; \
+`{\"type\":\"subscribe\",\"channel\":\"events\"}` starts \
+`{\"type\":\"event\",\"data\":<Event>}` messages, one per fleet event from then on (a \
+subscriber more than 1,024 events behind is told so and closed with 1013); \
 `{\"type\":\"ping\"}` gets `{\"type\":\"pong\"}`. Anything else gets \
 `{\"type\":\"error\",\"error\":\"VALIDATION_ERROR\",\"message\":...}` and the connection stays \
 open. Client messages are limited to 4 KB and to a burst of 20, then 5 per second (beyond that \

@@ -1,10 +1,11 @@
-//! `/ws`: the live statistics stream.
+//! `/ws`: the live statistics stream and the fleet's events.
 //!
 //! One task computes the snapshot every stats interval and serialises it once;
 //! every subscriber gets that same text through a `watch` channel, so a slow
 //! subscriber only ever misses intermediate snapshots and never holds a queue
 //! (or the others) back. A subscriber whose socket does not accept a frame
-//! within [`SEND_TIMEOUT`] is dropped.
+//! within [`SEND_TIMEOUT`] is dropped. The `events` channel is in
+//! [`events`].
 //!
 //! The upgrade is done here rather than with `warp::ws()`, because warp does
 //! not let the WebSocket's buffers be sized: tungstenite's default 128 KiB
@@ -20,7 +21,7 @@ use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
 use ivs_api::{ClientMessage, ErrorCode, ServerMessage};
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
@@ -30,9 +31,12 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
-use crate::http::auth::{admit, charge, Caller, KeyRing};
+use crate::http::auth::{admit, charge, ticket, Caller, KeyRing};
 use crate::http::error::ApiError;
 use crate::service::App;
+
+pub mod events;
+pub use events::EventFeed;
 
 /// Longest a subscriber may take to accept one frame.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(5);
@@ -128,6 +132,7 @@ pub struct StatsHub {
     latest: watch::Receiver<Option<Utf8Bytes>>,
     shutdown: watch::Receiver<bool>,
     connections: Arc<ConnectionCounts>,
+    events: EventFeed,
     /// Held by every open session (each owns a clone of the hub); the server
     /// waits until all are dropped before it exits, so close frames are sent
     /// before the runtime stops.
@@ -146,8 +151,15 @@ impl StatsHub {
             latest,
             shutdown,
             connections: Arc::default(),
+            events: EventFeed::default(),
             alive,
         }
+    }
+
+    /// The `events` channel's feed (its follower task is started beside the
+    /// stats broadcaster).
+    pub fn events(&self) -> &EventFeed {
+        &self.events
     }
 }
 
@@ -183,7 +195,10 @@ pub async fn run_broadcaster(
     }
 }
 
-/// The `/ws` route: the API key as the `x-api-key` header or the `apiKey` query parameter.
+/// The `/ws` route: a ticket from `POST /api/ws-ticket` as the `ticket` query
+/// parameter, or the API key as the `x-api-key` header, or (discouraged: URLs
+/// are logged by proxies and kept in browser history) as the `apiKey` query
+/// parameter.
 pub fn route(
     app: Arc<App>,
     keys: Arc<KeyRing>,
@@ -197,10 +212,13 @@ pub fn route(
             let keys = keys.clone();
             let hub = hub.clone();
             async move {
-                let key = header.or_else(|| q.get("apiKey").cloned());
-                let caller = admit(&app, &keys, key.as_deref())
-                    .await
-                    .map_err(warp::reject::custom)?;
+                let caller = match (header, q.get("ticket"), q.get("apiKey")) {
+                    (None, Some(ticket), _) => ticket::redeem(&app, &keys, ticket).await,
+                    (header, _, query) => {
+                        admit(&app, &keys, header.as_deref().or(query.map(String::as_str))).await
+                    }
+                }
+                .map_err(warp::reject::custom)?;
                 let max = app.settings().ws_max_connections_per_key;
                 let slot = hub
                     .connections
@@ -319,6 +337,12 @@ fn error_message(code: ErrorCode, message: impl Into<String>) -> String {
     .unwrap_or_default()
 }
 
+/// Sends a last message, then a close frame (each bounded in time).
+async fn say_and_close(tx: &mut Sender, text: String, code: CloseCode, reason: &'static str) {
+    let _ = send(tx, text).await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), tx.send(close(code, reason))).await;
+}
+
 /// Tells the client the server is going away (close code 1001).
 async fn going_away(tx: &mut Sender) {
     let _ = tokio::time::timeout(
@@ -356,6 +380,7 @@ async fn session(socket: Socket, app: Arc<App>, hub: StatsHub, charge: Charge) {
     let mut latest = hub.latest.clone();
     let mut shutdown = hub.shutdown.clone();
     let mut subscribed = false;
+    let mut events: Option<broadcast::Receiver<Utf8Bytes>> = None;
     let mut budget = MessageBudget::new();
     // A client that does not read never answers a ping: after two silent
     // intervals it is dropped, long before its socket buffers would fill.
@@ -379,12 +404,7 @@ async fn session(socket: Socket, app: Arc<App>, hub: StatsHub, charge: Charge) {
                         ErrorCode::TooManyRequests,
                         format!("more than {MESSAGES_PER_SEC} messages per second; closing"),
                     );
-                    let _ = send(&mut tx, text).await;
-                    let _ = tokio::time::timeout(
-                        Duration::from_secs(1),
-                        tx.send(close(CloseCode::Policy, "message rate exceeded")),
-                    )
-                    .await;
+                    say_and_close(&mut tx, text, CloseCode::Policy, "message rate exceeded").await;
                     break;
                 }
                 // Every client message is a request against the key, like
@@ -418,9 +438,19 @@ async fn session(socket: Socket, app: Arc<App>, hub: StatsHub, charge: Charge) {
                             subscribed = false;
                             None
                         }
+                        Ok(ClientMessage::Subscribe { channel }) if channel == "events" => {
+                            if events.is_none() {
+                                events = Some(hub.events.subscribe());
+                            }
+                            None
+                        }
+                        Ok(ClientMessage::Unsubscribe { channel }) if channel == "events" => {
+                            events = None;
+                            None
+                        }
                         Ok(ClientMessage::Subscribe { channel } | ClientMessage::Unsubscribe { channel }) => Some(error_message(
                             ErrorCode::ValidationError,
-                            format!("unknown channel {channel:?}; the only channel is \"stats\""),
+                            format!("unknown channel {channel:?}; the channels are \"stats\" and \"events\""),
                         )),
                         Ok(ClientMessage::Ping) => encode(&ServerMessage::Pong),
                         Ok(_) => Some(error_message(ErrorCode::ValidationError, "unsupported message type")),
@@ -454,6 +484,29 @@ async fn session(socket: Socket, app: Arc<App>, hub: StatsHub, charge: Charge) {
                     }
                 }
             }
+            event = next_event(&mut events) => {
+                match event {
+                    Ok(text) => {
+                        if !send(&mut tx, text).await {
+                            tracing::debug!("dropping a /ws events subscriber that does not read");
+                            break;
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::debug!(missed, "dropping a /ws events subscriber that fell behind");
+                        let text = error_message(
+                            ErrorCode::ServiceUnavailable,
+                            format!("this connection fell {missed} events behind; closing: reconnect and subscribe again"),
+                        );
+                        say_and_close(&mut tx, text, CloseCode::Again, "too slow for the events channel").await;
+                        break;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => {
+                        going_away(&mut tx).await;
+                        break;
+                    }
+                }
+            }
             _ = pings.tick() => {
                 if last_heard.elapsed() > ping_every * 2 {
                     tracing::debug!("dropping a /ws client that answers no pings");
@@ -471,4 +524,14 @@ async fn session(socket: Socket, app: Arc<App>, hub: StatsHub, charge: Charge) {
         }
     }
     let _ = tx.close().await;
+}
+
+/// The next event for a subscribed session; never ready when not subscribed.
+async fn next_event(
+    rx: &mut Option<broadcast::Receiver<Utf8Bytes>>,
+) -> Result<Utf8Bytes, broadcast::error::RecvError> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
