@@ -343,3 +343,46 @@ async fn replication_events_show_in_the_stage_status() {
         "an older Ended was applied"
     );
 }
+
+/// Local mode: the emulator publishes "Participant Published" when a
+/// publisher token makes a stage live, through the same parser and apply
+/// path as SQS messages (no poll involved: the test's poll period is long).
+#[tokio::test]
+async fn the_local_emulator_publishes_the_same_events() {
+    let mut settings = ivs_test_support::harness::test_settings();
+    settings.ivs_events.publisher_poll = Duration::from_secs(600);
+    let s = ivs_test_support::harness::TestServer::start(settings).await;
+    let store = s.server.app().store().clone();
+    let publisher_events = || async {
+        let (_, events) = store.event_log().tail(Some("0-0"), 100).await.unwrap();
+        events
+            .into_iter()
+            .filter(|e| {
+                serde_json::to_value(&e.event).unwrap()["type"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("publisher."))
+            })
+            .count()
+    };
+    assert_eq!(publisher_events().await, 0);
+    s.post("/api/token/publisher", json!({"userId": "host-1"}))
+        .await
+        .data();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while publisher_events().await == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "no publisher.live from the emulator's event"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let text = s.get("/metrics").await.text;
+    assert!(
+        text.contains("ivs_aws_events_total{outcome=\"applied\"} 1\n"),
+        "{text}"
+    );
+    assert_eq!(
+        s.get("/api/stats").await.json["data"]["isPublisherLive"],
+        true
+    );
+}

@@ -45,10 +45,15 @@ impl App {
     }
 
     /// The maintenance round's part: polls when the recorded state is older
-    /// than the poll period.
+    /// than the poll period. Not in an instance's first period: a reader
+    /// that finds nothing recent asks IVS itself, and IVS is not asked in
+    /// the background by every instance that (re)starts.
     pub(crate) async fn poll_publisher_if_due(&self) -> Result<(), ServiceError> {
-        let master = self.master_for_liveness().await;
         let period = self.settings.ivs_events.poll_interval();
+        if self.started.elapsed() < period {
+            return Ok(());
+        }
+        let master = self.master_for_liveness().await;
         let due = match self.store.publisher(&master).await? {
             Some((_, as_of)) => now_ms() - as_of >= period.as_millis() as i64,
             None => true,
