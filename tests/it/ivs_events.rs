@@ -24,7 +24,7 @@ fn now_ms() -> i64 {
 struct Setup {
     moto: MotoSqs,
     queue: String,
-    _redis: RedisServer,
+    redis: RedisServer,
     redis_url: String,
     fake: FakeIvs,
     server: ServerProcess,
@@ -74,7 +74,7 @@ impl Setup {
         Setup {
             moto,
             queue,
-            _redis: redis,
+            redis,
             redis_url,
             fake,
             server,
@@ -342,6 +342,39 @@ async fn replication_events_show_in_the_stage_status() {
         None,
         "an older Ended was applied"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_the_store_cannot_take_is_delivered_again() {
+    let s = Setup::start().await;
+    let master = s.master().await;
+    assert!(!s.live().await);
+    // Redis hangs: applying fails, and the message must stay in the queue.
+    s.redis.pause();
+    s.moto
+        .send(&s.queue, &published(&master, true, now_ms()))
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while s.server.log_lines_with("could not be applied").is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "no failed apply logged\n{}",
+            s.server.logs().join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        s.moto.in_queue(&s.queue).await >= 1,
+        "a message that failed to apply was deleted"
+    );
+    // Redis is back: SQS delivers it again after its visibility timeout.
+    s.redis.resume();
+    assert!(
+        s.moto.wait_empty(&s.queue, Duration::from_secs(30)).await,
+        "the message was not applied and deleted after Redis came back\n{}",
+        s.server.logs().join("\n")
+    );
+    assert!(s.live().await);
 }
 
 /// Local mode: the emulator publishes "Participant Published" when a
