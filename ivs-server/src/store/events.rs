@@ -18,6 +18,7 @@
 //! | `set_draining(true)` that changed it, `drain_if_idle` that drained | `stage.draining` |
 //! | `revive`, `set_draining(false)` that changed it | `stage.revived` |
 //! | `remove_stage_if_empty`, `begin_delete`, `purge_stage` of a registered stage | `stage.removed` |
+//! | `purge_stage`, each viewer it drops (before `stage.removed`) | `viewer.left`, watch time to the purge |
 //! | `record_publisher` that changed the state | `publisher.live` / `publisher.offline` |
 //! | `begin_create` refused at the limit (once a minute at most) | `fleet.stage_limit_reached` |
 
@@ -31,8 +32,10 @@ use serde_json::{json, Value};
 use super::{Millis, StageRecord, StoreError, StoreResult};
 
 /// Events the log keeps by default (`IVS_EVENT_LOG_MAX`): the oldest are
-/// trimmed beyond it. docs/redis.md has the memory cost per entry and why.
-pub const DEFAULT_EVENT_LOG_MAX: u64 = 1_000_000;
+/// trimmed beyond it, delivered or not. About 85 MB of Redis at 170 bytes an
+/// entry; docs/redis.md ("The event log") has the measurement and the
+/// reasoning.
+pub const DEFAULT_EVENT_LOG_MAX: u64 = 500_000;
 
 /// An event as the log holds it.
 #[derive(Debug, Clone, PartialEq)]
