@@ -116,6 +116,9 @@ pub struct Args {
     /// The HTTP server's connections.
     #[command(flatten)]
     pub connections: ConnectionLimits,
+    /// IVS events in (SQS) and the publisher-liveness poll.
+    #[command(flatten)]
+    pub ivs_events: IvsEventsSettings,
 }
 
 /// Listening, API keys and logging: the settings [`Args::into_settings`]
@@ -272,6 +275,55 @@ pub struct Settings {
     pub limits: Limits,
     /// The HTTP server's connection limits.
     pub connections: ConnectionLimits,
+    /// IVS events in (SQS) and the publisher-liveness poll.
+    pub ivs_events: IvsEventsSettings,
+}
+
+/// IVS events in through Amazon SQS, and the publisher-liveness poll that
+/// stays as their fallback (docs/aws.md, "IVS events").
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct IvsEventsSettings {
+    /// URL of the SQS queue an EventBridge rule fills with IVS "IVS Stage Update" events; every instance long-polls it. Unset: publisher liveness and replication by polling only.
+    #[arg(
+        id = "events_queue_url",
+        long = "ivs-events-queue-url",
+        env = "IVS_EVENTS_QUEUE_URL"
+    )]
+    pub queue_url: Option<String>,
+    /// SQS endpoint override (tests point it at a local SQS); unset: AWS's, or AWS_ENDPOINT_URL_SQS.
+    #[arg(
+        id = "events_endpoint_url",
+        long = "ivs-events-endpoint-url",
+        env = "IVS_EVENTS_ENDPOINT_URL"
+    )]
+    pub endpoint_url: Option<String>,
+    /// How often the maintenance instance polls IVS for the publisher's liveness without a queue (milliseconds).
+    #[arg(
+        long = "publisher-poll-ms",
+        env = "IVS_PUBLISHER_POLL_MS",
+        default_value = "5000",
+        value_parser = millis
+    )]
+    pub publisher_poll: Duration,
+    /// The same poll's period when IVS_EVENTS_QUEUE_URL is set: events bring changes at once, the poll only repairs missed ones (milliseconds).
+    #[arg(
+        long = "publisher-poll-with-events-ms",
+        env = "IVS_PUBLISHER_POLL_WITH_EVENTS_MS",
+        default_value = "60000",
+        value_parser = millis
+    )]
+    pub publisher_poll_with_events: Duration,
+}
+
+impl IvsEventsSettings {
+    /// The liveness poll's period in force.
+    pub fn poll_interval(&self) -> Duration {
+        if self.queue_url.is_some() {
+            self.publisher_poll_with_events
+        } else {
+            self.publisher_poll
+        }
+    }
 }
 
 /// Limits of the HTTP server's connections (docs/operations.md, "Abuse limits").
@@ -558,7 +610,8 @@ default_from_flags!(
     AwsSettings,
     LocalSettings,
     Limits,
-    ConnectionLimits
+    ConnectionLimits,
+    IvsEventsSettings
 );
 
 /// The development key, the only one when none is configured.
@@ -623,6 +676,7 @@ impl Args {
         validate_limits(&settings.limits)?;
         validate_aws(&settings.aws)?;
         validate_connections(&settings.connections)?;
+        validate_ivs_events(&settings.ivs_events)?;
         Ok((settings, dev_key))
     }
 
@@ -636,6 +690,7 @@ impl Args {
             local,
             mut limits,
             connections,
+            ivs_events,
         } = self;
         limits.ws_ping_interval = limits.ws_ping_interval.max(MIN_WS_PING_INTERVAL);
         Settings {
@@ -650,8 +705,27 @@ impl Args {
             local,
             limits,
             connections,
+            ivs_events,
         }
     }
+}
+
+/// Checks the IVS-events settings.
+pub fn validate_ivs_events(e: &IvsEventsSettings) -> Result<(), ConfigError> {
+    if e.queue_url.as_deref().is_some_and(|u| u.trim().is_empty()) {
+        return Err(ConfigError::Limits(
+            "IVS_EVENTS_QUEUE_URL must be a queue URL when set".into(),
+        ));
+    }
+    if e.publisher_poll < Duration::from_millis(500)
+        || e.publisher_poll_with_events < Duration::from_millis(500)
+    {
+        return Err(ConfigError::Limits(
+            "IVS_PUBLISHER_POLL_MS and IVS_PUBLISHER_POLL_WITH_EVENTS_MS must be at least 500"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Checks the AWS backend settings.

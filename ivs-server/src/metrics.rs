@@ -25,6 +25,7 @@ use warp::http::Method;
 use crate::store::StageLoad;
 
 pub mod connections;
+pub mod ivs_events;
 pub mod process;
 pub mod refusals;
 pub mod sampled;
@@ -170,6 +171,8 @@ pub struct Metrics {
     pub refusals: Arc<Refusals>,
     /// The HTTP server's connections.
     pub connections: Arc<ConnectionStats>,
+    /// IVS events read, by outcome.
+    pub ivs_events: ivs_events::IvsEventCounts,
 }
 
 impl Default for Metrics {
@@ -235,6 +238,8 @@ impl Default for Metrics {
             "The server's version",
             Info::new([("version", env!("CARGO_PKG_VERSION"))]),
         );
+        let ivs_events = ivs_events::IvsEventCounts::default();
+        ivs_events.register(&mut registry);
         let refusals = Arc::new(Refusals::default());
         let connections = Arc::new(ConnectionStats::default());
         registry.register_collector(Box::new(refusals.clone()));
@@ -254,6 +259,7 @@ impl Default for Metrics {
             rate_limited,
             refusals,
             connections,
+            ivs_events,
         }
     }
 }

@@ -214,6 +214,10 @@ impl Server {
             stop_rx.clone(),
         ));
         let sampled_logs = tokio::spawn(flush_sampled_logs(self.app.clone(), stop_rx.clone()));
+        let ivs_events = tokio::spawn(crate::service::run_ivs_events(
+            self.app.clone(),
+            stop_rx.clone(),
+        ));
         let signal = async move {
             shutdown.await;
             tracing::info!("shutting down");
@@ -226,7 +230,7 @@ impl Server {
         // sure every session has sent its close frame before returning.
         // `recv` returns `None` once all senders are gone.
         let _ = tokio::time::timeout(Duration::from_secs(3), alive_rx.recv()).await;
-        let _ = tokio::join!(maintenance, broadcaster, sampled_logs, events);
+        let _ = tokio::join!(maintenance, broadcaster, sampled_logs, events, ivs_events);
         // Scale-ups that requests started finish (or time out) before exit.
         self.app.drain_tasks(Duration::from_secs(10)).await;
         self.app.metrics().refusals.drain();

@@ -17,6 +17,7 @@ mod fleet;
 mod fleet_rules;
 mod hardening;
 mod http_defence;
+mod ivs_events;
 mod model_fleet;
 mod openapi;
 mod rate_limit_fleet;

@@ -205,6 +205,26 @@ impl std::fmt::Debug for AwsIvs {
     }
 }
 
+/// The AWS SDK configuration loader with the region and credentials of the
+/// settings (else the standard chains): shared by IVS and the SQS consumer
+/// of IVS events, each adding its own timeouts and endpoint.
+pub(crate) fn sdk_loader(aws: &crate::config::AwsSettings) -> aws_config::ConfigLoader {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(region) = &aws.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    if let Some(c) = &aws.credentials {
+        loader = loader.credentials_provider(Credentials::new(
+            c.access_key_id.clone(),
+            c.secret_access_key.expose().to_string(),
+            None,
+            None,
+            "ivs-server-settings",
+        ));
+    }
+    loader
+}
+
 impl AwsIvs {
     /// A backend configured from the settings: region and credentials from
     /// the settings or the standard chains, the endpoint override, retries,
@@ -223,21 +243,7 @@ impl AwsIvs {
             .operation_attempt_timeout(aws.attempt_timeout)
             .operation_timeout(aws.attempt_timeout * attempts + MAX_BACKOFF * (attempts - 1))
             .build();
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(retry)
-            .timeout_config(timeouts);
-        if let Some(region) = &aws.region {
-            loader = loader.region(Region::new(region.clone()));
-        }
-        if let Some(c) = &aws.credentials {
-            loader = loader.credentials_provider(Credentials::new(
-                c.access_key_id.clone(),
-                c.secret_access_key.expose().to_string(),
-                None,
-                None,
-                "ivs-server-settings",
-            ));
-        }
+        let mut loader = sdk_loader(aws).retry_config(retry).timeout_config(timeouts);
         if let Some(url) = &settings.ivs.endpoint_url {
             loader = loader.endpoint_url(url.clone());
         }
@@ -701,6 +707,16 @@ impl IvsBackend for AwsIvs {
 
     fn replication_note(&self, stage_arn: &str) -> Option<String> {
         self.inner.replication.note(stage_arn)
+    }
+
+    fn observe_replication(&self, destination: &str, participant_id: &str, active: bool, at: i64) {
+        if self
+            .inner
+            .replication
+            .report(destination, participant_id, active, at)
+        {
+            tracing::info!(stage = %destination, participant = %participant_id, active, "IVS reported a replication change");
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 //! slots in behind the same trait.
 
 pub mod aws;
+pub mod events;
 pub mod local;
 pub mod rules;
 pub mod token;
@@ -160,6 +161,26 @@ pub trait IvsBackend: Send + Sync + 'static {
     /// An operator-facing note about a stage, e.g. why the publisher is not
     /// replicated into it. The default has none.
     fn replication_note(&self, _stage_arn: &str) -> Option<String> {
+        None
+    }
+
+    /// IVS reported (an EventBridge event) that `participant_id`'s
+    /// replication into `destination` started (`active`) or ended at `at`
+    /// (ms). Ignored when the backend has seen something newer itself. The
+    /// default does nothing.
+    fn observe_replication(
+        &self,
+        _destination: &str,
+        _participant_id: &str,
+        _active: bool,
+        _at: i64,
+    ) {
+    }
+
+    /// The events this backend publishes itself, in EventBridge's shape (the
+    /// local emulator: its publisher tokens starting and ending a stage's
+    /// session), handed out once. The default has none.
+    fn take_events(&self) -> Option<tokio::sync::mpsc::Receiver<String>> {
         None
     }
 }

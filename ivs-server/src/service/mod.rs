@@ -6,7 +6,9 @@
 //! many) act as one service when they share a store and an IVS account.
 
 mod error;
+mod ivs_events;
 mod lease;
+mod liveness;
 mod scaling;
 mod stages;
 mod stats;
@@ -31,6 +33,7 @@ use crate::store::{
 
 pub(crate) use error::held_arn;
 pub use error::{Invalid, ServiceError};
+pub use ivs_events::run_ivs_events;
 use scaling::Created;
 pub use scaling::ScaleResult;
 

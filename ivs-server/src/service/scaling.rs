@@ -332,6 +332,10 @@ impl App {
         self.disconnect_departed().await?;
         self.scale_down(now, fence).await?;
         self.finish_deletions().await?;
+        // A poll failure must not stop the rest of maintenance.
+        if let Err(e) = self.poll_publisher_if_due().await {
+            tracing::warn!(error = %e, "publisher liveness poll failed");
+        }
         if round % RECONCILE_EVERY == 1 {
             self.reconcile().await?;
         }

@@ -25,22 +25,6 @@ fn all_stage_stats(stages: &[StageLoad], with_tags: bool) -> Result<Vec<StageSta
 }
 
 impl App {
-    /// Whether the publisher is live on the master stage. A backend failure
-    /// reads as "not live" rather than failing the statistics.
-    pub async fn publisher_live(&self) -> bool {
-        let master = match self.current_master().await {
-            Ok(arn) => arn,
-            Err(_) => self.master_arn(),
-        };
-        match self.ivs.publisher_live(&master).await {
-            Ok(live) => live,
-            Err(e) => {
-                tracing::warn!(error = %e, "publisher liveness unknown");
-                false
-            }
-        }
-    }
-
     /// `GET /api/stats`.
     pub async fn stats(&self) -> Result<Stats, ServiceError> {
         let (stages, live) = tokio::join!(self.store.stages(), self.publisher_live());

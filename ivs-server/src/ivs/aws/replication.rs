@@ -17,6 +17,13 @@
 //!
 //! Before a stage is deleted its replication is stopped
 //! (StopParticipantReplication), then the stage is forgotten.
+//!
+//! IVS's "Participant Replication Started / Ended" events (SQS, see
+//! `ivs/events`) are recorded per stage with their time: an ended
+//! replication shows in the stage's note and wakes the loop at once, so it is
+//! started again without waiting for the next round. An event older than
+//! what a round last saw through ListParticipantReplicas is ignored, and a
+//! round clears what older events said.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, Weak};
@@ -41,6 +48,50 @@ pub(super) struct Target {
     active_for: Option<String>,
     /// Why the publisher is not here, for operators.
     note: Option<String>,
+    /// When a round last saw the replication active here (ms).
+    observed_at: i64,
+    /// What IVS's events last said, if newer than `observed_at`.
+    reported: Option<Reported>,
+}
+
+/// A replication change IVS reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Reported {
+    active: bool,
+    participant_id: String,
+    at: i64,
+}
+
+impl Target {
+    fn new(arn: &str) -> Self {
+        Target {
+            arn: arn.to_string(),
+            active_for: None,
+            note: None,
+            observed_at: 0,
+            reported: None,
+        }
+    }
+
+    /// The operator's note: the round's own, else an ended replication IVS reported.
+    fn note(&self) -> Option<String> {
+        if self.note.is_some() {
+            return self.note.clone();
+        }
+        let r = self.reported.as_ref().filter(|r| !r.active)?;
+        let at = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(r.at)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_default();
+        Some(format!(
+            "IVS reported at {at} that the publisher's replication (participant {}) into this stage ended; \
+             the server starts it again while the publisher is live on the master stage",
+            r.participant_id
+        ))
+    }
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
 }
 
 /// What the backend knows about the master, the overflow stages and their
@@ -88,11 +139,7 @@ impl Replication {
         }
         let mut targets = lock(&self.targets);
         if !targets.iter().any(|t| t.arn == arn) {
-            targets.push(Target {
-                arn: arn.to_string(),
-                active_for: None,
-                note: None,
-            });
+            targets.push(Target::new(arn));
             self.kick.notify_one();
         }
     }
@@ -122,11 +169,7 @@ impl Replication {
                 Some(t) => kept.push(t.clone()),
                 None => {
                     added = true;
-                    kept.push(Target {
-                        arn: arn.clone(),
-                        active_for: None,
-                        note: None,
-                    });
+                    kept.push(Target::new(arn));
                 }
             }
         }
@@ -140,7 +183,34 @@ impl Replication {
         lock(&self.targets)
             .iter()
             .find(|t| t.arn == arn)
-            .and_then(|t| t.note.clone())
+            .and_then(Target::note)
+    }
+
+    /// Records a replication change IVS reported at `at`; returns whether it
+    /// was newer than what is known (a round's observation or an event).
+    pub(super) fn report(&self, arn: &str, participant_id: &str, active: bool, at: i64) -> bool {
+        let mut targets = lock(&self.targets);
+        let Some(t) = targets.iter_mut().find(|t| t.arn == arn) else {
+            return false;
+        };
+        if at <= t.observed_at || t.reported.as_ref().is_some_and(|r| r.at >= at) {
+            return false;
+        }
+        t.reported = Some(Reported {
+            active,
+            participant_id: participant_id.to_string(),
+            at,
+        });
+        if active {
+            t.active_for = Some(participant_id.to_string());
+        } else {
+            if t.active_for.as_deref() == Some(participant_id) {
+                t.active_for = None;
+            }
+            // Start it again now rather than at the next round.
+            self.kick.notify_one();
+        }
+        true
     }
 
     fn target_arns(&self) -> Vec<String> {
@@ -154,6 +224,14 @@ impl Replication {
             return false;
         };
         t.active_for = active_for.map(str::to_string);
+        if t.active_for.is_some() {
+            // Seen active now: older events no longer say anything.
+            let now = now_ms();
+            t.observed_at = now;
+            if t.reported.as_ref().is_some_and(|r| r.at <= now) {
+                t.reported = None;
+            }
+        }
         let changed = t.note != note;
         t.note = note;
         changed

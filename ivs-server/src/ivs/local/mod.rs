@@ -7,6 +7,12 @@
 //! publish-capable token is minted for it until that token expires. Its
 //! `activeSessionId` exists exactly while it is live.
 //!
+//! Like IVS, it reports those changes as EventBridge "IVS Stage Update"
+//! events ("Participant Published" when a publisher token makes a stage
+//! live, "Participant Unpublished" when the session it started ends), handed
+//! to the server through [`IvsBackend::take_events`]: the same messages, and
+//! the same code path, as events read from SQS on AWS.
+//!
 //! One account is one emulated AWS account. Without Redis it lives in this
 //! process ([`account::MemoryAccount`]); with `REDIS_URL` set it lives in
 //! Redis ([`redis_account::RedisAccount`]), so that every local-mode instance
@@ -16,9 +22,12 @@
 pub mod account;
 pub mod redis_account;
 
+use std::sync::{Arc, Mutex};
+
 use async_trait::async_trait;
 use chrono::Utc;
 use ivs_api::{Capability, StageArn, Tags};
+use tokio::sync::mpsc;
 
 use self::account::{AccountState, MemoryAccount, StageState, StoredStage};
 use super::rules::{
@@ -37,8 +46,15 @@ pub struct LocalIvs {
     region: String,
     account: String,
     signer: TokenSigner,
-    state: Box<dyn AccountState>,
+    state: Arc<dyn AccountState>,
+    events: mpsc::Sender<String>,
+    /// The receiving end, until the server takes it.
+    receiver: Mutex<Option<mpsc::Receiver<String>>>,
 }
+
+/// Events waiting for the server; past this, new ones are dropped (the
+/// liveness poll still sees the change).
+const EVENT_QUEUE: usize = 256;
 
 impl std::fmt::Debug for LocalIvs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -106,11 +122,14 @@ impl LocalIvs {
         signer: TokenSigner,
         state: Box<dyn AccountState>,
     ) -> Self {
+        let (events, receiver) = mpsc::channel(EVENT_QUEUE);
         LocalIvs {
             region: region.into(),
             account: account.into(),
             signer,
-            state,
+            state: Arc::from(state),
+            events,
+            receiver: Mutex::new(Some(receiver)),
         }
     }
 
@@ -123,6 +142,58 @@ impl LocalIvs {
     /// The token signer (tests verify tokens with its public key).
     pub fn signer(&self) -> &TokenSigner {
         &self.signer
+    }
+
+    /// Publishes a stage event, as IVS does to EventBridge.
+    fn publish_event(&self, body: String) {
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.events.try_send(body) {
+            tracing::warn!("the emulator's event queue is full: an IVS event is dropped");
+        }
+    }
+
+    /// Reports the publisher live now, and offline when its session ends
+    /// (unless a later publisher token has extended it by then).
+    fn publisher_events(&self, spec: &TokenSpec, participant_id: &str, until: i64) {
+        let now = now_ms();
+        self.publish_event(super::events::eventbridge::stage_update(
+            &random_id(ID_LEN),
+            &spec.stage_arn,
+            true,
+            participant_id,
+            &spec.user_id,
+            now,
+        ));
+        let (state, events) = (Arc::downgrade(&self.state), self.events.clone());
+        let (arn, participant, user) = (
+            spec.stage_arn.clone(),
+            participant_id.to_string(),
+            spec.user_id.clone(),
+        );
+        tokio::spawn(async move {
+            let wait = u64::try_from(until - now).unwrap_or(0);
+            tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+            let Some(state) = state.upgrade() else { return };
+            let ended = match state.get(&arn).await {
+                Ok(Some(s)) => s.session.is_none_or(|s| s.until <= now_ms()),
+                // Deleted: nothing left to report.
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::debug!(error = %e, "emulator: the session's end cannot be checked");
+                    return;
+                }
+            };
+            if ended {
+                let body = super::events::eventbridge::stage_update(
+                    &random_id(ID_LEN),
+                    &arn,
+                    false,
+                    &participant,
+                    &user,
+                    until,
+                );
+                let _ = events.try_send(body);
+            }
+        });
     }
 
     /// Participants disconnected from a stage within the last hour, sorted
@@ -222,6 +293,7 @@ impl IvsBackend for LocalIvs {
                 // Deleted between the lookup and now.
                 return Err(IvsError::NotFound(spec.stage_arn.clone()));
             }
+            self.publisher_events(spec, &minted.participant_id, minted.expires_at.millis());
         }
         Ok(minted)
     }
@@ -254,5 +326,12 @@ impl IvsBackend for LocalIvs {
 
     async fn health(&self) -> BackendHealth {
         BackendHealth::Local
+    }
+
+    fn take_events(&self) -> Option<mpsc::Receiver<String>> {
+        self.receiver
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
     }
 }
