@@ -171,6 +171,14 @@ pub struct RedisSettings {
         default_value = "ivs:"
     )]
     pub prefix: String,
+    /// Fleet events the store keeps for webhook delivery and the `/ws` events channel (either store; Redis trims a little above it); beyond it the oldest are dropped, delivered or not (docs/redis.md, "The event log").
+    #[arg(
+        long = "event-log-max",
+        env = "IVS_EVENT_LOG_MAX",
+        default_value_t = crate::store::events::DEFAULT_EVENT_LOG_MAX,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub event_log_max: u64,
 }
 
 impl RedisSettings {

@@ -106,13 +106,19 @@ async fn make_store(
     settings: &Settings,
 ) -> Result<(Arc<dyn ViewerStore>, Option<Arc<RedisStore>>), BuildError> {
     match settings.redis.options() {
-        None => Ok((Arc::new(MemoryStore::new()), None)),
+        None => Ok((
+            Arc::new(MemoryStore::with_event_log_max(
+                settings.redis.event_log_max,
+            )),
+            None,
+        )),
         // Unreachable at start-up is an error (the server refuses to start);
         // later outages are survived by the store itself.
         Some(options) => {
             let store = RedisStore::connect_with(&options, &settings.redis.prefix)
                 .await
-                .map_err(BuildError::Store)?;
+                .map_err(BuildError::Store)?
+                .with_event_log_max(settings.redis.event_log_max);
             let store = Arc::new(store);
             Ok((store.clone(), Some(store)))
         }

@@ -190,7 +190,7 @@ async fn join_commands(
 ) -> HashMap<String, u64> {
     let watched = [
         "evalsha", "zrange", "zcard", "hmget", "hget", "hset", "zadd", "zscore", "exists",
-        "hincrby",
+        "hincrby", "xadd",
     ];
     let before = stats(server, &watched);
     assert!(matches!(
@@ -212,7 +212,8 @@ async fn a_join_costs_the_same_whatever_the_number_of_stages() {
     // One EVALSHA; inside it the viewer's entry (HGET, HSET), the least
     // loaded stage twice (ZRANGE ... 0 0: to pick it and, after the add, for
     // needs_stage), the add (ZADD, HINCRBY of the stage's count) and the new
-    // count in the load index (ZADD XX).
+    // count in the load index (ZADD XX); and its viewer.joined event (XADD,
+    // in the same script).
     assert_eq!(
         one_stage,
         counts(&[
@@ -222,6 +223,7 @@ async fn a_join_costs_the_same_whatever_the_number_of_stages() {
             ("zrange", 2),
             ("zadd", 2),
             ("hincrby", 1),
+            ("xadd", 1),
         ])
     );
     for i in 0..300 {
@@ -666,6 +668,8 @@ async fn every_key_is_under_the_prefix() {
             "fence:sweep",
             // u2 left: its participant waits to be disconnected in IVS.
             "departed",
+            // The joins and the leave were recorded as fleet events.
+            "events",
         ]
         .into_iter()
         .map(|k| format!("{{{p}}}:{k}"))
@@ -689,7 +693,14 @@ async fn every_key_is_under_the_prefix() {
         .unwrap();
     assert!(pttl > 0 && pttl <= 60_000, "{pttl}");
     // The registry, viewers and watch times never expire by TTL.
-    for key in ["{one}:stages", "{one}:viewer", "{one}:watch", "{one}:hb"] {
+    // (The event log is bounded by its length, not by time.)
+    for key in [
+        "{one}:stages",
+        "{one}:viewer",
+        "{one}:watch",
+        "{one}:hb",
+        "{one}:events",
+    ] {
         assert_eq!(server.command(&["PTTL", key]), "-1", "{key}");
     }
 }

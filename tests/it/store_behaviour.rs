@@ -27,9 +27,14 @@ struct Fixture {
     _redis: Option<RedisServer>,
 }
 
+/// The event log's bound in every store of the suite: small, so that
+/// `the_log_keeps_about_its_bound` reaches it quickly, and above what any
+/// other behaviour records.
+const EVENT_CAP: u64 = 50;
+
 fn memory() -> Fixture {
     Fixture {
-        store: Arc::new(MemoryStore::new()),
+        store: Arc::new(MemoryStore::with_event_log_max(EVENT_CAP)),
         _redis: None,
     }
 }
@@ -38,7 +43,8 @@ async fn redis() -> Fixture {
     let server = RedisServer::start();
     let store = RedisStore::connect(&server.url(), "test:")
         .await
-        .expect("connect to the test Redis");
+        .expect("connect to the test Redis")
+        .with_event_log_max(EVENT_CAP);
     Fixture {
         store: Arc::new(store),
         _redis: Some(server),
@@ -78,7 +84,8 @@ macro_rules! behaviours {
             $(
                 let store = RedisStore::connect(&seeds, concat!(stringify!($name), ":"))
                     .await
-                    .unwrap_or_else(|e| panic!("{}: connect: {e}", stringify!($name)));
+                    .unwrap_or_else(|e| panic!("{}: connect: {e}", stringify!($name)))
+                    .with_event_log_max(EVENT_CAP);
                 $name(&store).await;
             )*
         }
@@ -117,6 +124,10 @@ behaviours!(
     event_groups_hand_each_event_to_one_consumer,
     claims_take_idle_events_once,
     tail_follows_from_now_on_in_pages,
+    viewer_steps_record_their_events,
+    stage_steps_record_their_events,
+    fenced_steps_record_their_events,
+    the_log_keeps_about_its_bound,
 );
 
 const MINUTE: Duration = Duration::from_secs(60);

@@ -31,8 +31,10 @@ use serde_json::{json, Value};
 use super::{Millis, StageRecord, StoreError, StoreResult};
 
 /// Events the log keeps by default (`IVS_EVENT_LOG_MAX`): the oldest are
-/// trimmed beyond it. docs/redis.md has the memory cost per entry and why.
-pub const DEFAULT_EVENT_LOG_MAX: u64 = 1_000_000;
+/// trimmed beyond it, delivered or not. About 85 MB of Redis at 170 bytes an
+/// entry; docs/redis.md ("The event log") has the measurement and the
+/// reasoning.
+pub const DEFAULT_EVENT_LOG_MAX: u64 = 500_000;
 
 /// An event as the log holds it.
 #[derive(Debug, Clone, PartialEq)]

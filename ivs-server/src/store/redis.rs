@@ -459,6 +459,7 @@ impl ViewerStore for RedisStore {
                     json.as_str().into(),
                     fence.holder.as_str().into(),
                     token.as_str().into(),
+                    now.into(),
                 ],
             )
             .await?;

@@ -3,9 +3,12 @@
 use std::time::Duration;
 
 use ivs_server::store::events::LoggedEvent;
-use ivs_server::store::ViewerStore;
+use ivs_server::store::{
+    BeginOutcome, Fence, LeaveOutcome, RemovalReason, RemoveOutcome, StageKind, ViewerStore,
+};
+use serde_json::{json, Value};
 
-use super::{ARN_A, ARN_B};
+use super::{create_intent, lease, named, req, stage, ARN_A, ARN_B, ARN_C, EVENT_CAP, MINUTE};
 
 /// Records `n` events at times `t0`, `t0 + 1`, … (the publisher on ARN_B
 /// going live and offline in turn).
@@ -205,4 +208,346 @@ pub(super) async fn tail_follows_from_now_on_in_pages(s: &dyn ViewerStore) {
     assert_eq!(times, [300, 301, 302, 303, 304]);
     assert_eq!(p3, page3[0].position);
     assert_eq!(log.backlog().await.unwrap(), 7);
+}
+
+/// The events recorded since `cursor`, which moves past them.
+async fn since(s: &dyn ViewerStore, cursor: &mut String) -> Vec<LoggedEvent> {
+    let (next, events) = s.event_log().tail(Some(cursor), 1_000).await.unwrap();
+    *cursor = next;
+    events
+}
+
+/// Type and `data` of each event, as the wire writes them.
+fn shapes(events: &[LoggedEvent]) -> Vec<(String, Value)> {
+    events
+        .iter()
+        .map(|e| {
+            let json = serde_json::to_value(&e.event).unwrap();
+            (e.event.event_type().to_string(), json["data"].clone())
+        })
+        .collect()
+}
+
+fn one(kind: &str, data: Value) -> Vec<(String, Value)> {
+    vec![(kind.to_string(), data)]
+}
+
+/// Checks that exactly one event was recorded since `cursor`, of this type
+/// and data; returns it.
+async fn expect(
+    s: &dyn ViewerStore,
+    cursor: &mut String,
+    kind: &str,
+    data: Value,
+) -> Vec<LoggedEvent> {
+    let events = since(s, cursor).await;
+    assert_eq!(shapes(&events), one(kind, data));
+    events
+}
+
+fn wall() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Checks that the events happened at the step's `now`.
+fn at(events: &[LoggedEvent], now: i64) {
+    for e in events {
+        assert_eq!(e.event.timestamp.millis(), now, "{:?}", e.event);
+    }
+}
+
+/// Checks that the events carry the store's clock (steps without a `now`).
+fn on_the_clock(events: &[LoggedEvent], from: i64) {
+    for e in events {
+        let t = e.event.timestamp.millis();
+        assert!(t >= from - 1_000 && t <= wall() + 1_000, "{t} vs {from}");
+    }
+}
+
+pub(super) async fn viewer_steps_record_their_events(s: &dyn ViewerStore) {
+    let mut c = s.event_log().tail(None, 1).await.unwrap().0;
+    s.register_stage(&stage(ARN_A, 1)).await.unwrap();
+    since(s, &mut c).await;
+    let joined = |user: &str, now: i64| json!({ "userId": user, "stageArn": ARN_A, "participantId": format!("p-{user}-{now}") });
+    let gone =
+        |user: &str, secs: u64| json!({ "userId": user, "stageArn": ARN_A, "watchDuration": secs });
+    // A join counts the viewer: viewer.joined at the join's time.
+    s.join(&req("u1", 1_000, 50, 40)).await.unwrap();
+    let e = expect(s, &mut c, "viewer.joined", joined("u1", 1_000)).await;
+    at(&e, 1_000);
+    // A rejoin, heartbeats (known or not): nothing.
+    s.join(&req("u1", 2_000, 50, 40)).await.unwrap();
+    s.heartbeat("u1", ARN_A, 3_000).await.unwrap();
+    s.heartbeat("nobody", ARN_A, 3_000).await.unwrap();
+    s.heartbeat("u1", ARN_B, 3_000).await.unwrap();
+    assert!(since(s, &mut c).await.is_empty());
+    // A leave: viewer.left with the watch time; once.
+    assert_eq!(
+        s.leave("u1", ARN_A, 11_000, MINUTE).await.unwrap(),
+        LeaveOutcome::Left(10)
+    );
+    let e = expect(s, &mut c, "viewer.left", gone("u1", 10)).await;
+    at(&e, 11_000);
+    s.leave("u1", ARN_A, 12_000, MINUTE).await.unwrap();
+    s.leave("nobody", ARN_A, 12_000, MINUTE).await.unwrap();
+    assert!(since(s, &mut c).await.is_empty());
+    // A join undone: its viewer.joined, then viewer.left with nothing watched.
+    s.join(&req("u2", 20_000, 50, 40)).await.unwrap();
+    let before = wall();
+    s.forget("u2", ARN_A).await.unwrap();
+    let e = since(s, &mut c).await;
+    assert_eq!(
+        shapes(&e),
+        [
+            ("viewer.joined".to_string(), joined("u2", 20_000)),
+            ("viewer.left".to_string(), gone("u2", 0)),
+        ]
+    );
+    on_the_clock(&e[1..], before);
+    s.forget("u2", ARN_A).await.unwrap();
+    assert!(since(s, &mut c).await.is_empty());
+    // Expiry: viewer.expired (join to last heartbeat) at the sweep's time.
+    s.join(&req("u3", 30_000, 50, 40)).await.unwrap();
+    s.join(&req("u4", 30_000, 50, 40)).await.unwrap();
+    s.heartbeat("u3", ARN_A, 40_000).await.unwrap();
+    s.heartbeat("u4", ARN_A, 150_000).await.unwrap();
+    since(s, &mut c).await;
+    assert_eq!(s.sweep(200_000, MINUTE, MINUTE * 60).await.unwrap(), 1);
+    let e = expect(s, &mut c, "viewer.expired", gone("u3", 10)).await;
+    at(&e, 200_000);
+    assert_eq!(s.sweep(200_001, MINUTE, MINUTE * 60).await.unwrap(), 0);
+    assert!(since(s, &mut c).await.is_empty());
+}
+
+pub(super) async fn stage_steps_record_their_events(s: &dyn ViewerStore) {
+    let mut c = s.event_log().tail(None, 1).await.unwrap().0;
+    let a = json!({ "stageArn": ARN_A });
+    // New to the registry: stage.created; replaced: nothing.
+    let before = wall();
+    s.register_stage(&stage(ARN_A, 1)).await.unwrap();
+    let e = expect(
+        s,
+        &mut c,
+        "stage.created",
+        json!({ "stageArn": ARN_A, "name": "name-aaaa", "autoScaled": true, "isMaster": false }),
+    )
+    .await;
+    on_the_clock(&e, before);
+    s.register_stage(&named(ARN_A, "renamed", 1)).await.unwrap();
+    s.rename_stage(ARN_A, "again").await.unwrap();
+    assert!(since(s, &mut c).await.is_empty());
+    let mut master = stage(ARN_C, 0);
+    master.kind = StageKind::Master;
+    s.register_stage(&master).await.unwrap();
+    assert_eq!(
+        shapes(&since(s, &mut c).await),
+        one(
+            "stage.created",
+            json!({ "stageArn": ARN_C, "name": "name-cccc", "autoScaled": false, "isMaster": true })
+        )
+    );
+    // (Out of the way: viewers below go to A.)
+    s.purge_stage(ARN_C, 2, RemovalReason::Gone).await.unwrap();
+    since(s, &mut c).await;
+    // Drain marks: only a change is an event.
+    assert!(s.set_draining(ARN_A, true).await.unwrap());
+    assert!(s.set_draining(ARN_A, true).await.unwrap());
+    assert!(s.set_draining(ARN_A, false).await.unwrap());
+    assert!(s.set_draining(ARN_A, false).await.unwrap());
+    assert!(!s.set_draining(ARN_B, true).await.unwrap());
+    let e = since(s, &mut c).await;
+    assert_eq!(
+        shapes(&e),
+        [
+            ("stage.draining".to_string(), a.clone()),
+            ("stage.revived".to_string(), a.clone()),
+        ]
+    );
+    on_the_clock(&e, before);
+    // A revival of a stage that is not draining: nothing; of one that is:
+    // stage.revived at its time.
+    assert!(!s.revive(ARN_A, 5_000).await.unwrap());
+    assert!(!s.revive(ARN_B, 5_000).await.unwrap());
+    assert!(since(s, &mut c).await.is_empty());
+    s.set_draining(ARN_A, true).await.unwrap();
+    since(s, &mut c).await;
+    assert!(s.revive(ARN_A, 6_000).await.unwrap());
+    let e = expect(s, &mut c, "stage.revived", a.clone()).await;
+    at(&e, 6_000);
+    // Removal: refused while it has viewers; then stage.removed (deleted).
+    s.join(&req("u1", 7_000, 50, 40)).await.unwrap();
+    since(s, &mut c).await;
+    assert_eq!(
+        s.remove_stage_if_empty(ARN_A, RemovalReason::Deleted)
+            .await
+            .unwrap(),
+        RemoveOutcome::NotEmpty(1)
+    );
+    assert!(since(s, &mut c).await.is_empty());
+    s.leave("u1", ARN_A, 8_000, MINUTE).await.unwrap();
+    since(s, &mut c).await;
+    assert_eq!(
+        s.remove_stage_if_empty(ARN_A, RemovalReason::Deleted)
+            .await
+            .unwrap(),
+        RemoveOutcome::Removed
+    );
+    let e = expect(
+        s,
+        &mut c,
+        "stage.removed",
+        json!({ "stageArn": ARN_A, "reason": "deleted" }),
+    )
+    .await;
+    on_the_clock(&e, before);
+    s.remove_stage_if_empty(ARN_A, RemovalReason::Deleted)
+        .await
+        .unwrap();
+    // A purge of a registered stage (its viewers go with it silently);
+    // of an unknown one, nothing.
+    s.register_stage(&stage(ARN_B, 2)).await.unwrap();
+    s.join(&req("u2", 9_000, 50, 40)).await.unwrap();
+    since(s, &mut c).await;
+    s.purge_stage(ARN_B, 10_000, RemovalReason::Gone)
+        .await
+        .unwrap();
+    let e = expect(
+        s,
+        &mut c,
+        "stage.removed",
+        json!({ "stageArn": ARN_B, "reason": "gone" }),
+    )
+    .await;
+    at(&e, 10_000);
+    s.purge_stage(ARN_B, 11_000, RemovalReason::Gone)
+        .await
+        .unwrap();
+    assert!(since(s, &mut c).await.is_empty());
+}
+
+pub(super) async fn fenced_steps_record_their_events(s: &dyn ViewerStore) {
+    let mut c = s.event_log().tail(None, 1).await.unwrap().0;
+    let f = lease(s, "scale-up", "h1").await;
+    s.register_stage(&stage(ARN_A, 1)).await.unwrap();
+    since(s, &mut c).await;
+    // At the limit: fleet.stage_limit_reached, once a minute at most.
+    assert_eq!(
+        s.begin_create(&create_intent("x", false), &f, 2)
+            .await
+            .unwrap(),
+        BeginOutcome::Recorded
+    );
+    assert!(since(s, &mut c).await.is_empty());
+    let before = wall();
+    for _ in 0..3 {
+        assert_eq!(
+            s.begin_create(&create_intent("y", false), &f, 2)
+                .await
+                .unwrap(),
+            BeginOutcome::AtLimit
+        );
+    }
+    let e = expect(
+        s,
+        &mut c,
+        "fleet.stage_limit_reached",
+        json!({ "activeStages": 2, "maxStages": 2 }),
+    )
+    .await;
+    on_the_clock(&e, before);
+    // Finishing a creation registers the stage: stage.created.
+    assert!(s.finish_create(&named(ARN_B, "x", 2), &f).await.unwrap());
+    let e = since(s, &mut c).await;
+    assert_eq!(shapes(&e).len(), 1);
+    assert_eq!(e[0].event.event_type(), "stage.created");
+    // A refused drain (too young): nothing; a drain: stage.draining.
+    let young = Duration::from_secs(3600);
+    assert!(!s.drain_if_idle(ARN_A, 5, young, 100_000, &f).await.unwrap());
+    assert!(since(s, &mut c).await.is_empty());
+    assert!(s
+        .drain_if_idle(ARN_A, 5, MINUTE, 100_000, &f)
+        .await
+        .unwrap());
+    let e = expect(s, &mut c, "stage.draining", json!({ "stageArn": ARN_A })).await;
+    at(&e, 100_000);
+    // Scale-down takes it out: stage.removed (scaled_down) at its time.
+    assert_eq!(
+        s.begin_delete(ARN_A, 110_000, &f).await.unwrap(),
+        RemoveOutcome::Removed
+    );
+    let e = expect(
+        s,
+        &mut c,
+        "stage.removed",
+        json!({ "stageArn": ARN_A, "reason": "scaled_down" }),
+    )
+    .await;
+    at(&e, 110_000);
+    // A stale fence changes nothing, so records nothing.
+    let stale = Fence {
+        token: f.token + 1,
+        ..f.clone()
+    };
+    assert_eq!(
+        s.begin_create(&create_intent("z", false), &stale, 1)
+            .await
+            .unwrap(),
+        BeginOutcome::Fenced
+    );
+    assert!(!s
+        .finish_create(&named(ARN_C, "z", 3), &stale)
+        .await
+        .unwrap());
+    assert_eq!(
+        s.begin_delete(ARN_B, 120_000, &stale).await.unwrap(),
+        RemoveOutcome::Fenced
+    );
+    assert!(since(s, &mut c).await.is_empty());
+}
+
+/// How far past its bound a Redis stream may stay: `MAXLEN ~` removes whole
+/// nodes only (`stream-node-max-entries`, 100 by default).
+const NODE: u64 = 100;
+
+pub(super) async fn the_log_keeps_about_its_bound(s: &dyn ViewerStore) {
+    let log = s.event_log();
+    log.create_group("g").await.unwrap();
+    record(s, 1_000, 3).await;
+    let old = log.read_new("g", "crashed", 10).await.unwrap();
+    assert_eq!(old.len(), 3);
+    record(s, 2_000, (EVENT_CAP + 2 * NODE) as i64).await;
+    let held = log.backlog().await.unwrap();
+    assert!(
+        (EVENT_CAP..=EVENT_CAP + NODE).contains(&held),
+        "{held} events held for a bound of {EVENT_CAP}"
+    );
+    // The oldest went first: what is left is the newest, in order.
+    let (_, all) = log.tail(Some("0-0"), 1_000).await.unwrap();
+    assert_eq!(all.len() as u64, held);
+    let last = 2_000 + (EVENT_CAP + 2 * NODE) as i64 - 1;
+    assert_eq!(all[all.len() - 1].event.timestamp.millis(), last);
+    assert_eq!(all[0].event.timestamp.millis(), last + 1 - held as i64);
+    // Still pending, but trimmed: a claim drops them from the group and
+    // says so, to one caller only.
+    assert_eq!(
+        log.pending("g", Duration::ZERO, None, 10)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    let wanted = positions(&old);
+    let claimed = log.claim("g", "c2", Duration::ZERO, &wanted).await.unwrap();
+    assert!(claimed.events.is_empty());
+    assert_eq!(claimed.trimmed, wanted);
+    let again = log.claim("g", "c3", Duration::ZERO, &wanted).await.unwrap();
+    assert!(again.events.is_empty() && again.trimmed.is_empty());
+    assert!(log
+        .pending("g", Duration::ZERO, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    // The group goes on with the oldest event still held.
+    let next = log.read_new("g", "c2", 1).await.unwrap();
+    assert_eq!(next[0].position, all[0].position);
 }

@@ -1,4 +1,5 @@
--- KEYS[LEASE]: the lease. ARGV: arn, intent id, intent JSON, holder, token
+-- KEYS[LEASE]: the lease. ARGV: arn, intent id, intent JSON, holder, token,
+-- now (ms)
 -- Takes a draining, empty stage out of the registry and records a deletion
 -- intent for it in the same step. Returns -1 unknown, -2 not draining,
 -- -3 fenced, 0 removed, else the viewer count left.
@@ -10,4 +11,5 @@ local n = count_of(arn)
 if n > 0 then return n end
 unregister(arn)
 redis.call('HSET', INTENTS, ARGV[2], ARGV[3])
+emit('stage.removed', { stageArn = arn, reason = 'scaled_down' }, tonumber(ARGV[6]))
 return 0

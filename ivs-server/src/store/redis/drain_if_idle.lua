@@ -17,4 +17,5 @@ if tonumber(ARGV[4]) - since < tonumber(ARGV[3]) then return 0 end
 stage_set(arn, 'draining', '1')
 local m = load_member_of(arn)
 if m then redis.call('ZREM', LOAD, m) end
+emit('stage.draining', { stageArn = arn }, tonumber(ARGV[4]))
 return 1

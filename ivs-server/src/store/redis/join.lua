@@ -30,4 +30,5 @@ local target = member_arn(member)
 viewer_set(user, target, pid, now)
 n = hb_add(target, user, now)
 redis.call('ZADD', LOAD, 'XX', n, member)
+emit('viewer.joined', { userId = user, stageArn = target, participantId = pid }, now)
 return { 1, target, n, 0, needs_stage(scale_up_at) }

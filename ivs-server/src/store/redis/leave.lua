@@ -10,6 +10,7 @@ if at == arn then
   refresh_load(arn)
   local secs = seconds_between(joined, now)
   record_duration(user, arn, secs, now)
+  emit('viewer.left', { userId = user, stageArn = arn, watchDuration = secs }, now)
   return { 1, secs }
 end
 local recorded = redis.call('HGET', WATCH, pair(user, arn))

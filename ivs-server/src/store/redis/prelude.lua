@@ -161,8 +161,14 @@ local function emit(kind, data, at)
 end
 
 -- Adds or replaces a registry entry. STAGE's `name`, `draining` and
--- `revived` fields are the live values; `record` keeps the rest as registered.
+-- `revived` fields are the live values; `record` keeps the rest as
+-- registered. A stage new to the registry is `stage.created`.
 local function register(arn, json, name, assignable, draining, created, master)
+  if not registered(arn) then
+    local r = cjson.decode(json)
+    emit('stage.created', { stageArn = arn, name = name,
+      autoScaled = r.auto_scaled == true and not r.master, isMaster = master == '1' })
+  end
   stage_forget(arn)
   redis.call('HSET', STAGE, sfield(arn, 'record'), json, sfield(arn, 'name'), name,
     sfield(arn, 'assignable'), assignable, sfield(arn, 'draining'), draining)

@@ -1,8 +1,11 @@
--- ARGV: arn, now (ms)
+-- ARGV: arn, now (ms), reason (of stage.removed)
 -- Removes the stage and every viewer on it, recording each watch time
 -- (join to now): the stage is gone from IVS, so they are gone too. Reads
 -- the whole heartbeat set (bounded by the deployment's size; rare).
 local arn, now = ARGV[1], tonumber(ARGV[2])
+if registered(arn) then
+  emit('stage.removed', { stageArn = arn, reason = ARGV[3] }, now)
+end
 local m = load_member_of(arn)
 if m then redis.call('ZREM', LOAD, m) end
 stage_forget(arn)

@@ -9,4 +9,5 @@ local m = load_member_of(arn)
 if m and f[2] == '1' then
   redis.call('ZADD', LOAD, count_of(arn), m)
 end
+emit('stage.revived', { stageArn = arn }, tonumber(ARGV[2]))
 return 1

@@ -18,7 +18,9 @@ if #expired > 0 then
       if at == arn then
         redis.call('HDEL', VIEWERS, user)
         depart(arn, pid)
-        record_duration(user, arn, seconds_between(joined, last), now)
+        local secs = seconds_between(joined, last)
+        record_duration(user, arn, secs, now)
+        emit('viewer.expired', { userId = user, stageArn = arn, watchDuration = secs }, now)
       end
       gone[arn] = (gone[arn] or 0) + 1
     end
