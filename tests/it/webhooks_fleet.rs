@@ -248,20 +248,25 @@ async fn sigkill_mid_delivery_then_restart_loses_nothing() {
         .collect();
     receiver.answer(Answer::Accept);
     fleet.restart(0);
-    wait_all(
-        &receiver,
-        &joined,
-        Duration::from_secs(25),
-        "every join delivered after the restart",
-    )
-    .await;
+    // Requests answered "200" while the kill cut them short count as
+    // received here: wait for those to come again, and for every other join.
+    let sent_again = || -> BTreeSet<String> {
+        receiver
+            .received()
+            .iter()
+            .filter(|r| r.at > killed_at && r.answered == 204)
+            .map(|r| r.id.clone())
+            .collect()
+    };
+    receiver
+        .wait_for(
+            Duration::from_secs(25),
+            "every join delivered, and those cut short sent again",
+            |_| all_accepted(&receiver, &joined) && cut_short.is_subset(&sent_again()),
+        )
+        .await;
     let mut findings = Findings::default();
-    let again: BTreeSet<String> = receiver
-        .received()
-        .iter()
-        .filter(|r| r.at > killed_at && r.answered == 204)
-        .map(|r| r.id.clone())
-        .collect();
+    let again = sent_again();
     findings.check(
         "events cut short by the kill and not sent again",
         cut_short.difference(&again).cloned().collect(),
