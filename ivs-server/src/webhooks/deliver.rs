@@ -24,6 +24,11 @@ use crate::store::{StoreError, ViewerStore};
 /// How often each endpoint's loop looks for new and due events. Reads never
 /// block in the store: a blocking read would hold a Redis connection.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
+/// Longest one poll keeps reading new events before it returns to retries
+/// and gauges.
+const READ_BUDGET: Duration = Duration::from_secs(1);
+/// Most new events read at once.
+const MAX_READ: usize = 256;
 /// Pending events looked at per page, and pages per poll.
 const PENDING_PAGE: u32 = 256;
 const PENDING_PAGES_PER_POLL: usize = 4;
@@ -173,7 +178,12 @@ impl Worker {
                 break;
             }
             while self.attempts.try_join_next().is_some() {}
-            let result = self.poll().await;
+            // Stopping may cut a poll short: events it read and did not send
+            // stay pending and are taken over like a crashed instance's.
+            let result = tokio::select! {
+                r = self.poll() => r,
+                _ = stop.changed() => break,
+            };
             if gauges_read.elapsed() >= GAUGE_INTERVAL {
                 gauges_read = Instant::now();
                 self.read_gauges().await;
@@ -200,7 +210,10 @@ impl Worker {
         }
     }
 
-    /// One look at the log: due retries first (they are older), then new events.
+    /// One look at the log: due retries first (they are older), then new
+    /// events, batch after batch as request slots free up, until the group
+    /// has caught up or `READ_BUDGET` has passed (then the next poll
+    /// follows at once: retries and gauges get their turn in between).
     async fn poll(&mut self) -> Result<(), StoreError> {
         let store = self.shared.store.clone();
         let log = store.event_log();
@@ -209,16 +222,28 @@ impl Worker {
             self.group_ready = true;
         }
         self.retry_due().await?;
-        let free = self.permits.available_permits();
-        if free == 0 {
-            return Ok(());
-        }
-        let max = u32::try_from(free).unwrap_or(u32::MAX);
-        let events = log
-            .read_new(&self.shared.group, &self.consumer, max)
-            .await?;
-        for event in events {
-            self.handle(event, 1).await;
+        let started = Instant::now();
+        while started.elapsed() < READ_BUDGET {
+            if self.permits.available_permits() == 0 {
+                // Every slot is busy: wait for one, without taking it.
+                match self.permits.acquire().await {
+                    Ok(permit) => drop(permit),
+                    Err(_) => return Ok(()),
+                }
+                while self.attempts.try_join_next().is_some() {}
+            }
+            let free = self.permits.available_permits().clamp(1, MAX_READ);
+            let max = u32::try_from(free).unwrap_or(1);
+            let events = log
+                .read_new(&self.shared.group, &self.consumer, max)
+                .await?;
+            let caught_up = events.len() < free;
+            for event in events {
+                self.handle(event, 1).await;
+            }
+            if caught_up {
+                break;
+            }
         }
         Ok(())
     }
