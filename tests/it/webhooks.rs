@@ -432,12 +432,69 @@ async fn every_event_type_arrives_signed_where_it_should() {
         .collect();
     assert_eq!(expired.len(), 3);
     assert!(!expired.contains(&"viewer-wh-1".to_string()));
+    // Each body is what the OpenAPI document's `webhooks` says for its type.
+    let doc = crate::openapi::doc();
+    let schemas = crate::openapi::Schemas::new(&doc);
     for r in accepted.values() {
         assert!(r.id.starts_with("evt_"), "{}", r.id);
-        assert!(r.body["timestamp"].is_string(), "{:?}", r.body);
+        let schema = &doc["webhooks"][r.kind()]["post"]["requestBody"]["content"]
+            ["application/json"]["schema"];
+        assert!(
+            schema.is_object(),
+            "no webhook {} in the document",
+            r.kind()
+        );
+        schemas.assert_valid(schema, &r.body, &format!("the {} webhook", r.kind()));
     }
     assert_metric(&s, "ivs_webhook_delivered_total{endpoint=").await;
     s.server.shutdown().await;
+}
+
+/// The document's `webhooks`: every type the server knows, each example
+/// valid against its schema, and a body of another type refused.
+#[test]
+fn the_openapi_webhooks_describe_every_type() {
+    let doc = crate::openapi::doc();
+    let schemas = crate::openapi::Schemas::new(&doc);
+    let webhooks = doc["webhooks"].as_object().cloned().unwrap_or_default();
+    let types: std::collections::BTreeSet<&str> = webhooks.keys().map(String::as_str).collect();
+    assert_eq!(
+        types,
+        std::collections::BTreeSet::from([
+            "viewer.joined",
+            "viewer.left",
+            "viewer.expired",
+            "stage.created",
+            "stage.draining",
+            "stage.revived",
+            "stage.removed",
+            "publisher.live",
+            "publisher.offline",
+            "fleet.stage_limit_reached",
+        ])
+    );
+    for (event_type, item) in &webhooks {
+        let media = &item["post"]["requestBody"]["content"]["application/json"];
+        schemas.assert_valid(&media["schema"], &media["example"], event_type);
+        let mut other = media["example"].clone();
+        other["type"] = json!("viewer.unknown");
+        assert!(
+            !schemas.violations(&media["schema"], &other).is_empty(),
+            "{event_type} accepts another type"
+        );
+        for header in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
+            let params = item["post"]["parameters"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            assert!(
+                params
+                    .iter()
+                    .any(|p| p["name"] == json!(header) && p["in"] == json!("header")),
+                "{event_type} lacks {header}"
+            );
+        }
+    }
 }
 
 /// `IVS_WEBHOOK_EVENTS=stage.*`: only stage events are sent.
