@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use aws_lc_rs::digest;
@@ -27,8 +27,8 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
 /// Longest one poll keeps reading new events before it returns to retries
 /// and gauges.
 const READ_BUDGET: Duration = Duration::from_secs(1);
-/// Most new events read at once.
-const MAX_READ: usize = 256;
+/// Most new events read at once; they wait in memory for a request slot.
+const MAX_READ: u32 = 256;
 /// Pending events looked at per page, and pages per poll.
 const PENDING_PAGE: u32 = 256;
 const PENDING_PAGES_PER_POLL: usize = 4;
@@ -121,6 +121,7 @@ pub async fn run(app: Arc<App>, stop: watch::Receiver<bool>) {
             client: client.clone(),
             signer: signer.clone(),
             failing: AtomicBool::new(false),
+            acks: Mutex::new(Vec::new()),
         });
         let worker = Worker {
             consumer: app.instance_id().to_string(),
@@ -149,6 +150,9 @@ struct Shared {
     /// The last attempt failed: logged once when it starts and once when it
     /// ends, not per attempt (a dead receiver would flood the log).
     failing: AtomicBool,
+    /// Events done with (delivered, filtered, given up), acknowledged in one
+    /// store call per poll instead of one per event.
+    acks: Mutex<Vec<String>>,
 }
 
 struct Worker {
@@ -194,6 +198,7 @@ impl Worker {
             while self.attempts.join_next().await.is_some() {}
         })
         .await;
+        self.shared.flush_acks().await;
     }
 
     fn note_store(&mut self, result: Result<(), StoreError>) {
@@ -221,6 +226,7 @@ impl Worker {
             log.create_group(&self.shared.group).await?;
             self.group_ready = true;
         }
+        self.shared.flush_acks().await;
         self.retry_due().await?;
         let started = Instant::now();
         while started.elapsed() < READ_BUDGET {
@@ -232,15 +238,14 @@ impl Worker {
                 }
                 while self.attempts.try_join_next().is_some() {}
             }
-            let free = self.permits.available_permits().clamp(1, MAX_READ);
-            let max = u32::try_from(free).unwrap_or(1);
             let events = log
-                .read_new(&self.shared.group, &self.consumer, max)
+                .read_new(&self.shared.group, &self.consumer, MAX_READ)
                 .await?;
-            let caught_up = events.len() < free;
+            let caught_up = events.len() < MAX_READ as usize;
             for event in events {
                 self.handle(event, 1).await;
             }
+            self.shared.flush_acks().await;
             if caught_up {
                 break;
             }
@@ -324,16 +329,16 @@ impl Worker {
                 attempts = deliveries.saturating_sub(1),
                 "webhooks: event dropped, not delivered within the retry window"
             );
-            self.shared.ack(&logged.position).await;
+            self.shared.ack(logged.position);
             return;
         }
         if !self.filter.matches(logged.event.event_type()) {
             self.shared.metrics.filtered.inc();
-            self.shared.ack(&logged.position).await;
+            self.shared.ack(logged.position);
             return;
         }
-        // Never more events are taken than there are free slots, so this
-        // does not wait.
+        // Waits for a free request slot: this is what bounds the requests
+        // in flight.
         let Ok(permit) = self.permits.clone().acquire_owned().await else {
             return;
         };
@@ -417,7 +422,7 @@ impl Shared {
                 if self.failing.swap(false, Ordering::Relaxed) {
                     tracing::info!(endpoint = %self.endpoint.id, "webhooks: the endpoint accepts events again");
                 }
-                self.ack(&logged.position).await;
+                self.ack(logged.position);
             }
             Some((reason, what)) => {
                 self.metrics.failed(reason);
@@ -435,16 +440,24 @@ impl Shared {
         }
     }
 
-    /// Acknowledges one event. If that fails the event is delivered again
-    /// later, with the same id (at least once).
-    async fn ack(&self, position: &str) {
-        if let Err(e) = self
-            .store
-            .event_log()
-            .ack(&self.group, &[position.to_string()])
-            .await
-        {
-            tracing::debug!(endpoint = %self.endpoint.id, error = %e, "webhooks: acknowledgement failed; the event will be sent again");
+    /// Marks an event done; [`Shared::flush_acks`] acknowledges it.
+    fn ack(&self, position: String) {
+        self.acks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(position);
+    }
+
+    /// Acknowledges the events marked done. If that fails (or the process
+    /// dies first) they are delivered again later, with the same id: at
+    /// least once.
+    async fn flush_acks(&self) {
+        let done = std::mem::take(&mut *self.acks.lock().unwrap_or_else(PoisonError::into_inner));
+        if done.is_empty() {
+            return;
+        }
+        if let Err(e) = self.store.event_log().ack(&self.group, &done).await {
+            tracing::debug!(endpoint = %self.endpoint.id, error = %e, events = done.len(), "webhooks: acknowledgement failed; the events will be sent again");
         }
     }
 }
