@@ -56,7 +56,7 @@ undelivered() {
         awk 'prev == "lag" || prev == "pending" {s += $1} {prev = $1} END {print s + 0}'
 }
 
-declare -A P50 P99 PEAK DRAIN SENT
+declare -A P50 P99 PEAK DRAIN SENT CPU
 for i in $(seq "$REPEATS"); do
     for mode in off on; do
         prefix="wh$i$mode:"
@@ -84,13 +84,15 @@ for i in $(seq "$REPEATS"); do
                 awk '/^ivs_webhook_delivered_total/ {s += $2} END {print s + 0}')
         fi
         kill "$sampler"; wait "$sampler" 2>/dev/null || true
+        # The server's CPU time for the whole run (start, warm-up, load, drain), ms.
+        CPU[$i$mode]=$(awk -v t="$(getconf CLK_TCK)" '{print ($14 + $15) * 1000 / t}' "/proc/$SERVER_PID/stat")
         stop_server
         P50[$i$mode]=$(field p50 <"$WORK/joins-$prefix")
         P99[$i$mode]=$(field p99 <"$WORK/joins-$prefix")
         PEAK[$i$mode]=$(sort -g "$WORK/backlog-$prefix" | tail -1)
         DRAIN[$i$mode]=$drain
-        printf 'run %s %-3s %s  peak undelivered %s, drained %s ms after the load%s\n' "$i" "$mode" \
-            "$(grep '^RESULT' "$WORK/joins-$prefix")" "${PEAK[$i$mode]:-0}" "$drain" \
+        printf 'run %s %-3s %s  server CPU %s ms, peak undelivered %s, drained %s ms after the load%s\n' "$i" "$mode" \
+            "$(grep '^RESULT' "$WORK/joins-$prefix")" "${CPU[$i$mode]}" "${PEAK[$i$mode]:-0}" "$drain" \
             "$([ "$mode" = on ] && echo ", ${SENT[$i]} delivered")"
     done
 done
@@ -102,7 +104,8 @@ summary() { # summary MODE ARRAY-NAME
 echo
 echo "median of $REPEATS runs at $RATE joins/s for ${SECS}s (after a 2 s warm-up):"
 for mode in off on; do
-    printf '  webhooks %-3s join p50 %s ms, p99 %s ms' "$mode" "$(summary "$mode" P50)" "$(summary "$mode" P99)"
+    printf '  webhooks %-3s join p50 %s ms, p99 %s ms, server CPU %s ms' "$mode" "$(summary "$mode" P50)" \
+        "$(summary "$mode" P99)" "$(summary "$mode" CPU)"
     [ "$mode" = on ] && printf ', peak undelivered %s events, drained %s ms after the load' \
         "$(summary on PEAK)" "$(summary on DRAIN)"
     echo
