@@ -829,3 +829,34 @@ async fn the_server_selects_redis_from_the_settings() {
     assert!(chain.contains("cannot reach Redis"), "{chain}");
     assert!(started.elapsed() < FAIL_FAST);
 }
+
+/// `IVS_EVENT_LOG_MAX` reaches the store the settings select, either one.
+#[tokio::test]
+async fn the_event_log_bound_comes_from_the_settings() {
+    let server = RedisServer::start();
+    let redis = ivs_server::config::RedisSettings {
+        url: Some(server.url()),
+        event_log_max: 20,
+        ..Default::default()
+    };
+    let memory = ivs_server::config::RedisSettings {
+        event_log_max: 20,
+        ..Default::default()
+    };
+    for (redis, most) in [(memory, 20), (redis, 20 + 100)] {
+        let settings = ivs_server::Settings {
+            redis,
+            ..Default::default()
+        };
+        let built = ivs_server::ServerBuilder::new(settings)
+            .build()
+            .await
+            .unwrap();
+        let store = built.app().store();
+        for t in 1..=300 {
+            store.record_publisher(ARN_A, t % 2 == 1, t).await.unwrap();
+        }
+        let held = store.event_log().backlog().await.unwrap();
+        assert!((20..=most).contains(&held), "{}: {held}", store.kind());
+    }
+}

@@ -18,6 +18,7 @@
 //! | `set_draining(true)` that changed it, `drain_if_idle` that drained | `stage.draining` |
 //! | `revive`, `set_draining(false)` that changed it | `stage.revived` |
 //! | `remove_stage_if_empty`, `begin_delete`, `purge_stage` of a registered stage | `stage.removed` |
+//! | `purge_stage`, each viewer it drops (before `stage.removed`) | `viewer.left`, watch time to the purge |
 //! | `record_publisher` that changed the state | `publisher.live` / `publisher.offline` |
 //! | `begin_create` refused at the limit (once a minute at most) | `fleet.stage_limit_reached` |
 

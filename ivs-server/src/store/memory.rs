@@ -449,9 +449,7 @@ impl ViewerStore for MemoryStore {
 
     async fn purge_stage(&self, arn: &str, now: Millis, reason: RemovalReason) -> StoreResult<()> {
         let mut state = self.lock();
-        if state.stages.remove(arn).is_some() {
-            state.emit("stage.removed", now, data::stage_removed(arn, reason));
-        }
+        let registered = state.stages.remove(arn).is_some();
         let users: Vec<String> = state
             .by_heartbeat
             .remove(arn)
@@ -463,7 +461,11 @@ impl ViewerStore for MemoryStore {
             if let Some(e) = state.viewers.remove(&user) {
                 let secs = seconds_between(e.joined_at, now);
                 state.record_duration(&user, arn, secs, now);
+                state.emit("viewer.left", now, data::viewer_gone(&user, arn, secs));
             }
+        }
+        if registered {
+            state.emit("stage.removed", now, data::stage_removed(arn, reason));
         }
         Ok(())
     }

@@ -430,7 +430,8 @@ pub trait ViewerStore: Send + Sync + 'static {
         reason: RemovalReason,
     ) -> StoreResult<RemoveOutcome>;
     /// Removes a stage and its viewers unconditionally (the stage is gone
-    /// from IVS); `stage.removed` with `reason` when it was registered.
+    /// from IVS): `viewer.left` for each viewer (watch time to `now`), then
+    /// `stage.removed` with `reason` when it was registered.
     async fn purge_stage(&self, arn: &str, now: Millis, reason: RemovalReason) -> StoreResult<()>;
     /// The registered master's ARN.
     async fn master(&self) -> StoreResult<Option<String>>;

@@ -403,22 +403,30 @@ pub(super) async fn stage_steps_record_their_events(s: &dyn ViewerStore) {
     s.remove_stage_if_empty(ARN_A, RemovalReason::Deleted)
         .await
         .unwrap();
-    // A purge of a registered stage (its viewers go with it silently);
-    // of an unknown one, nothing.
+    // A purge of a registered stage: each of its viewers leaves (watch
+    // time to the purge, so every viewer.joined has its end), then the
+    // stage is removed; of an unknown one, nothing.
     s.register_stage(&stage(ARN_B, 2)).await.unwrap();
     s.join(&req("u2", 9_000, 50, 40)).await.unwrap();
     since(s, &mut c).await;
-    s.purge_stage(ARN_B, 10_000, RemovalReason::Gone)
+    s.purge_stage(ARN_B, 15_000, RemovalReason::Gone)
         .await
         .unwrap();
-    let e = expect(
-        s,
-        &mut c,
-        "stage.removed",
-        json!({ "stageArn": ARN_B, "reason": "gone" }),
-    )
-    .await;
-    at(&e, 10_000);
+    let e = since(s, &mut c).await;
+    assert_eq!(
+        shapes(&e),
+        [
+            (
+                "viewer.left".to_string(),
+                json!({ "userId": "u2", "stageArn": ARN_B, "watchDuration": 6 })
+            ),
+            (
+                "stage.removed".to_string(),
+                json!({ "stageArn": ARN_B, "reason": "gone" })
+            ),
+        ]
+    );
+    at(&e, 15_000);
     s.purge_stage(ARN_B, 11_000, RemovalReason::Gone)
         .await
         .unwrap();
