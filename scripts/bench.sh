@@ -32,23 +32,10 @@ for tool in wrk redis-server redis-cli curl; do
     command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install -y wrk redis-server curl)"; exit 1; }
 done
 
-WORK=$(mktemp -d /tmp/ivs-bench.XXXXXX)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]:-}"; do
-        [ -n "$p" ] && kill "$p" 2>/dev/null || true
-    done
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
 # shellcheck source=lib.sh
 . scripts/lib.sh
+bench_setup ivs-bench
 
-median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
-# field NAME from a "RESULT a=1 b=2" line
-field() { grep '^RESULT' | tail -1 | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 # CPU time (user + system, clock ticks) a process has used so far.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -92,32 +79,6 @@ for _ in $(seq 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
 RCLI=(redis-cli -p "$REDIS_PORT")
 echo "private redis-server on 127.0.0.1:$REDIS_PORT"
 
-SERVER_PID=
-SERVER_PORT=
-# start_server PREFIX [ENV=VALUE...]: a release ivs-server on Redis, default log filter.
-start_server() {
-    local prefix=$1; shift
-    SERVER_PORT=$(free_port)
-    env -i PATH="$PATH" HOME="$HOME" \
-        IVS_BIND="127.0.0.1:$SERVER_PORT" IVS_API_KEYS="$KEY:100000000" \
-        REDIS_URL="redis://127.0.0.1:$REDIS_PORT/" IVS_REDIS_PREFIX="$prefix" \
-        IVS_HEARTBEAT_TIMEOUT_SECS=3600 "$@" \
-        "$BIN/ivs-server" >"$WORK/server-$prefix.log" 2>&1 &
-    SERVER_PID=$!
-    PIDS+=($SERVER_PID)
-    wait_health "$SERVER_PORT"
-}
-wait_health() {
-    for _ in $(seq 400); do
-        curl -sf -o /dev/null "http://127.0.0.1:$1/health" && return 0
-        sleep 0.025
-    done
-    echo "server on port $1 did not become healthy"; exit 1
-}
-stop_server() {
-    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=
-}
 # Keys of a prefix start with its hash tag: "hb:" → "{hb}:" (docs/redis.md).
 tag() { echo "{${1%:}}:"; }
 viewers_in() { "${RCLI[@]}" ZCARD "$(tag "$1")hb"; } # total viewers under a prefix

@@ -42,16 +42,9 @@ for b in "$BIN/ivs-server" "$BIN/paced_load"; do
     }
 done
 
-WORK=$(mktemp -d /tmp/ivs-capacity.XXXXXX)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]:-}"; do
-        [ -n "$p" ] && kill "$p" 2>/dev/null || true
-    done
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=lib.sh
+. scripts/lib.sh
+bench_setup ivs-capacity
 trap 'exit 130' INT TERM
 
 port_free() { [ -z "$(ss -Htan "sport = :$1")" ]; } # no socket at all on it, listening or not
@@ -71,7 +64,6 @@ free_cluster_port() {
     done
 }
 section() { printf '\n==== %s\n' "$*"; }
-field() { grep '^RESULT' | tail -1 | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 now_s() { date +%s.%N; }
 
 # ---------------------------------------------------------------- machine

@@ -119,6 +119,9 @@ pub struct Args {
     /// IVS events in (SQS) and the publisher-liveness poll.
     #[command(flatten)]
     pub ivs_events: IvsEventsSettings,
+    /// Webhooks out (docs/webhooks.md).
+    #[command(flatten)]
+    pub webhooks: WebhookSettings,
 }
 
 /// Listening, API keys and logging: the settings [`Args::into_settings`]
@@ -277,6 +280,8 @@ pub struct Settings {
     pub connections: ConnectionLimits,
     /// IVS events in (SQS) and the publisher-liveness poll.
     pub ivs_events: IvsEventsSettings,
+    /// Webhooks out.
+    pub webhooks: WebhookSettings,
 }
 
 /// IVS events in through Amazon SQS, and the publisher-liveness poll that
@@ -611,7 +616,8 @@ default_from_flags!(
     LocalSettings,
     Limits,
     ConnectionLimits,
-    IvsEventsSettings
+    IvsEventsSettings,
+    WebhookSettings
 );
 
 /// The development key, the only one when none is configured.
@@ -651,6 +657,79 @@ impl Default for Settings {
     }
 }
 
+// ---- Webhooks out (docs/webhooks.md); parsing and checks in `webhooks::settings`.
+
+pub use crate::webhooks::settings::{EventFilter, WebhookSecret, WebhookUrls};
+
+/// Webhooks out: where events are POSTed, the signing secret, which types,
+/// and how long and how hard delivery tries.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct WebhookSettings {
+    /// Webhook endpoints (`http://` or `https://`), comma-separated; unset → no webhooks.
+    #[arg(
+        long = "webhook-urls",
+        env = "IVS_WEBHOOK_URLS",
+        value_parser = crate::webhooks::settings::parse_urls,
+        hide_env_values = true
+    )]
+    pub urls: Option<WebhookUrls>,
+    /// Signing secret of the Standard Webhooks scheme: `whsec_` + base64 of 24 to 64 random bytes; required with `IVS_WEBHOOK_URLS`.
+    #[arg(
+        long = "webhook-secret",
+        env = "IVS_WEBHOOK_SECRET",
+        value_parser = crate::webhooks::settings::parse_secret,
+        hide_env_values = true
+    )]
+    pub secret: Option<WebhookSecret>,
+    /// Event types to send, comma-separated, `*` matching any characters (`stage.*,publisher.*`); each must match a known type.
+    #[arg(
+        long = "webhook-events",
+        env = "IVS_WEBHOOK_EVENTS",
+        default_value = "*",
+        value_parser = crate::webhooks::settings::parse_filter
+    )]
+    pub events: EventFilter,
+    /// How long an event is retried before it is dropped and counted (seconds).
+    #[arg(
+        long = "webhook-retry-window-secs",
+        env = "IVS_WEBHOOK_RETRY_WINDOW_SECS",
+        default_value = "86400",
+        value_parser = secs
+    )]
+    pub retry_window: Duration,
+    /// Timeout of one delivery attempt, response included (milliseconds).
+    #[arg(
+        long = "webhook-timeout-ms",
+        env = "IVS_WEBHOOK_TIMEOUT_MS",
+        default_value = "15000",
+        value_parser = millis
+    )]
+    pub timeout: Duration,
+    /// Delay before the first retry; each further retry waits twice as long, with jitter (milliseconds).
+    #[arg(
+        long = "webhook-backoff-ms",
+        env = "IVS_WEBHOOK_BACKOFF_MS",
+        default_value = "5000",
+        value_parser = millis
+    )]
+    pub backoff: Duration,
+    /// Longest wait between two retries of one event (seconds).
+    #[arg(
+        long = "webhook-backoff-max-secs",
+        env = "IVS_WEBHOOK_BACKOFF_MAX_SECS",
+        default_value = "3600",
+        value_parser = secs
+    )]
+    pub backoff_max: Duration,
+    /// Requests in flight per endpoint on one instance.
+    #[arg(
+        long = "webhook-concurrency",
+        env = "IVS_WEBHOOK_CONCURRENCY",
+        default_value_t = 32
+    )]
+    pub concurrency: u32,
+}
+
 /// Why the configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -661,6 +740,9 @@ pub enum ConfigError {
     /// Inconsistent limits.
     #[error("invalid limits: {0}")]
     Limits(String),
+    /// Webhook settings that cannot work.
+    #[error("invalid webhook settings: {0}")]
+    Webhooks(String),
 }
 
 impl Args {
@@ -677,6 +759,7 @@ impl Args {
         validate_aws(&settings.aws)?;
         validate_connections(&settings.connections)?;
         validate_ivs_events(&settings.ivs_events)?;
+        crate::webhooks::settings::validate(&settings.webhooks)?;
         Ok((settings, dev_key))
     }
 
@@ -691,6 +774,7 @@ impl Args {
             mut limits,
             connections,
             ivs_events,
+            webhooks,
         } = self;
         limits.ws_ping_interval = limits.ws_ping_interval.max(MIN_WS_PING_INTERVAL);
         Settings {
@@ -706,6 +790,7 @@ impl Args {
             limits,
             connections,
             ivs_events,
+            webhooks,
         }
     }
 }

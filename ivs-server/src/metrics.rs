@@ -29,6 +29,7 @@ pub mod ivs_events;
 pub mod process;
 pub mod refusals;
 pub mod sampled;
+pub mod webhooks;
 
 pub use connections::ConnectionStats;
 pub use refusals::Refusals;
@@ -173,6 +174,8 @@ pub struct Metrics {
     pub connections: Arc<ConnectionStats>,
     /// IVS events read, by outcome.
     pub ivs_events: ivs_events::IvsEventCounts,
+    /// Webhook delivery.
+    pub webhooks: webhooks::WebhookMetrics,
 }
 
 impl Default for Metrics {
@@ -240,6 +243,7 @@ impl Default for Metrics {
         );
         let ivs_events = ivs_events::IvsEventCounts::default();
         ivs_events.register(&mut registry);
+        let webhooks = webhooks::WebhookMetrics::register(&mut registry);
         let refusals = Arc::new(Refusals::default());
         let connections = Arc::new(ConnectionStats::default());
         registry.register_collector(Box::new(refusals.clone()));
@@ -260,6 +264,7 @@ impl Default for Metrics {
             refusals,
             connections,
             ivs_events,
+            webhooks,
         }
     }
 }

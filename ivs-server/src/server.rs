@@ -87,6 +87,10 @@ impl ServerBuilder {
             None => make_backend(&self.settings, redis).await?,
         };
         let app = App::new(self.settings, store, ivs);
+        // Webhooks: the consumer groups exist before the first event.
+        crate::webhooks::create_groups(&app)
+            .await
+            .map_err(BuildError::Store)?;
         app.ensure_master().await?;
         let keys = Arc::new(KeyRing::new(
             &app.settings().api_keys,
@@ -218,6 +222,7 @@ impl Server {
             self.app.clone(),
             stop_rx.clone(),
         ));
+        let webhooks = tokio::spawn(crate::webhooks::run(self.app.clone(), stop_rx.clone()));
         let signal = async move {
             shutdown.await;
             tracing::info!("shutting down");
@@ -230,7 +235,14 @@ impl Server {
         // sure every session has sent its close frame before returning.
         // `recv` returns `None` once all senders are gone.
         let _ = tokio::time::timeout(Duration::from_secs(3), alive_rx.recv()).await;
-        let _ = tokio::join!(maintenance, broadcaster, sampled_logs, events, ivs_events);
+        let _ = tokio::join!(
+            maintenance,
+            broadcaster,
+            sampled_logs,
+            events,
+            ivs_events,
+            webhooks
+        );
         // Scale-ups that requests started finish (or time out) before exit.
         self.app.drain_tasks(Duration::from_secs(10)).await;
         self.app.metrics().refusals.drain();

@@ -50,7 +50,7 @@ const UNKNOWN_ARN: &str = "arn:aws:ivs:ap-northeast-1:123456789012:stage/doesNot
 const METHODS: [&str; 5] = ["get", "put", "post", "delete", "patch"];
 
 /// The document, as the code generates it.
-fn doc() -> Value {
+pub(crate) fn doc() -> Value {
     serde_json::from_str(&document_json()).expect("the generated document is JSON")
 }
 
@@ -89,12 +89,12 @@ fn docs_openapi_json_is_what_the_code_generates() {
 const DOC_URI: &str = "urn:ivs-realtime:openapi";
 
 /// The document's schemas, ready to validate against (`jsonschema`).
-struct Schemas {
+pub(crate) struct Schemas {
     registry: Registry<'static>,
 }
 
 impl Schemas {
-    fn new(doc: &Value) -> Self {
+    pub(crate) fn new(doc: &Value) -> Self {
         let registry = Registry::new()
             .add(DOC_URI, doc.clone())
             .expect("the document registers as a schema resource")
@@ -105,7 +105,7 @@ impl Schemas {
 
     /// Every violation of `value` against `schema`, a schema taken from the
     /// document (its references are the document's).
-    fn violations(&self, schema: &Value, value: &Value) -> Vec<String> {
+    pub(crate) fn violations(&self, schema: &Value, value: &Value) -> Vec<String> {
         let validator = jsonschema::options()
             .with_draft(Draft::Draft202012)
             .should_validate_formats(true)
@@ -120,7 +120,7 @@ impl Schemas {
 
     /// Panics with every violation of `value` against `schema`.
     #[track_caller]
-    fn assert_valid(&self, schema: &Value, value: &Value, what: &str) {
+    pub(crate) fn assert_valid(&self, schema: &Value, value: &Value, what: &str) {
         let errs = self.violations(schema, value);
         assert!(
             errs.is_empty(),
