@@ -459,3 +459,122 @@ async fn publisher_prints_the_stage_and_whip_url() {
     let live = s.get("/api/stats/publisher").await;
     assert_eq!(live.data()["isLive"], true, "{}", live.text);
 }
+
+/// The webhook receiver, fed deliveries signed here as the server signs
+/// them: events printed once, a retry acknowledged without printing again,
+/// forgeries and replays answered 401, a signed non-event 400.
+#[tokio::test]
+async fn webhook_receiver_verifies_deduplicates_and_refuses_forgeries() {
+    use ivs_client::webhook::Verifier;
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    const ARN: &str = "arn:aws:ivs:us-east-1:123456789012:stage/abcdEFGH1234";
+    let mut child = Command::new(example_binary("webhook-receiver"))
+        .args(["--bind", "127.0.0.1:0", "--events", "2"])
+        .env("IVS_WEBHOOK_SECRET", SECRET)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the example starts");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = tokio::time::timeout(Duration::from_secs(30), stdout.next_line())
+        .await
+        .expect("the receiver says where it listens within 30 s")
+        .expect("stdout")
+        .expect("a first line");
+    let url = first
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("first line: {first:?}"))
+        .to_owned();
+
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64;
+    let joined = format!(
+        r#"{{"id":"evt_1","type":"viewer.joined","timestamp":"2025-10-19T12:00:00.000Z","data":{{"userId":"viewer-001","stageArn":"{ARN}","participantId":"p1"}}}}"#
+    );
+    let live = format!(
+        r#"{{"id":"evt_2","type":"publisher.live","timestamp":"2025-10-19T12:00:01.000Z","data":{{"stageArn":"{ARN}"}}}}"#
+    );
+    let server = Verifier::new(SECRET).expect("the secret");
+    let other = Verifier::new("whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD").expect("a secret");
+    let http = reqwest::Client::new();
+    let post = |signer: &Verifier, id: &str, timestamp: i64, body: &str| {
+        let signature = signer.sign(id, timestamp, body.as_bytes());
+        http.post(url.as_str())
+            .header("webhook-id", id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature)
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+    };
+    let status = |r: reqwest::Result<reqwest::Response>| r.expect("an answer").status().as_u16();
+
+    assert_eq!(status(post(&server, "evt_1", now, &joined).await), 204);
+    // The retry of a delivery whose answer got lost: acknowledged, not handled again.
+    assert_eq!(status(post(&server, "evt_1", now + 5, &joined).await), 204);
+    assert_eq!(status(post(&other, "evt_2", now, &live).await), 401);
+    assert_eq!(status(post(&server, "evt_2", now - 3600, &live).await), 401);
+    assert_eq!(status(post(&server, "evt_3", now, "{}").await), 400);
+    let unsigned = http.post(url.as_str()).body(live.clone()).send().await;
+    assert_eq!(status(unsigned), 401);
+    assert_eq!(status(post(&server, "evt_2", now, &live).await), 204);
+
+    // Two events handled: the receiver exits by itself.
+    let code = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("the receiver exits after --events 2")
+        .expect("its status");
+    let mut rest = Vec::new();
+    while let Some(line) = stdout.next_line().await.expect("stdout") {
+        rest.push(line);
+    }
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .await
+        .expect("stderr");
+    let out = Output {
+        code: code.code(),
+        stdout: rest.join("\n"),
+        stderr,
+    };
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(
+        rest,
+        [
+            format!(
+                r#"evt_1 viewer.joined {{"participantId":"p1","stageArn":"{ARN}","userId":"viewer-001"}}"#
+            ),
+            format!(r#"evt_2 publisher.live {{"stageArn":"{ARN}"}}"#),
+        ],
+        "{out:?}"
+    );
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 5, "{out:?}");
+    assert_eq!(lines[0], "duplicate evt_1 (already handled)", "{out:?}");
+    assert_eq!(
+        lines[1], "rejected (401): no webhook signature matches",
+        "{out:?}"
+    );
+    assert!(
+        lines[2].starts_with("rejected (401): webhook timestamp is 3600s old"),
+        "{out:?}"
+    );
+    assert!(
+        lines[3].starts_with("rejected (400): webhook body is not an event"),
+        "{out:?}"
+    );
+    assert_eq!(
+        lines[4], "rejected (401): missing header `webhook-id`",
+        "{out:?}"
+    );
+}
