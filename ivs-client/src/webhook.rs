@@ -60,6 +60,7 @@
 //! features = ["rustls"]` leaves it out.
 
 use std::fmt;
+use std::panic::RefUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -195,7 +196,8 @@ pub fn verify<H: Headers + ?Sized>(
     Verifier::new(secret)?.verify(headers, body)
 }
 
-type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+// RefUnwindSafe keeps the Verifier unwind-safe, as a plain key would be.
+type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync + RefUnwindSafe>;
 
 /// A webhook secret, decoded once, with the timestamp tolerance to apply.
 ///
@@ -282,7 +284,10 @@ impl Verifier {
     /// The clock the timestamp is checked against (`SystemTime::now` by
     /// default): for tests that verify recorded deliveries.
     #[must_use]
-    pub fn with_clock(mut self, now: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
+    pub fn with_clock(
+        mut self,
+        now: impl Fn() -> SystemTime + Send + Sync + RefUnwindSafe + 'static,
+    ) -> Self {
         self.clock = Arc::new(now);
         self
     }
