@@ -116,6 +116,9 @@ pub struct Args {
     /// The HTTP server's connections.
     #[command(flatten)]
     pub connections: ConnectionLimits,
+    /// Webhooks out (docs/webhooks.md).
+    #[command(flatten)]
+    pub webhooks: WebhookSettings,
 }
 
 /// Listening, API keys and logging: the settings [`Args::into_settings`]
@@ -264,6 +267,8 @@ pub struct Settings {
     pub limits: Limits,
     /// The HTTP server's connection limits.
     pub connections: ConnectionLimits,
+    /// Webhooks out.
+    pub webhooks: WebhookSettings,
 }
 
 /// Limits of the HTTP server's connections (docs/operations.md, "Abuse limits").
@@ -550,7 +555,8 @@ default_from_flags!(
     AwsSettings,
     LocalSettings,
     Limits,
-    ConnectionLimits
+    ConnectionLimits,
+    WebhookSettings
 );
 
 /// The development key, the only one when none is configured.
@@ -590,6 +596,79 @@ impl Default for Settings {
     }
 }
 
+// ---- Webhooks out (docs/webhooks.md); parsing and checks in `webhooks::settings`.
+
+pub use crate::webhooks::settings::{EventFilter, WebhookSecret, WebhookUrls};
+
+/// Webhooks out: where events are POSTed, the signing secret, which types,
+/// and how long and how hard delivery tries.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct WebhookSettings {
+    /// Webhook endpoints (`http://` or `https://`), comma-separated; unset → no webhooks.
+    #[arg(
+        long = "webhook-urls",
+        env = "IVS_WEBHOOK_URLS",
+        value_parser = crate::webhooks::settings::parse_urls,
+        hide_env_values = true
+    )]
+    pub urls: Option<WebhookUrls>,
+    /// Signing secret of the Standard Webhooks scheme: `whsec_` + base64 of 24 to 64 random bytes; required with `IVS_WEBHOOK_URLS`.
+    #[arg(
+        long = "webhook-secret",
+        env = "IVS_WEBHOOK_SECRET",
+        value_parser = crate::webhooks::settings::parse_secret,
+        hide_env_values = true
+    )]
+    pub secret: Option<WebhookSecret>,
+    /// Event types to send, comma-separated, `*` matching any characters (`stage.*,publisher.*`); each must match a known type.
+    #[arg(
+        long = "webhook-events",
+        env = "IVS_WEBHOOK_EVENTS",
+        default_value = "*",
+        value_parser = crate::webhooks::settings::parse_filter
+    )]
+    pub events: EventFilter,
+    /// How long an event is retried before it is dropped and counted (seconds).
+    #[arg(
+        long = "webhook-retry-window-secs",
+        env = "IVS_WEBHOOK_RETRY_WINDOW_SECS",
+        default_value = "86400",
+        value_parser = secs
+    )]
+    pub retry_window: Duration,
+    /// Timeout of one delivery attempt, response included (milliseconds).
+    #[arg(
+        long = "webhook-timeout-ms",
+        env = "IVS_WEBHOOK_TIMEOUT_MS",
+        default_value = "15000",
+        value_parser = millis
+    )]
+    pub timeout: Duration,
+    /// Delay before the first retry; each further retry waits twice as long, with jitter (milliseconds).
+    #[arg(
+        long = "webhook-backoff-ms",
+        env = "IVS_WEBHOOK_BACKOFF_MS",
+        default_value = "5000",
+        value_parser = millis
+    )]
+    pub backoff: Duration,
+    /// Longest wait between two retries of one event (seconds).
+    #[arg(
+        long = "webhook-backoff-max-secs",
+        env = "IVS_WEBHOOK_BACKOFF_MAX_SECS",
+        default_value = "3600",
+        value_parser = secs
+    )]
+    pub backoff_max: Duration,
+    /// Requests in flight per endpoint on one instance.
+    #[arg(
+        long = "webhook-concurrency",
+        env = "IVS_WEBHOOK_CONCURRENCY",
+        default_value_t = 32
+    )]
+    pub concurrency: u32,
+}
+
 /// Why the configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -600,6 +679,9 @@ pub enum ConfigError {
     /// Inconsistent limits.
     #[error("invalid limits: {0}")]
     Limits(String),
+    /// Webhook settings that cannot work.
+    #[error("invalid webhook settings: {0}")]
+    Webhooks(String),
 }
 
 impl Args {
@@ -615,6 +697,7 @@ impl Args {
         validate_limits(&settings.limits)?;
         validate_aws(&settings.aws)?;
         validate_connections(&settings.connections)?;
+        crate::webhooks::settings::validate(&settings.webhooks)?;
         Ok((settings, dev_key))
     }
 
@@ -628,6 +711,7 @@ impl Args {
             local,
             mut limits,
             connections,
+            webhooks,
         } = self;
         limits.ws_ping_interval = limits.ws_ping_interval.max(MIN_WS_PING_INTERVAL);
         Settings {
@@ -642,6 +726,7 @@ impl Args {
             local,
             limits,
             connections,
+            webhooks,
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod server;
 pub mod service;
 pub mod store;
+pub mod webhooks;
 
 pub use config::Settings;
 pub use server::{RunningServer, Server, ServerBuilder};

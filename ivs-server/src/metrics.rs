@@ -28,6 +28,7 @@ pub mod connections;
 pub mod process;
 pub mod refusals;
 pub mod sampled;
+pub mod webhooks;
 
 pub use connections::ConnectionStats;
 pub use refusals::Refusals;
@@ -170,6 +171,8 @@ pub struct Metrics {
     pub refusals: Arc<Refusals>,
     /// The HTTP server's connections.
     pub connections: Arc<ConnectionStats>,
+    /// Webhook delivery.
+    pub webhooks: webhooks::WebhookMetrics,
 }
 
 impl Default for Metrics {
@@ -235,6 +238,7 @@ impl Default for Metrics {
             "The server's version",
             Info::new([("version", env!("CARGO_PKG_VERSION"))]),
         );
+        let webhooks = webhooks::WebhookMetrics::register(&mut registry);
         let refusals = Arc::new(Refusals::default());
         let connections = Arc::new(ConnectionStats::default());
         registry.register_collector(Box::new(refusals.clone()));
@@ -254,6 +258,7 @@ impl Default for Metrics {
             rate_limited,
             refusals,
             connections,
+            webhooks,
         }
     }
 }

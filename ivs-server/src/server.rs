@@ -87,6 +87,10 @@ impl ServerBuilder {
             None => make_backend(&self.settings, redis).await?,
         };
         let app = App::new(self.settings, store, ivs);
+        // Webhooks: the consumer groups exist before the first event.
+        crate::webhooks::create_groups(&app)
+            .await
+            .map_err(BuildError::Store)?;
         app.ensure_master().await?;
         let keys = Arc::new(KeyRing::new(
             &app.settings().api_keys,
@@ -203,6 +207,7 @@ impl Server {
             stop_rx.clone(),
         ));
         let sampled_logs = tokio::spawn(flush_sampled_logs(self.app.clone(), stop_rx.clone()));
+        let webhooks = tokio::spawn(crate::webhooks::run(self.app.clone(), stop_rx.clone()));
         let signal = async move {
             shutdown.await;
             tracing::info!("shutting down");
@@ -215,7 +220,7 @@ impl Server {
         // sure every session has sent its close frame before returning.
         // `recv` returns `None` once all senders are gone.
         let _ = tokio::time::timeout(Duration::from_secs(3), alive_rx.recv()).await;
-        let _ = tokio::join!(maintenance, broadcaster, sampled_logs);
+        let _ = tokio::join!(maintenance, broadcaster, sampled_logs, webhooks);
         // Scale-ups that requests started finish (or time out) before exit.
         self.app.drain_tasks(Duration::from_secs(10)).await;
         self.app.metrics().refusals.drain();

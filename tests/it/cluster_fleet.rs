@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ivs_server::store::redis::{hash_tagged, RedisStore};
+use ivs_server::store::RemovalReason;
 use ivs_server::store::{JoinOutcome, JoinRequest, StageKind, StageRecord, ViewerStore};
 use ivs_test_support::fake_ivs::FakeIvs;
 use ivs_test_support::fleet::{blocking, Findings, Fleet, Join};
@@ -87,7 +88,9 @@ async fn two_prefixes_on_one_cluster_do_not_see_each_other() {
     ));
     assert_eq!(b.heartbeat("u1", ARN, 2_000).await.unwrap(), None);
     b.register_stage(&record(ARN)).await.unwrap();
-    b.purge_stage(ARN, 3_000).await.unwrap();
+    b.purge_stage(ARN, 3_000, RemovalReason::Gone)
+        .await
+        .unwrap();
     assert_eq!(a.stage(ARN).await.unwrap().unwrap().viewers, 3);
     assert_eq!(a.heartbeat("u1", ARN, 4_000).await.unwrap(), Some(4_000));
 

@@ -139,7 +139,8 @@ fn render(settings: &[Setting]) -> String {
          more context (checked against the same definition);\n\
          [aws.md](aws.md#settings) explains the AWS ones. `ivs-server --help`\n\
          prints this list too; it never shows the values of `IVS_API_KEYS`,\n\
-         `REDIS_URL` and `IVS_AWS_SECRET_ACCESS_KEY` taken from the environment.\n\
+         `REDIS_URL`, `IVS_AWS_SECRET_ACCESS_KEY`, `IVS_WEBHOOK_URLS` and\n\
+         `IVS_WEBHOOK_SECRET` taken from the environment.\n\
          \n\
          | flag | environment | default | meaning |\n\
          |---|---|---|---|\n",

@@ -25,6 +25,8 @@ mod redis_harness;
 mod redis_store;
 mod request_ids;
 mod store_behaviour;
+mod webhooks;
+mod webhooks_fleet;
 
 /// One fleet scenario at a time, across `fleet` and `cluster_fleet`: each
 /// starts several server processes (and, in `cluster_fleet`, six Redis

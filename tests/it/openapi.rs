@@ -30,10 +30,11 @@ use futures_util::StreamExt;
 use ivs_server::config::parse_api_keys;
 use ivs_server::http::openapi::document_json;
 use ivs_server::store::memory::MemoryStore;
+use ivs_server::store::RemovalReason;
 use ivs_server::store::{
-    BeginOutcome, Departure, Fence, Intent, JoinOutcome, JoinRequest, LeaveOutcome, Millis,
-    RateDecision, RateRefund, RemoveOutcome, StageLoad, StageRecord, StoreError, StoreResult,
-    ViewerRecord, ViewerStore,
+    BeginOutcome, Departure, EventLog, Fence, Intent, JoinOutcome, JoinRequest, LeaveOutcome,
+    Millis, RateDecision, RateRefund, RemoveOutcome, StageLoad, StageRecord, StoreError,
+    StoreResult, ViewerRecord, ViewerStore,
 };
 use ivs_server::{ServerBuilder, Settings};
 use ivs_test_support::fake_ivs::{aws_settings, FakeIvs, Fault};
@@ -382,13 +383,17 @@ impl ViewerStore for FlakyStore {
         self.fault()?;
         self.inner.set_draining(arn, draining).await
     }
-    async fn remove_stage_if_empty(&self, arn: &str) -> StoreResult<RemoveOutcome> {
+    async fn remove_stage_if_empty(
+        &self,
+        arn: &str,
+        reason: RemovalReason,
+    ) -> StoreResult<RemoveOutcome> {
         self.fault()?;
-        self.inner.remove_stage_if_empty(arn).await
+        self.inner.remove_stage_if_empty(arn, reason).await
     }
-    async fn purge_stage(&self, arn: &str, now: Millis) -> StoreResult<()> {
+    async fn purge_stage(&self, arn: &str, now: Millis, reason: RemovalReason) -> StoreResult<()> {
         self.fault()?;
-        self.inner.purge_stage(arn, now).await
+        self.inner.purge_stage(arn, now, reason).await
     }
     async fn join(&self, req: &JoinRequest) -> StoreResult<JoinOutcome> {
         self.fault()?;
@@ -525,6 +530,22 @@ impl ViewerStore for FlakyStore {
     ) -> StoreResult<RemoveOutcome> {
         self.fault()?;
         self.inner.begin_delete(arn, now, fence).await
+    }
+    fn event_log(&self) -> &dyn EventLog {
+        self.inner.event_log()
+    }
+    async fn record_publisher(
+        &self,
+        stage_arn: &str,
+        live: bool,
+        as_of: Millis,
+    ) -> StoreResult<bool> {
+        self.fault()?;
+        self.inner.record_publisher(stage_arn, live, as_of).await
+    }
+    async fn publisher(&self, stage_arn: &str) -> StoreResult<Option<(bool, Millis)>> {
+        self.fault()?;
+        self.inner.publisher(stage_arn).await
     }
 }
 

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ivs_server::store::redis::RedisStore;
+use ivs_server::store::RemovalReason;
 use ivs_server::store::{
     JoinOutcome, JoinRequest, StageKind, StageRecord, StoreError, StoreKind, ViewerStore,
 };
@@ -674,7 +675,9 @@ async fn every_key_is_under_the_prefix() {
     want.extend(expected("two"));
     assert_eq!(keys, want.iter().map(String::as_str).collect());
     // The two prefixes do not see each other.
-    b.purge_stage(ARN_A, 5_000).await.unwrap();
+    b.purge_stage(ARN_A, 5_000, RemovalReason::Gone)
+        .await
+        .unwrap();
     assert_eq!(a.stage(ARN_A).await.unwrap().unwrap().viewers, 1);
     assert!(b.stages().await.unwrap().is_empty());
     // Idle rate-limit state goes away by itself (about one period).

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use ivs_server::store::memory::MemoryStore;
 use ivs_server::store::redis::RedisStore;
+use ivs_server::store::RemovalReason;
 use ivs_server::store::{
     gcra, BeginOutcome, Fence, Intent, IntentAction, JoinOutcome, JoinRequest, LeaveOutcome,
     Millis, RateDecision, RateRefund, RateState, RemoveOutcome, StageKind, StageRecord,
@@ -16,6 +17,9 @@ use ivs_server::store::{
 };
 use ivs_test_support::redis_cluster::RedisCluster;
 use ivs_test_support::redis_server::RedisServer;
+
+mod events;
+use events::*;
 
 /// A store under test, with the Redis server it needs (if any) kept alive.
 struct Fixture {
@@ -109,6 +113,10 @@ behaviours!(
     deletion_keeps_counting_until_ivs_confirms,
     drain_if_idle_respects_revivals,
     the_master_pointer_follows_the_registry,
+    publisher_state_ignores_older_observations,
+    event_groups_hand_each_event_to_one_consumer,
+    claims_take_idle_events_once,
+    tail_follows_from_now_on_in_pages,
 );
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -218,8 +226,8 @@ async fn capacity_is_never_exceeded(s: &dyn ViewerStore) {
     assert_eq!(joined(s, req("u3", 5, 2, 2)).await.0, ARN_B);
     assert_eq!(count(s, ARN_A).await, 2);
     // No stages at all: Full.
-    s.purge_stage(ARN_A, 6).await.unwrap();
-    s.purge_stage(ARN_B, 6).await.unwrap();
+    s.purge_stage(ARN_A, 6, RemovalReason::Gone).await.unwrap();
+    s.purge_stage(ARN_B, 6, RemovalReason::Gone).await.unwrap();
     assert_eq!(
         s.join(&req("u4", 7, 2, 2)).await.unwrap(),
         JoinOutcome::Full
@@ -477,7 +485,9 @@ async fn purge_stage_removes_stage_and_viewers(s: &dyn ViewerStore) {
     joined(s, req("u1", 1_000, 50, 40)).await;
     joined(s, req("u2", 1_000, 50, 40)).await;
     joined(s, req("u3", 1_000, 50, 40)).await;
-    s.purge_stage(ARN_A, 31_000).await.unwrap();
+    s.purge_stage(ARN_A, 31_000, RemovalReason::Gone)
+        .await
+        .unwrap();
     assert_eq!(s.stage(ARN_A).await.unwrap(), None);
     assert!(s.viewers(ARN_A).await.unwrap().is_empty());
     assert_eq!(s.heartbeat("u1", ARN_A, 32_000).await.unwrap(), None);
@@ -498,32 +508,42 @@ async fn purge_stage_removes_stage_and_viewers(s: &dyn ViewerStore) {
         joined(s, req("u1", 50_000, 50, 40)).await,
         (ARN_B.into(), 2, false, false)
     );
-    s.purge_stage(ARN_C, 50_000).await.unwrap();
+    s.purge_stage(ARN_C, 50_000, RemovalReason::Gone)
+        .await
+        .unwrap();
 }
 
 async fn remove_stage_only_when_empty(s: &dyn ViewerStore) {
     assert_eq!(
-        s.remove_stage_if_empty(ARN_A).await.unwrap(),
+        s.remove_stage_if_empty(ARN_A, RemovalReason::Deleted)
+            .await
+            .unwrap(),
         RemoveOutcome::Unknown
     );
     s.register_stage(&stage(ARN_A, 1)).await.unwrap();
     joined(s, req("u1", 1_000, 50, 40)).await;
     joined(s, req("u2", 1_000, 50, 40)).await;
     assert_eq!(
-        s.remove_stage_if_empty(ARN_A).await.unwrap(),
+        s.remove_stage_if_empty(ARN_A, RemovalReason::Deleted)
+            .await
+            .unwrap(),
         RemoveOutcome::NotEmpty(2)
     );
     assert!(s.stage(ARN_A).await.unwrap().is_some());
     s.leave("u1", ARN_A, 2_000, MINUTE).await.unwrap();
     s.forget("u2", ARN_A).await.unwrap();
     assert_eq!(
-        s.remove_stage_if_empty(ARN_A).await.unwrap(),
+        s.remove_stage_if_empty(ARN_A, RemovalReason::Deleted)
+            .await
+            .unwrap(),
         RemoveOutcome::Removed
     );
     assert_eq!(s.stage(ARN_A).await.unwrap(), None);
     assert!(s.stages().await.unwrap().is_empty());
     assert_eq!(
-        s.remove_stage_if_empty(ARN_A).await.unwrap(),
+        s.remove_stage_if_empty(ARN_A, RemovalReason::Deleted)
+            .await
+            .unwrap(),
         RemoveOutcome::Unknown
     );
     assert_eq!(
@@ -827,8 +847,11 @@ async fn random_workloads(url: &str, command: impl Fn(&[&str]) -> String) {
                     65..=79 => format!("{:?}", s.heartbeat(&user, arn, now).await),
                     80..=84 => format!("{:?}", s.sweep(now, Duration::from_secs(20), MINUTE).await),
                     85..=90 => format!("{:?}", s.set_draining(arn, draining).await),
-                    91..=94 => format!("{:?}", s.remove_stage_if_empty(arn).await),
-                    95..=96 => format!("{:?}", s.purge_stage(arn, now).await),
+                    91..=94 => format!(
+                        "{:?}",
+                        s.remove_stage_if_empty(arn, RemovalReason::Deleted).await
+                    ),
+                    95..=96 => format!("{:?}", s.purge_stage(arn, now, RemovalReason::Gone).await),
                     _ => format!("{:?}", s.viewers(arn).await),
                 };
                 answers.push(answer);
@@ -1118,7 +1141,7 @@ async fn the_master_pointer_follows_the_registry(s: &dyn ViewerStore) {
     master.kind = StageKind::Master;
     s.register_stage(&master).await.unwrap();
     assert_eq!(s.master().await.unwrap().as_deref(), Some(ARN_B));
-    s.purge_stage(ARN_B, 3).await.unwrap();
+    s.purge_stage(ARN_B, 3, RemovalReason::Gone).await.unwrap();
     assert_eq!(s.master().await.unwrap(), None);
     let f = lease(s, "scale-up", "h").await;
     s.begin_create(&create_intent("m", true), &f, 20)

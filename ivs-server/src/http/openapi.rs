@@ -37,6 +37,8 @@ use warp::{Filter, Rejection};
 
 use super::route_table::{Auth, Failure, Link, Method, Param, Route, Success, ROUTES, TAGS};
 
+mod webhooks;
+
 /// The component schemas collected while the document is built, by name.
 pub type Schemas = BTreeMap<String, RefOr<Schema>>;
 /// A schema, or a reference to a component.
@@ -90,6 +92,7 @@ pub fn document() -> OpenApi {
         failures.extend(route.failures.iter().copied());
     }
     close_response_objects(&mut schemas, &response_schemas);
+    let webhooks = webhooks::webhooks(&mut schemas);
 
     let mut components = Components::new();
     components.schemas = schemas;
@@ -154,8 +157,11 @@ pub fn document() -> OpenApi {
             API_KEY_HEADER,
             [],
         )]))
-        .tags(Some(TAGS.map(Tag::new)))
+        .tags(Some(
+            TAGS.map(Tag::new).into_iter().chain([Tag::new("Webhooks")]),
+        ))
         .paths(paths.build())
+        .webhooks(Some(webhooks))
         .components(Some(components))
         .build()
 }

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, Instant};
 
-use ivs_api::{Health, HealthServices, Tags, Timestamp};
+use ivs_api::{Health, HealthServices, RemovalReason, Tags, Timestamp};
 
 use crate::config::Settings;
 use crate::ivs::rules::{has_tag, DEPLOYMENT_TAG, ENVIRONMENT_TAG, ROLE_MASTER};
@@ -260,7 +260,9 @@ impl App {
                         // The registry outlived the stage (emulator restart, or
                         // deleted in the console): forget it and make a new one.
                         tracing::warn!(stage = %arn, "registered master stage no longer exists; creating a new one");
-                        self.store.purge_stage(&arn, now_ms()).await?;
+                        self.store
+                            .purge_stage(&arn, now_ms(), RemovalReason::Gone)
+                            .await?;
                     }
                     Err(e) => return Err(e.into()),
                 }

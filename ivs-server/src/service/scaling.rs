@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ivs_api::Tags;
+use ivs_api::{RemovalReason, Tags};
 
 use super::lease::AfterWork;
 use super::{now_ms, stage_record, App, STAGE_LEASE, STAGE_LEASE_TTL};
@@ -497,7 +497,9 @@ impl App {
             Err(e) => return Err(e.into()),
         }
         tracing::warn!(stage = %arn, master, "stage was deleted outside the server; forgetting it");
-        self.store.purge_stage(arn, now_ms()).await?;
+        self.store
+            .purge_stage(arn, now_ms(), RemovalReason::Gone)
+            .await?;
         if master {
             self.spawn_master_repair();
         }

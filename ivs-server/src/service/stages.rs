@@ -1,9 +1,9 @@
 //! Stage endpoints: list, master info, get, create, rename, delete.
 
 use ivs_api::{
-    CreateStageRequest, CreatedStage, CreatedStageDetail, DeletedStage, MasterStageInfo, StageArn,
-    StageDetail, StageInfo, StageList, StageListItem, Timestamp, UpdateStageRequest, UpdatedStage,
-    UpdatedStageDetail,
+    CreateStageRequest, CreatedStage, CreatedStageDetail, DeletedStage, MasterStageInfo,
+    RemovalReason, StageArn, StageDetail, StageInfo, StageList, StageListItem, Timestamp,
+    UpdateStageRequest, UpdatedStage, UpdatedStageDetail,
 };
 
 use super::scaling::{Created, ScaleError};
@@ -217,9 +217,17 @@ impl App {
                 return Err(e.into());
             }
         }
-        match self.store.remove_stage_if_empty(arn).await? {
+        match self
+            .store
+            .remove_stage_if_empty(arn, RemovalReason::Deleted)
+            .await?
+        {
             RemoveOutcome::Removed | RemoveOutcome::Unknown => {}
-            RemoveOutcome::NotEmpty(_) => self.store.purge_stage(arn, now_ms()).await?,
+            RemoveOutcome::NotEmpty(_) => {
+                self.store
+                    .purge_stage(arn, now_ms(), RemovalReason::Deleted)
+                    .await?
+            }
             RemoveOutcome::NotDraining | RemoveOutcome::Fenced => {}
         }
         tracing::info!(stage = %arn, "stage deleted on request");

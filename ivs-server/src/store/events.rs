@@ -21,11 +21,18 @@
 //! | `record_publisher` that changed the state | `publisher.live` / `publisher.offline` |
 //! | `begin_create` refused at the limit (once a minute at most) | `fleet.stage_limit_reached` |
 
+use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use ivs_api::{Event, EventKind, RemovalReason, Timestamp};
+use serde_json::{json, Value};
 
-use super::{Millis, StoreResult};
+use super::{Millis, StageRecord, StoreError, StoreResult};
+
+/// Events the log keeps by default (`IVS_EVENT_LOG_MAX`): the oldest are
+/// trimmed beyond it. docs/redis.md has the memory cost per entry and why.
+pub const DEFAULT_EVENT_LOG_MAX: u64 = 1_000_000;
 
 /// An event as the log holds it.
 #[derive(Debug, Clone, PartialEq)]
@@ -114,4 +121,182 @@ pub trait EventLog: Send + Sync + 'static {
 /// When an event at `position` was recorded (its first part), if it reads.
 pub fn recorded_at(position: &str) -> Option<Millis> {
     position.split('-').next()?.parse().ok()
+}
+
+/// A position in the log as numbers (`<ms>-<seq>`), ordered as Redis orders
+/// stream entry ids.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct Position {
+    pub(crate) ms: u64,
+    pub(crate) seq: u64,
+}
+
+impl Position {
+    /// Reads `<ms>-<seq>` (a bare `<ms>` is `<ms>-0`, as Redis reads it).
+    pub(crate) fn parse(s: &str) -> StoreResult<Position> {
+        let (ms, seq) = s.split_once('-').unwrap_or((s, "0"));
+        match (ms.parse(), seq.parse()) {
+            (Ok(ms), Ok(seq)) => Ok(Position { ms, seq }),
+            _ => Err(StoreError::Corrupt(format!(
+                "not an event log position: {s:?}"
+            ))),
+        }
+    }
+
+    /// The position of the next entry recorded at `now`: Redis' rule for
+    /// `XADD *` (never backwards, even when the clock is).
+    pub(crate) fn next(self, now: Millis) -> Position {
+        let now = u64::try_from(now).unwrap_or(0);
+        if now > self.ms {
+            Position { ms: now, seq: 0 }
+        } else {
+            Position {
+                ms: self.ms,
+                seq: self.seq + 1,
+            }
+        }
+    }
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.ms, self.seq)
+    }
+}
+
+/// A short, stable name for a deployment (32-bit FNV-1a of its key prefix),
+/// the first part of its event ids.
+pub fn deployment_tag(name: &str) -> u32 {
+    name.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
+}
+
+/// The id of the event at `position` in the log of the deployment tagged
+/// `tag`: unique across deployments that share a receiver (their prefixes
+/// differ) and the same on every read, hence on every delivery.
+pub fn event_id(tag: u32, position: &str) -> String {
+    format!("evt_{tag:08x}-{position}")
+}
+
+/// An event from a log entry's parts. A type this version does not know, or
+/// data that does not fit its type, reads as [`EventKind::Unknown`] rather
+/// than failing the whole read.
+pub(crate) fn logged_event(
+    tag: u32,
+    position: String,
+    event_type: &str,
+    timestamp: Millis,
+    data: Value,
+) -> LoggedEvent {
+    let kind = serde_json::from_value(json!({ "type": event_type, "data": data })).unwrap_or(
+        EventKind::Unknown {
+            event_type: event_type.to_string(),
+        },
+    );
+    LoggedEvent {
+        event: Event::builder()
+            .id(event_id(tag, &position))
+            .timestamp(Timestamp::from_millis(timestamp))
+            .kind(kind)
+            .build(),
+        position,
+    }
+}
+
+/// The `data` of each event type, as the stores record it (the Redis
+/// scripts build the same objects in Lua).
+pub(crate) mod data {
+    use super::*;
+
+    pub(crate) fn viewer_joined(user: &str, arn: &str, participant: &str) -> Value {
+        json!({ "userId": user, "stageArn": arn, "participantId": participant })
+    }
+
+    pub(crate) fn viewer_gone(user: &str, arn: &str, seconds: u64) -> Value {
+        json!({ "userId": user, "stageArn": arn, "watchDuration": seconds })
+    }
+
+    pub(crate) fn stage_created(stage: &StageRecord) -> Value {
+        json!({
+            "stageArn": stage.arn,
+            "name": stage.name,
+            "autoScaled": stage.kind.is_auto_scaled(),
+            "isMaster": stage.kind.is_master(),
+        })
+    }
+
+    pub(crate) fn stage(arn: &str) -> Value {
+        json!({ "stageArn": arn })
+    }
+
+    pub(crate) fn stage_removed(arn: &str, reason: RemovalReason) -> Value {
+        json!({ "stageArn": arn, "reason": reason })
+    }
+
+    pub(crate) fn stage_limit(active: u32, max: u32) -> Value {
+        json!({ "activeStages": active, "maxStages": max })
+    }
+}
+
+/// `reason` of `stage.removed` as the wire writes it (`scaled_down`, …).
+pub(crate) fn reason_str(reason: RemovalReason) -> String {
+    match serde_json::to_value(reason) {
+        Ok(Value::String(s)) => s,
+        _ => "other".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_order_like_stream_ids_and_never_go_back() {
+        let p = Position::parse("1700000000000-5").unwrap();
+        assert_eq!(p.to_string(), "1700000000000-5");
+        assert!(Position::parse("2-0").unwrap() > Position::parse("1-9").unwrap());
+        assert_eq!(Position::parse("7").unwrap(), Position { ms: 7, seq: 0 });
+        assert!(Position::parse("x-1").is_err());
+        assert_eq!(p.next(1_700_000_000_001).to_string(), "1700000000001-0");
+        // A clock that went back still moves forward.
+        assert_eq!(p.next(5).to_string(), "1700000000000-6");
+    }
+
+    #[test]
+    fn ids_name_the_deployment_and_the_position() {
+        let a = deployment_tag("{ivs}:");
+        assert_ne!(a, deployment_tag("{other}:"));
+        assert_eq!(a, deployment_tag("{ivs}:"));
+        let id = event_id(a, "1-0");
+        assert!(id.starts_with("evt_") && id.ends_with("-1-0"), "{id}");
+        assert_eq!(id.len(), "evt_".len() + 8 + "-1-0".len());
+    }
+
+    #[test]
+    fn entries_read_as_typed_events_or_unknown() {
+        let arn = "arn:aws:ivs:us-east-1:123456789012:stage/abcdEFGH1234";
+        let e = logged_event(
+            1,
+            "5-0".into(),
+            "viewer.left",
+            5,
+            data::viewer_gone("u1", arn, 9),
+        );
+        assert_eq!(e.event.event_type(), "viewer.left");
+        assert!(matches!(e.event.kind, EventKind::ViewerLeft(ref g) if g.watch_duration == 9));
+        assert_eq!(e.event.timestamp.millis(), 5);
+        let bad = logged_event(1, "6-0".into(), "viewer.left", 6, json!({ "x": 1 }));
+        assert!(matches!(bad.event.kind, EventKind::Unknown { .. }));
+        assert_eq!(bad.event.event_type(), "viewer.left");
+        assert_eq!(reason_str(RemovalReason::ScaledDown), "scaled_down");
+        let removed = logged_event(
+            1,
+            "7-0".into(),
+            "stage.removed",
+            7,
+            data::stage_removed(arn, RemovalReason::Gone),
+        );
+        assert!(matches!(removed.event.kind, EventKind::StageRemoved(_)));
+    }
 }

@@ -4,17 +4,28 @@
 //! call is atomic exactly like one Redis script. Per-stage ordered sets by
 //! last heartbeat make the sweep cost follow the number of expired viewers.
 
+mod log;
+
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use ivs_api::RemovalReason;
+use serde_json::Value;
 
+use super::events::{
+    data, deployment_tag, Claimed, EventLog, LoggedEvent, PendingEvent, DEFAULT_EVENT_LOG_MAX,
+};
 use super::{
     gcra, BeginOutcome, Departure, Fence, Intent, IntentAction, JoinOutcome, JoinRequest,
     LeaveOutcome, Millis, RateDecision, RateRefund, RateState, RemoveOutcome, StageLoad,
     StageRecord, StoreKind, StoreResult, ViewerRecord, ViewerStore, MAX_DEPARTURES,
 };
+use log::EventBuffer;
+
+/// `fleet.stage_limit_reached` is recorded at most this often.
+const LIMIT_NOTE_EVERY: Millis = 60_000;
 
 #[derive(Debug, Clone)]
 struct ViewerEntry {
@@ -24,7 +35,6 @@ struct ViewerEntry {
     last_heartbeat: Millis,
 }
 
-#[derive(Default)]
 struct State {
     stages: HashMap<String, StageRecord>,
     viewers: HashMap<String, ViewerEntry>,
@@ -44,6 +54,12 @@ struct State {
     intents: HashMap<String, Intent>,
     /// Left or expired viewers still to be disconnected in IVS.
     departures: std::collections::VecDeque<Departure>,
+    /// Fleet events, recorded under the same lock as their change.
+    log: EventBuffer,
+    /// Stage → (publisher live, observed at).
+    publishers: HashMap<String, (bool, Millis)>,
+    /// When `fleet.stage_limit_reached` may be recorded again.
+    limit_quiet_until: Millis,
 }
 
 fn wall_ms() -> Millis {
@@ -51,6 +67,50 @@ fn wall_ms() -> Millis {
 }
 
 impl State {
+    fn new(log: EventBuffer) -> Self {
+        State {
+            stages: HashMap::new(),
+            viewers: HashMap::new(),
+            by_heartbeat: HashMap::new(),
+            durations: HashMap::new(),
+            duration_order: BTreeSet::new(),
+            rate: HashMap::new(),
+            leases: HashMap::new(),
+            fences: HashMap::new(),
+            intents: HashMap::new(),
+            departures: std::collections::VecDeque::new(),
+            log,
+            publishers: HashMap::new(),
+            limit_quiet_until: Millis::MIN,
+        }
+    }
+
+    /// Records an event that happened at `at` (the step's `now`, or the
+    /// store clock for steps that have none).
+    fn emit(&mut self, event_type: &'static str, at: Millis, data: Value) {
+        self.log.record(wall_ms(), event_type, at, data);
+    }
+
+    /// Takes a registered stage out of the registry with its viewer index,
+    /// recording `stage.removed`.
+    fn unregister(&mut self, arn: &str, at: Millis, reason: RemovalReason) {
+        if self.stages.remove(arn).is_some() {
+            self.emit("stage.removed", at, data::stage_removed(arn, reason));
+        }
+        self.by_heartbeat.remove(arn);
+    }
+
+    /// Adds or replaces a registry entry; `stage.created` when it is new.
+    fn register(&mut self, stage: &StageRecord) {
+        if self
+            .stages
+            .insert(stage.arn.clone(), stage.clone())
+            .is_none()
+        {
+            self.emit("stage.created", wall_ms(), data::stage_created(stage));
+        }
+    }
+
     /// Whether `fence` still names the live holder of its lease.
     fn fence_holds(&self, fence: &Fence) -> bool {
         self.leases
@@ -119,15 +179,30 @@ fn seconds_between(from: Millis, to: Millis) -> u64 {
 }
 
 /// The embedded store.
-#[derive(Default)]
 pub struct MemoryStore {
     state: Mutex<State>,
 }
 
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl MemoryStore {
-    /// An empty store.
+    /// An empty store keeping the default number of events.
     pub fn new() -> Self {
-        Self::default()
+        Self::with_event_log_max(DEFAULT_EVENT_LOG_MAX)
+    }
+
+    /// An empty store keeping at most `max` events (at least one).
+    pub fn with_event_log_max(max: u64) -> Self {
+        // Event ids carry a deployment tag; a random one per store keeps two
+        // processes' ids apart when they share a receiver.
+        let tag = deployment_tag(&format!("memory:{:016x}", rand::random::<u64>()));
+        MemoryStore {
+            state: Mutex::new(State::new(EventBuffer::new(tag, max))),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -148,7 +223,7 @@ impl ViewerStore for MemoryStore {
     }
 
     async fn register_stage(&self, stage: &StageRecord) -> StoreResult<()> {
-        self.lock().stages.insert(stage.arn.clone(), stage.clone());
+        self.lock().register(stage);
         Ok(())
     }
 
@@ -176,15 +251,28 @@ impl ViewerStore for MemoryStore {
     }
 
     async fn set_draining(&self, arn: &str, draining: bool) -> StoreResult<bool> {
-        Ok(self
-            .lock()
-            .stages
-            .get_mut(arn)
-            .map(|s| s.draining = draining)
-            .is_some())
+        let mut state = self.lock();
+        let Some(stage) = state.stages.get_mut(arn) else {
+            return Ok(false);
+        };
+        let changed = stage.draining != draining;
+        stage.draining = draining;
+        if changed {
+            let kind = if draining {
+                "stage.draining"
+            } else {
+                "stage.revived"
+            };
+            state.emit(kind, wall_ms(), data::stage(arn));
+        }
+        Ok(true)
     }
 
-    async fn remove_stage_if_empty(&self, arn: &str) -> StoreResult<RemoveOutcome> {
+    async fn remove_stage_if_empty(
+        &self,
+        arn: &str,
+        reason: RemovalReason,
+    ) -> StoreResult<RemoveOutcome> {
         let mut state = self.lock();
         if !state.stages.contains_key(arn) {
             return Ok(RemoveOutcome::Unknown);
@@ -193,8 +281,7 @@ impl ViewerStore for MemoryStore {
         if n > 0 {
             return Ok(RemoveOutcome::NotEmpty(n));
         }
-        state.stages.remove(arn);
-        state.by_heartbeat.remove(arn);
+        state.unregister(arn, wall_ms(), reason);
         Ok(RemoveOutcome::Removed)
     }
 
@@ -245,7 +332,18 @@ impl ViewerStore for MemoryStore {
         {
             return Ok(BeginOutcome::MasterExists);
         }
-        if state.stages.len() + state.intents.len() >= max_stages as usize {
+        let active = state.stages.len() + state.intents.len();
+        if active >= max_stages as usize {
+            let now = wall_ms();
+            if now >= state.limit_quiet_until {
+                state.limit_quiet_until = now + LIMIT_NOTE_EVERY;
+                let active = u32::try_from(active).unwrap_or(u32::MAX);
+                state.emit(
+                    "fleet.stage_limit_reached",
+                    now,
+                    data::stage_limit(active, max_stages),
+                );
+            }
             return Ok(BeginOutcome::AtLimit);
         }
         state.intents.insert(intent.id(), intent.clone());
@@ -259,7 +357,7 @@ impl ViewerStore for MemoryStore {
         }
         let id = Intent::create_id(&stage.name);
         state.intents.remove(&id);
-        state.stages.insert(stage.arn.clone(), stage.clone());
+        state.register(stage);
         Ok(true)
     }
 
@@ -300,6 +398,7 @@ impl ViewerStore for MemoryStore {
             return Ok(false);
         }
         stage.draining = true;
+        state.emit("stage.draining", now, data::stage(arn));
         Ok(true)
     }
 
@@ -309,6 +408,7 @@ impl ViewerStore for MemoryStore {
             Some(stage) if stage.draining => {
                 stage.draining = false;
                 stage.revived_at = Some(now);
+                state.emit("stage.revived", now, data::stage(arn));
                 Ok(true)
             }
             _ => Ok(false),
@@ -335,8 +435,7 @@ impl ViewerStore for MemoryStore {
         if n > 0 {
             return Ok(RemoveOutcome::NotEmpty(n));
         }
-        state.stages.remove(arn);
-        state.by_heartbeat.remove(arn);
+        state.unregister(arn, now, RemovalReason::ScaledDown);
         let intent = Intent {
             action: IntentAction::Delete,
             target: arn.to_string(),
@@ -348,9 +447,11 @@ impl ViewerStore for MemoryStore {
         Ok(RemoveOutcome::Removed)
     }
 
-    async fn purge_stage(&self, arn: &str, now: Millis) -> StoreResult<()> {
+    async fn purge_stage(&self, arn: &str, now: Millis, reason: RemovalReason) -> StoreResult<()> {
         let mut state = self.lock();
-        state.stages.remove(arn);
+        if state.stages.remove(arn).is_some() {
+            state.emit("stage.removed", now, data::stage_removed(arn, reason));
+        }
         let users: Vec<String> = state
             .by_heartbeat
             .remove(arn)
@@ -413,6 +514,11 @@ impl ViewerStore for MemoryStore {
             .entry(stage.clone())
             .or_default()
             .insert((req.now, req.user_id.clone()));
+        state.emit(
+            "viewer.joined",
+            req.now,
+            data::viewer_joined(&req.user_id, &stage, &req.participant_id),
+        );
         Ok(JoinOutcome::Joined {
             viewers: state.count(&stage),
             stage_arn: stage,
@@ -441,8 +547,15 @@ impl ViewerStore for MemoryStore {
             .viewers
             .get(user_id)
             .is_some_and(|e| e.stage == stage_arn)
+            && state.remove_viewer(user_id).is_some()
         {
-            state.remove_viewer(user_id);
+            // The join already recorded viewer.joined: its undoing is a
+            // leave with nothing watched, so the pair stays consistent.
+            state.emit(
+                "viewer.left",
+                wall_ms(),
+                data::viewer_gone(user_id, stage_arn, 0),
+            );
         }
         Ok(())
     }
@@ -487,6 +600,11 @@ impl ViewerStore for MemoryStore {
                 let secs = seconds_between(e.joined_at, now);
                 state.record_duration(user_id, stage_arn, secs, now);
                 state.depart(stage_arn, &e.participant_id);
+                state.emit(
+                    "viewer.left",
+                    now,
+                    data::viewer_gone(user_id, stage_arn, secs),
+                );
                 return Ok(LeaveOutcome::Left(secs));
             }
         }
@@ -550,6 +668,7 @@ impl ViewerStore for MemoryStore {
                 let secs = seconds_between(e.joined_at, e.last_heartbeat);
                 state.record_duration(user, stage, secs, now);
                 state.depart(stage, &e.participant_id);
+                state.emit("viewer.expired", now, data::viewer_gone(user, stage, secs));
             }
         }
         let forget_before = now - retention.as_millis() as i64;
@@ -607,5 +726,93 @@ impl ViewerStore for MemoryStore {
             state.leases.remove(name);
         }
         Ok(())
+    }
+
+    fn event_log(&self) -> &dyn EventLog {
+        self
+    }
+
+    async fn record_publisher(
+        &self,
+        stage_arn: &str,
+        live: bool,
+        as_of: Millis,
+    ) -> StoreResult<bool> {
+        let mut state = self.lock();
+        let before = state.publishers.get(stage_arn).copied();
+        if before.is_some_and(|(_, at)| at >= as_of) {
+            return Ok(false);
+        }
+        state
+            .publishers
+            .insert(stage_arn.to_string(), (live, as_of));
+        // Nothing recorded yet reads as offline.
+        if before.is_some_and(|(was, _)| was) == live {
+            return Ok(false);
+        }
+        let kind = if live {
+            "publisher.live"
+        } else {
+            "publisher.offline"
+        };
+        state.emit(kind, as_of, data::stage(stage_arn));
+        Ok(true)
+    }
+
+    async fn publisher(&self, stage_arn: &str) -> StoreResult<Option<(bool, Millis)>> {
+        Ok(self.lock().publishers.get(stage_arn).copied())
+    }
+}
+
+#[async_trait]
+impl EventLog for MemoryStore {
+    async fn create_group(&self, group: &str) -> StoreResult<()> {
+        self.lock().log.create_group(group);
+        Ok(())
+    }
+
+    async fn read_new(
+        &self,
+        group: &str,
+        consumer: &str,
+        max: u32,
+    ) -> StoreResult<Vec<LoggedEvent>> {
+        Ok(self.lock().log.read_new(group, consumer, max, wall_ms()))
+    }
+
+    async fn pending(
+        &self,
+        group: &str,
+        min_idle: Duration,
+        after: Option<&str>,
+        max: u32,
+    ) -> StoreResult<Vec<PendingEvent>> {
+        self.lock()
+            .log
+            .pending(group, min_idle, after, max, wall_ms())
+    }
+
+    async fn claim(
+        &self,
+        group: &str,
+        consumer: &str,
+        min_idle: Duration,
+        positions: &[String],
+    ) -> StoreResult<Claimed> {
+        self.lock()
+            .log
+            .claim(group, consumer, min_idle, positions, wall_ms())
+    }
+
+    async fn ack(&self, group: &str, positions: &[String]) -> StoreResult<()> {
+        self.lock().log.ack(group, positions)
+    }
+
+    async fn tail(&self, after: Option<&str>, max: u32) -> StoreResult<(String, Vec<LoggedEvent>)> {
+        self.lock().log.tail(after, max)
+    }
+
+    async fn backlog(&self) -> StoreResult<u64> {
+        Ok(self.lock().log.len())
     }
 }

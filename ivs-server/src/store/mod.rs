@@ -13,6 +13,10 @@ pub mod redis;
 
 use std::time::Duration;
 
+pub use events::EventLog;
+/// Why a stage left the registry (`stage.removed`'s `reason`).
+pub use ivs_api::RemovalReason;
+
 use async_trait::async_trait;
 use ivs_api::Tags;
 use serde::{Deserialize, Serialize};
@@ -418,10 +422,16 @@ pub trait ViewerStore: Send + Sync + 'static {
     async fn rename_stage(&self, arn: &str, name: &str) -> StoreResult<bool>;
     /// Marks a stage draining (or not); false when unknown.
     async fn set_draining(&self, arn: &str, draining: bool) -> StoreResult<bool>;
-    /// Removes a stage from the registry only if it has no viewers.
-    async fn remove_stage_if_empty(&self, arn: &str) -> StoreResult<RemoveOutcome>;
-    /// Removes a stage and its viewers unconditionally (the stage is gone from IVS).
-    async fn purge_stage(&self, arn: &str, now: Millis) -> StoreResult<()>;
+    /// Removes a stage from the registry only if it has no viewers
+    /// (`stage.removed` with `reason`).
+    async fn remove_stage_if_empty(
+        &self,
+        arn: &str,
+        reason: RemovalReason,
+    ) -> StoreResult<RemoveOutcome>;
+    /// Removes a stage and its viewers unconditionally (the stage is gone
+    /// from IVS); `stage.removed` with `reason` when it was registered.
+    async fn purge_stage(&self, arn: &str, now: Millis, reason: RemovalReason) -> StoreResult<()>;
     /// The registered master's ARN.
     async fn master(&self) -> StoreResult<Option<String>>;
 
@@ -520,6 +530,22 @@ pub trait ViewerStore: Send + Sync + 'static {
     async fn departures(&self, max: u32) -> StoreResult<Vec<Departure>>;
     /// Removes the first `n` departures (handled).
     async fn ack_departures(&self, n: u32) -> StoreResult<()>;
+
+    // ---- fleet events (the table in `events.rs` says which step records which)
+
+    /// The event log this store records events in.
+    fn event_log(&self) -> &dyn EventLog;
+    /// Records the publisher's state on a stage as observed at `as_of` (ms; a poll's time or an IVS event's time).
+    /// Ignored (returns false) when an observation at least as new is already recorded; returns true when the
+    /// live/offline state changed, recording `publisher.live` / `publisher.offline` in the same step.
+    async fn record_publisher(
+        &self,
+        stage_arn: &str,
+        live: bool,
+        as_of: Millis,
+    ) -> StoreResult<bool>;
+    /// The publisher state last recorded for a stage: (live, as_of).
+    async fn publisher(&self, stage_arn: &str) -> StoreResult<Option<(bool, Millis)>>;
 
     // ---- coordination
 

@@ -21,6 +21,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use redis::{Script, Value};
 
+use ivs_api::RemovalReason;
+
+use super::events::{deployment_tag, reason_str, EventLog, DEFAULT_EVENT_LOG_MAX};
 use super::{
     BeginOutcome, Departure, Fence, Intent, IntentAction, JoinOutcome, JoinRequest, LeaveOutcome,
     Millis, RateDecision, RateReceipt, RateRefund, RemoveOutcome, StageLoad, StageRecord,
@@ -30,6 +33,7 @@ use super::{
 mod keys;
 #[doc(hidden)]
 pub mod link;
+mod log;
 mod reply;
 mod scripts;
 
@@ -63,6 +67,10 @@ pub struct RedisStore {
     prefix: String,
     keys: Keys,
     scripts: Scripts,
+    /// The deployment's part of its event ids.
+    tag: u32,
+    /// The event log's bound, the last argument of every script call.
+    event_log_max: String,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -92,8 +100,10 @@ impl RedisStore {
         let store = RedisStore {
             link,
             prefix: prefix.to_string(),
+            tag: deployment_tag(keys.tagged()),
             keys,
             scripts: Scripts::new(),
+            event_log_max: DEFAULT_EVENT_LOG_MAX.to_string(),
         };
         let shown = store.link.shown().to_string();
         store
@@ -138,6 +148,14 @@ impl RedisStore {
         &self.prefix
     }
 
+    /// Keeps about `max` events in the log (at least one; Redis trims whole
+    /// nodes of the stream, so a little more). Every instance of a
+    /// deployment should use the same bound: each trims with its own.
+    pub fn with_event_log_max(mut self, max: u64) -> Self {
+        self.event_log_max = max.max(1).to_string();
+        self
+    }
+
     /// Refuses a Redis older than the commands the store sends need.
     async fn check_version(&self) -> StoreResult<()> {
         let info = match self
@@ -170,7 +188,8 @@ impl RedisStore {
         self.run_with(script, &[], args).await
     }
 
-    /// Runs one script with keys beyond the fixed ones (`KEYS[12..]`).
+    /// Runs one script with keys beyond the fixed ones (`KEYS[15..]`); the
+    /// event log's bound goes last (`EVENT_LOG_MAX` in `prelude.lua`).
     async fn run_with(
         &self,
         script: &Script,
@@ -178,7 +197,9 @@ impl RedisStore {
         args: &[Arg<'_>],
     ) -> StoreResult<Value> {
         let keys = self.keys.fixed().chain(extra_keys.iter().copied());
-        self.link.invoke(invocation(script, keys, args)).await
+        let mut call = invocation(script, keys, args);
+        call.arg(&self.event_log_max);
+        self.link.invoke(call).await
     }
 
     /// Runs one plain command (no script): for the calls that a single
@@ -476,9 +497,17 @@ impl ViewerStore for RedisStore {
         self.set_stage_field(arn, "draining", flag(draining)).await
     }
 
-    async fn remove_stage_if_empty(&self, arn: &str) -> StoreResult<RemoveOutcome> {
+    async fn remove_stage_if_empty(
+        &self,
+        arn: &str,
+        reason: RemovalReason,
+    ) -> StoreResult<RemoveOutcome> {
+        let reason = reason_str(reason);
         let n = self
-            .run_int(&self.scripts.remove_stage_if_empty, &[arn.into()])
+            .run_int(
+                &self.scripts.remove_stage_if_empty,
+                &[arn.into(), reason.as_str().into()],
+            )
             .await?;
         Ok(match n {
             0 => RemoveOutcome::Removed,
@@ -487,9 +516,13 @@ impl ViewerStore for RedisStore {
         })
     }
 
-    async fn purge_stage(&self, arn: &str, now: Millis) -> StoreResult<()> {
-        self.run(&self.scripts.purge_stage, &[arn.into(), now.into()])
-            .await?;
+    async fn purge_stage(&self, arn: &str, now: Millis, reason: RemovalReason) -> StoreResult<()> {
+        let reason = reason_str(reason);
+        self.run(
+            &self.scripts.purge_stage,
+            &[arn.into(), now.into(), reason.as_str().into()],
+        )
+        .await?;
         Ok(())
     }
 
@@ -716,6 +749,40 @@ impl ViewerStore for RedisStore {
         )
         .await?;
         Ok(())
+    }
+
+    fn event_log(&self) -> &dyn EventLog {
+        self
+    }
+
+    async fn record_publisher(
+        &self,
+        stage_arn: &str,
+        live: bool,
+        as_of: Millis,
+    ) -> StoreResult<bool> {
+        let n = self
+            .run_int(
+                &self.scripts.record_publisher,
+                &[stage_arn.into(), flag(live).into(), as_of.into()],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn publisher(&self, stage_arn: &str) -> StoreResult<Option<(bool, Millis)>> {
+        let mut hget = redis::cmd("HGET");
+        hget.arg(self.keys.publisher()).arg(stage_arn);
+        let state = match self.query(&hget).await? {
+            Value::Nil => return Ok(None),
+            v => reply::text(v)?,
+        };
+        let parsed = state
+            .split_once(' ')
+            .and_then(|(live, at)| Some((live == "1", at.parse::<Millis>().ok()?)));
+        parsed
+            .map(Some)
+            .ok_or_else(|| corrupt(format!("publisher state of {stage_arn}: {state:?}")))
     }
 }
 

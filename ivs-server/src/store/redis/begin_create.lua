@@ -1,4 +1,4 @@
--- KEYS[12]: the lease. ARGV: intent id, intent JSON, master (0/1), max
+-- KEYS[LEASE]: the lease. ARGV: intent id, intent JSON, master (0/1), max
 -- stages, holder, token
 -- Returns 1 recorded, 0 at the limit, 2 a master exists or is being
 -- created, 3 fenced. Registered stages and pending intents (creations and

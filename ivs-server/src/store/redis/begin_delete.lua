@@ -1,4 +1,4 @@
--- KEYS[12]: the lease. ARGV: arn, intent id, intent JSON, holder, token
+-- KEYS[LEASE]: the lease. ARGV: arn, intent id, intent JSON, holder, token
 -- Takes a draining, empty stage out of the registry and records a deletion
 -- intent for it in the same step. Returns -1 unknown, -2 not draining,
 -- -3 fenced, 0 removed, else the viewer count left.

@@ -1,4 +1,4 @@
--- KEYS[12]: the lease. ARGV: arn, below, min age (ms), now (ms), holder, token
+-- KEYS[LEASE]: the lease. ARGV: arn, below, min age (ms), now (ms), holder, token
 -- Marks an auto-scaled, assignable, open stage draining when it has fewer
 -- than `below` viewers and was created or last revived at least `min age`
 -- ago, all in this one step (so a revival in between is never undone).

@@ -1,4 +1,4 @@
--- KEYS[12]: the lease. ARGV: arn, record JSON, name, assignable (0/1),
+-- KEYS[LEASE]: the lease. ARGV: arn, record JSON, name, assignable (0/1),
 -- draining (0/1), created_at (ms), master (0/1), holder, token, intent id
 -- Registers the stage a creation intent made and drops the intent, in one
 -- step. Returns 0 (nothing changed) when the fence is stale.

@@ -6,20 +6,34 @@ use crate::store::{StoreError, StoreResult};
 
 /// The names after the hash tag of the keys every script receives, in the
 /// order `prelude.lua` reads them.
-pub(super) const FIXED_KEYS: [&str; 11] = [
-    "stages", "stage", "load", "hb", "viewer", "count", "watch", "watch:at", "intents", "master",
+pub(super) const FIXED_KEYS: [&str; 14] = [
+    "stages",
+    "stage",
+    "load",
+    "hb",
+    "viewer",
+    "count",
+    "watch",
+    "watch:at",
+    "intents",
+    "master",
     "departed",
+    "events",
+    "events:limit",
+    "publisher",
 ];
 
 /// Positions in [`FIXED_KEYS`].
 const HB: usize = 3;
 const MASTER: usize = 9;
+const EVENTS: usize = 11;
+const PUBLISHER: usize = 13;
 
 /// A deployment's keys.
 pub(super) struct Keys {
     /// The prefix as a hash tag (`{ivs}:`): the start of every key.
     tagged: String,
-    /// `KEYS[1..11]` of every script (see `prelude.lua`).
+    /// `KEYS[1..14]` of every script (see `prelude.lua`).
     fixed: [String; FIXED_KEYS.len()],
 }
 
@@ -51,6 +65,16 @@ impl Keys {
     /// The master stage's key.
     pub(super) fn master(&self) -> &str {
         &self.fixed[MASTER]
+    }
+
+    /// The event log (a stream).
+    pub(super) fn events(&self) -> &str {
+        &self.fixed[EVENTS]
+    }
+
+    /// The publisher state per stage.
+    pub(super) fn publisher(&self) -> &str {
+        &self.fixed[PUBLISHER]
     }
 
     /// A key outside the fixed ones: the tag followed by `parts`.
@@ -118,10 +142,12 @@ mod tests {
     fn the_fixed_keys_are_in_prelude_order() {
         let keys = Keys::new("ivs:").unwrap();
         let fixed: Vec<&str> = keys.fixed().collect();
-        assert_eq!(fixed.len(), 11);
+        assert_eq!(fixed.len(), 14);
         assert_eq!(fixed[0], "{ivs}:stages");
         assert_eq!(keys.heartbeats(), "{ivs}:hb");
         assert_eq!(keys.master(), "{ivs}:master");
+        assert_eq!(keys.events(), "{ivs}:events");
+        assert_eq!(keys.publisher(), "{ivs}:publisher");
         assert_eq!(keys.lease("scale-up"), "{ivs}:lease:scale-up");
         assert_eq!(keys.key(&["gcra:", "k1"]), "{ivs}:gcra:k1");
     }

@@ -1,14 +1,18 @@
 -- Shared by every script of the Redis viewer store (prepended to each one).
 -- Every key a script touches is declared in KEYS, so that on Redis Cluster
 -- each call stays in one slot: all keys of a deployment share one hash tag
--- (`{ivs}:…`). KEYS[1..11] are the deployment's fixed keys, in the order of
--- `RedisStore`'s key list; a call that needs a lease, fence counter or rate
--- limit state passes that key after them (KEYS[12], KEYS[13]). Per-stage
--- and per-viewer data therefore lives in fields of those keys, never in
--- keys named at run time. ARGV are the operation's.
+-- (`{ivs}:…`). KEYS[1..14] are the deployment's fixed keys, in the order of
+-- `RedisStore`'s key list (`keys.rs`); a call that needs a lease passes it
+-- after them (KEYS[LEASE]). Per-stage and per-viewer data therefore lives in
+-- fields of those keys, never in keys named at run time. ARGV are the
+-- operation's, followed by one more: the event log's bound (EVENT_LOG_MAX),
+-- passed with every call so that it costs no round trip of its own.
 local STAGES, STAGE, LOAD, HB = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local VIEWERS, COUNT, WATCH, WATCH_AT = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local INTENTS, MASTER, DEPARTED = KEYS[9], KEYS[10], KEYS[11]
+local EVENTS, LIMIT_NOTED, PUBLISHER = KEYS[12], KEYS[13], KEYS[14]
+local LEASE = 15
+local EVENT_LOG_MAX = ARGV[#ARGV]
 -- STAGES: registered ARN → creation time (ms), the registry in its order.
 -- STAGE: "<field>:<arn>" → record JSON, name, assignable, draining, revived.
 -- LOAD: the assignable, non-draining stages scored by viewer count, so that
@@ -18,6 +22,9 @@ local INTENTS, MASTER, DEPARTED = KEYS[9], KEYS[10], KEYS[11]
 -- HB: pair(user, arn) → last heartbeat (ms): every counted viewer.
 -- VIEWERS: user → "<joined> <#pid> <pid><arn>": where each viewer is.
 -- COUNT: ARN → viewers counted there (the HB members of that stage).
+-- EVENTS: the fleet event log, a stream (see emit()).
+-- LIMIT_NOTED: exists (PX 60 s) while fleet.stage_limit_reached is quiet.
+-- PUBLISHER: ARN → "<live 0/1> <observed at, ms>".
 
 -- Length-prefixed so that no (user, stage) pair can collide with another.
 -- The HTTP heartbeat builds the same member in Rust (`RedisStore::pair`).
@@ -130,11 +137,27 @@ local function needs_stage(scale_up_at)
   return 0
 end
 
--- Lease values are "<fencing token>:<holder>" under KEYS[12]; a write made
--- under a lease carries both and is refused once the lease expired or
+-- Lease values are "<fencing token>:<holder>" under KEYS[LEASE]; a write
+-- made under a lease carries both and is refused once the lease expired or
 -- changed hands.
 local function fence_holds(holder, token)
-  return redis.call('GET', KEYS[12]) == token .. ':' .. holder
+  return redis.call('GET', KEYS[LEASE]) == token .. ':' .. holder
+end
+
+-- The server's clock (ms): the time of events whose step has no `now`.
+local function clock()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- Records a fleet event in the same step as its change: one stream entry
+-- with the same three fields every time (Redis then stores the field names
+-- once per node): type, data (JSON, the API's field names) and at (when it
+-- happened, ms). The log keeps about EVENT_LOG_MAX entries: `~` trims whole
+-- nodes only, which keeps XADD O(1).
+local function emit(kind, data, at)
+  redis.call('XADD', EVENTS, 'MAXLEN', '~', EVENT_LOG_MAX, '*',
+    'type', kind, 'data', cjson.encode(data), 'at', int(at or clock()))
 end
 
 -- Adds or replaces a registry entry. STAGE's `name`, `draining` and

@@ -32,11 +32,8 @@ impl Reply {
 
     pub(super) fn string(&mut self) -> StoreResult<String> {
         match self.items.next() {
-            Some(Value::BulkString(b)) => {
-                String::from_utf8(b).map_err(|e| corrupt(format!("expected UTF-8 text: {e}")))
-            }
-            Some(Value::SimpleString(s)) => Ok(s),
-            other => Err(corrupt(format!("expected a string, got {other:?}"))),
+            Some(v) => text(v),
+            None => Err(corrupt("expected a string, got nothing".into())),
         }
     }
 }
@@ -58,6 +55,17 @@ pub(super) fn int_value(value: Option<Value>) -> StoreResult<i64> {
             .and_then(|s| s.parse::<i64>().ok())
             .ok_or_else(|| corrupt(format!("expected an integer, got {b:?}"))),
         other => Err(corrupt(format!("expected an integer, got {other:?}"))),
+    }
+}
+
+/// A text reply, nothing else.
+pub(super) fn text(value: Value) -> StoreResult<String> {
+    match value {
+        Value::BulkString(b) => {
+            String::from_utf8(b).map_err(|e| corrupt(format!("expected UTF-8 text: {e}")))
+        }
+        Value::SimpleString(s) => Ok(s),
+        other => Err(corrupt(format!("expected a string, got {other:?}"))),
     }
 }
 

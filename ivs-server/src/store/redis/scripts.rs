@@ -57,6 +57,11 @@ pub(super) struct Scripts {
     pub(super) departures: Script,
     pub(super) ack_departures: Script,
     pub(super) migrate_v1: Script,
+    pub(super) record_publisher: Script,
+    pub(super) events_group: Script,
+    pub(super) events_read: Script,
+    pub(super) events_pending: Script,
+    pub(super) events_claim: Script,
 }
 
 impl Scripts {
@@ -89,10 +94,15 @@ impl Scripts {
             departures: lua!("departures.lua"),
             ack_departures: lua!("ack_departures.lua"),
             migrate_v1: lua!("migrate_v1.lua"),
+            record_publisher: lua!("publisher.lua"),
+            events_group: lua_alone!("events_group.lua"),
+            events_read: lua_alone!("events_read.lua"),
+            events_pending: lua_alone!("events_pending.lua"),
+            events_claim: lua_alone!("events_claim.lua"),
         }
     }
 
-    pub(super) fn all(&self) -> [&Script; 27] {
+    pub(super) fn all(&self) -> [&Script; 32] {
         [
             &self.register_stage,
             &self.stages,
@@ -121,6 +131,11 @@ impl Scripts {
             &self.departures,
             &self.ack_departures,
             &self.migrate_v1,
+            &self.record_publisher,
+            &self.events_group,
+            &self.events_read,
+            &self.events_pending,
+            &self.events_claim,
         ]
     }
 }

@@ -1,0 +1,442 @@
+//! The delivery loop of each endpoint: new events are read from the
+//! endpoint's consumer group and POSTed with bounded concurrency, a 2xx
+//! acknowledges, and events left unacknowledged are taken over (`claim`) by
+//! whichever instance finds them due under the retry schedule.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_lc_rs::digest;
+use reqwest::Url;
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+
+use super::schedule::Schedule;
+use super::settings::EventFilter;
+use super::sign::{Signer, ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use crate::metrics::webhooks::{DropReason, EndpointMetrics};
+use crate::service::{now_ms, App};
+use crate::store::events::{recorded_at, LoggedEvent};
+use crate::store::{StoreError, ViewerStore};
+
+/// How often each endpoint's loop looks for new and due events. Reads never
+/// block in the store: a blocking read would hold a Redis connection.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
+/// Pending events looked at per page, and pages per poll.
+const PENDING_PAGE: u32 = 256;
+const PENDING_PAGES_PER_POLL: usize = 4;
+/// How often the backlog gauges are read.
+const GAUGE_INTERVAL: Duration = Duration::from_secs(5);
+/// Longest shutdown waits for attempts in flight; those cut short are
+/// retried (by another instance, or after the restart).
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
+
+/// One configured endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// Where events are POSTed.
+    pub url: Url,
+    /// A stable id: the first 12 hex digits of the URL's SHA-256. Names the
+    /// consumer group and labels logs and metrics (the URL may hold a token).
+    pub id: String,
+}
+
+impl Endpoint {
+    /// The endpoint of a URL.
+    pub fn new(url: Url) -> Self {
+        let d = digest::digest(&digest::SHA256, url.as_str().as_bytes());
+        let id = d.as_ref()[..6]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>();
+        Endpoint { url, id }
+    }
+
+    /// Its consumer group in the event log.
+    pub fn group(&self) -> String {
+        format!("webhook:{}", self.id)
+    }
+}
+
+/// The endpoints the settings configure (none when webhooks are off).
+pub fn endpoints(app: &App) -> Vec<Endpoint> {
+    let w = &app.settings().webhooks;
+    match (&w.urls, &w.secret) {
+        (Some(urls), Some(_)) => urls.0.iter().cloned().map(Endpoint::new).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Creates every endpoint's consumer group (a no-op for existing ones). Run
+/// at start before anything records an event, so that a first start's
+/// events (the master stage's `stage.created`) are delivered too.
+pub async fn create_groups(app: &App) -> Result<(), StoreError> {
+    for e in endpoints(app) {
+        app.store().event_log().create_group(&e.group()).await?;
+    }
+    Ok(())
+}
+
+/// Delivers events to every configured endpoint until `stop` turns true.
+pub async fn run(app: Arc<App>, stop: watch::Receiver<bool>) {
+    let endpoints = endpoints(&app);
+    let w = &app.settings().webhooks;
+    let (Some(secret), false) = (&w.secret, endpoints.is_empty()) else {
+        return;
+    };
+    let client = match reqwest::Client::builder()
+        .timeout(w.timeout)
+        // Standard Webhooks: a redirect is a failure (update the URL instead).
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("ivs-server-webhooks/", env!("CARGO_PKG_VERSION")))
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "webhooks: the HTTP client could not be built; no webhooks are sent");
+            return;
+        }
+    };
+    let signer = Arc::new(Signer::new(secret.key()));
+    let mut workers = JoinSet::new();
+    for endpoint in endpoints {
+        tracing::info!(
+            endpoint = %endpoint.id,
+            host = endpoint.url.host_str().unwrap_or(""),
+            events = ?w.events.patterns(),
+            "webhooks: delivering"
+        );
+        let shared = Arc::new(Shared {
+            store: app.store().clone(),
+            group: endpoint.group(),
+            metrics: app.metrics().webhooks.endpoint(&endpoint.id),
+            endpoint,
+            client: client.clone(),
+            signer: signer.clone(),
+            failing: AtomicBool::new(false),
+        });
+        let worker = Worker {
+            consumer: app.instance_id().to_string(),
+            schedule: Schedule::new(w),
+            filter: w.events.clone(),
+            permits: Arc::new(Semaphore::new(w.concurrency as usize)),
+            cursor: None,
+            group_ready: false,
+            store_failing: false,
+            attempts: JoinSet::new(),
+            shared,
+        };
+        workers.spawn(worker.run(stop.clone()));
+    }
+    while workers.join_next().await.is_some() {}
+}
+
+/// What an attempt needs, shared by the loop and its attempts.
+struct Shared {
+    store: Arc<dyn ViewerStore>,
+    endpoint: Endpoint,
+    group: String,
+    client: reqwest::Client,
+    signer: Arc<Signer>,
+    metrics: EndpointMetrics,
+    /// The last attempt failed: logged once when it starts and once when it
+    /// ends, not per attempt (a dead receiver would flood the log).
+    failing: AtomicBool,
+}
+
+struct Worker {
+    shared: Arc<Shared>,
+    consumer: String,
+    schedule: Schedule,
+    filter: EventFilter,
+    permits: Arc<Semaphore>,
+    /// Where the next look at pending events starts.
+    cursor: Option<String>,
+    group_ready: bool,
+    store_failing: bool,
+    attempts: JoinSet<()>,
+}
+
+impl Worker {
+    async fn run(mut self, mut stop: watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(POLL_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut gauges_read = Instant::now() - GAUGE_INTERVAL;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop.changed() => break,
+            }
+            if *stop.borrow() {
+                break;
+            }
+            while self.attempts.try_join_next().is_some() {}
+            let result = self.poll().await;
+            if gauges_read.elapsed() >= GAUGE_INTERVAL {
+                gauges_read = Instant::now();
+                self.read_gauges().await;
+            }
+            self.note_store(result);
+        }
+        let _ = tokio::time::timeout(SHUTDOWN_WAIT, async {
+            while self.attempts.join_next().await.is_some() {}
+        })
+        .await;
+    }
+
+    fn note_store(&mut self, result: Result<(), StoreError>) {
+        match result {
+            Ok(()) if self.store_failing => {
+                self.store_failing = false;
+                tracing::info!(endpoint = %self.shared.endpoint.id, "webhooks: the event log answers again");
+            }
+            Err(e) if !self.store_failing => {
+                self.store_failing = true;
+                tracing::warn!(endpoint = %self.shared.endpoint.id, error = %e, "webhooks: the event log cannot be read; delivery resumes when it can");
+            }
+            _ => {}
+        }
+    }
+
+    /// One look at the log: due retries first (they are older), then new events.
+    async fn poll(&mut self) -> Result<(), StoreError> {
+        let store = self.shared.store.clone();
+        let log = store.event_log();
+        if !self.group_ready {
+            log.create_group(&self.shared.group).await?;
+            self.group_ready = true;
+        }
+        self.retry_due().await?;
+        let free = self.permits.available_permits();
+        if free == 0 {
+            return Ok(());
+        }
+        let max = u32::try_from(free).unwrap_or(u32::MAX);
+        let events = log
+            .read_new(&self.shared.group, &self.consumer, max)
+            .await?;
+        for event in events {
+            self.handle(event, 1).await;
+        }
+        Ok(())
+    }
+
+    /// Takes over pending events whose retry is due (this instance's own
+    /// failures and those of any other instance, dead or alive), as many as
+    /// there are free request slots.
+    async fn retry_due(&mut self) -> Result<(), StoreError> {
+        let store = self.shared.store.clone();
+        let log = store.event_log();
+        let min_idle = self.schedule.min_idle;
+        for _ in 0..PENDING_PAGES_PER_POLL {
+            let free = self.permits.available_permits();
+            if free == 0 {
+                break;
+            }
+            let page = log
+                .pending(
+                    &self.shared.group,
+                    min_idle,
+                    self.cursor.as_deref(),
+                    PENDING_PAGE,
+                )
+                .await?;
+            self.cursor = match page.last() {
+                Some(last) if page.len() == PENDING_PAGE as usize => Some(last.position.clone()),
+                _ => None,
+            };
+            let now = now_ms();
+            let due: HashMap<String, u32> = page
+                .iter()
+                .filter(|p| {
+                    let expired =
+                        recorded_at(&p.position).is_some_and(|at| self.schedule.expired(at, now));
+                    expired || p.idle >= self.schedule.delay(&p.position, p.deliveries)
+                })
+                .take(free)
+                .map(|p| (p.position.clone(), p.deliveries))
+                .collect();
+            if !due.is_empty() {
+                let positions: Vec<String> = due.keys().cloned().collect();
+                // Claimed only if still idle for `min_idle`: when two
+                // instances see the same due event, one of them takes it.
+                let claimed = log
+                    .claim(&self.shared.group, &self.consumer, min_idle, &positions)
+                    .await?;
+                if !claimed.trimmed.is_empty() {
+                    let n = claimed.trimmed.len() as u64;
+                    self.shared.metrics.dropped(DropReason::Backlog, n);
+                    tracing::warn!(
+                        endpoint = %self.shared.endpoint.id,
+                        dropped = n,
+                        "webhooks: events trimmed from the event log before they were delivered"
+                    );
+                }
+                for event in claimed.events {
+                    let deliveries = due.get(&event.position).map_or(1, |d| d + 1);
+                    self.handle(event, deliveries).await;
+                }
+            }
+            if self.cursor.is_none() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// An event now pending for this instance: given up, skipped, or sent.
+    async fn handle(&mut self, logged: LoggedEvent, deliveries: u32) {
+        let expired =
+            recorded_at(&logged.position).is_some_and(|at| self.schedule.expired(at, now_ms()));
+        if expired {
+            self.shared.metrics.dropped(DropReason::Expired, 1);
+            tracing::warn!(
+                endpoint = %self.shared.endpoint.id,
+                event = %logged.event.id,
+                r#type = logged.event.event_type(),
+                attempts = deliveries.saturating_sub(1),
+                "webhooks: event dropped, not delivered within the retry window"
+            );
+            self.shared.ack(&logged.position).await;
+            return;
+        }
+        if !self.filter.matches(logged.event.event_type()) {
+            self.shared.metrics.filtered.inc();
+            self.shared.ack(&logged.position).await;
+            return;
+        }
+        // Never more events are taken than there are free slots, so this
+        // does not wait.
+        let Ok(permit) = self.permits.clone().acquire_owned().await else {
+            return;
+        };
+        self.attempts
+            .spawn(self.shared.clone().attempt(logged, deliveries, permit));
+    }
+
+    async fn read_gauges(&self) {
+        let log = self.shared.store.event_log();
+        if let Ok(n) = log.backlog().await {
+            self.shared
+                .metrics
+                .outbox
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+        if let Ok(oldest) = log
+            .pending(&self.shared.group, Duration::ZERO, None, 1)
+            .await
+        {
+            let age_ms = oldest
+                .first()
+                .and_then(|p| recorded_at(&p.position))
+                .map_or(0, |at| (now_ms() - at).max(0));
+            self.shared.metrics.oldest_pending.set(age_ms / 1000);
+        }
+    }
+}
+
+impl Shared {
+    /// One POST of one event; a 2xx acknowledges it, anything else leaves it
+    /// pending for a later attempt.
+    async fn attempt(
+        self: Arc<Self>,
+        logged: LoggedEvent,
+        deliveries: u32,
+        _permit: OwnedSemaphorePermit,
+    ) {
+        let event = &logged.event;
+        let body = match serde_json::to_vec(event) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(event = %event.id, error = %e, "webhooks: event not serialisable");
+                return;
+            }
+        };
+        let timestamp = now_ms() / 1000;
+        let signature = self.signer.sign(&event.id, timestamp, &body);
+        self.metrics.in_flight.inc();
+        let started = Instant::now();
+        let sent = self
+            .client
+            .post(self.endpoint.url.clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(ID_HEADER, event.id.as_str())
+            .header(TIMESTAMP_HEADER, timestamp.to_string())
+            .header(SIGNATURE_HEADER, signature)
+            .body(body)
+            .send()
+            .await;
+        self.metrics
+            .latency
+            .observe(started.elapsed().as_secs_f64());
+        self.metrics.in_flight.dec();
+        let failure = match sent {
+            Ok(response) if response.status().is_success() => None,
+            Ok(response) => Some((
+                match response.status().as_u16() {
+                    400..=499 => "status_4xx",
+                    500..=599 => "status_5xx",
+                    _ => "status_other",
+                },
+                format!("answered {}", response.status().as_u16()),
+            )),
+            Err(e) if e.is_timeout() => Some(("timeout", "timed out".to_string())),
+            Err(e) if e.is_connect() => Some(("connect", "connection failed".to_string())),
+            Err(_) => Some(("other", "request failed".to_string())),
+        };
+        match failure {
+            None => {
+                self.metrics.delivered.inc();
+                if self.failing.swap(false, Ordering::Relaxed) {
+                    tracing::info!(endpoint = %self.endpoint.id, "webhooks: the endpoint accepts events again");
+                }
+                self.ack(&logged.position).await;
+            }
+            Some((reason, what)) => {
+                self.metrics.failed(reason);
+                if !self.failing.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        endpoint = %self.endpoint.id,
+                        event = %event.id,
+                        attempt = deliveries,
+                        "webhooks: delivery failed ({what}); events are retried with backoff"
+                    );
+                } else {
+                    tracing::debug!(endpoint = %self.endpoint.id, event = %event.id, attempt = deliveries, "webhooks: delivery failed ({what})");
+                }
+            }
+        }
+    }
+
+    /// Acknowledges one event. If that fails the event is delivered again
+    /// later, with the same id (at least once).
+    async fn ack(&self, position: &str) {
+        if let Err(e) = self
+            .store
+            .event_log()
+            .ack(&self.group, &[position.to_string()])
+            .await
+        {
+            tracing::debug!(endpoint = %self.endpoint.id, error = %e, "webhooks: acknowledgement failed; the event will be sent again");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_ids_are_stable_hashes_of_the_url() {
+        let a = Endpoint::new(Url::parse("https://a.example/hook?token=s3cret").unwrap());
+        let b = Endpoint::new(Url::parse("https://a.example/hook?token=s3cret").unwrap());
+        let c = Endpoint::new(Url::parse("https://a.example/other").unwrap());
+        assert_eq!(a.id, b.id);
+        assert_ne!(a.id, c.id);
+        assert_eq!(a.id.len(), 12);
+        assert!(!a.group().contains("s3cret"));
+        assert_eq!(a.group(), format!("webhook:{}", a.id));
+    }
+}
