@@ -227,7 +227,8 @@ type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync + RefUnwindSafe>;
 /// ```
 #[derive(Clone)]
 pub struct Verifier {
-    key: Arc<[u8]>,
+    /// Keyed once: each delivery clones the prepared state.
+    mac: Hmac<Sha256>,
     tolerance: Duration,
     clock: Clock,
 }
@@ -264,8 +265,13 @@ impl Verifier {
                 reason: "the key after `whsec_` is empty",
             });
         }
+        let mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&key).map_err(|_| {
+            WebhookError::InvalidSecret {
+                reason: "HMAC-SHA256 refused the key",
+            }
+        })?;
         Ok(Verifier {
-            key: key.into(),
+            mac,
             tolerance: DEFAULT_TOLERANCE,
             clock: Arc::new(SystemTime::now),
         })
@@ -355,9 +361,7 @@ impl Verifier {
     }
 
     fn mac(&self, id: &str, timestamp: &str, body: &[u8]) -> Hmac<Sha256> {
-        // HMAC takes a key of any length: this cannot fail.
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key)
-            .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+        let mut mac = self.mac.clone();
         mac.update(id.as_bytes());
         mac.update(b".");
         mac.update(timestamp.as_bytes());
