@@ -75,6 +75,8 @@
 //! - [`heartbeat`]: [`Client::start_heartbeat`], a task that keeps a viewer counted.
 //! - [`session`]: [`Client::join`], a viewer that rejoins and refreshes its token by itself.
 //! - [`stream`]: [`Client::stats_stream`], live statistics over WebSocket with reconnects.
+//! - [`webhook`]: verifies the server's signed webhook deliveries and reads
+//!   their [`Event`](model::Event)s (`webhook` feature, on by default).
 //! - [`Error`]: typed errors with the API's [`ErrorCode`];
 //!   [`ApiError`] for the server's answers (English details, request id,
 //!   rate-limit state), [`TransportError`] for requests that got no answer.
@@ -103,6 +105,8 @@
 //!
 //! - `rustls` (default): TLS through rustls for HTTP and WebSocket; no OpenSSL.
 //! - `native-tls`: the platform's TLS (OpenSSL on Linux) for both.
+//! - `webhook` (default): the [`webhook`] module and its HMAC dependencies
+//!   (`hmac`, `sha2`, `base64`, `subtle`).
 #![deny(missing_docs)]
 
 pub mod api;
@@ -114,6 +118,8 @@ pub mod model;
 pub mod retry;
 pub mod session;
 pub mod stream;
+#[cfg(feature = "webhook")]
+pub mod webhook;
 
 pub use client::{Client, ClientBuilder};
 pub use error::{ApiError, Error, RateLimit, TransportError, WebSocketError};

@@ -9,10 +9,10 @@
 pub use ivs_api::builders;
 pub use ivs_api::{
     Attributes, Capability, ClientMessage, CreateStageRequest, CreatedStage, CreatedStageDetail,
-    DeletedStage, ErrorBody, ErrorCode, Health, HealthServices, Heartbeat, IdError,
-    MasterStageInfo, PublisherStatus, PublisherToken, ServerMessage, StageArn, StageDetail,
-    StageInfo, StageList, StageListItem, StageStats, StageStatsDetail, StageStatsList, Stats,
-    StatsUpdate, Tags, Timestamp, TokenRequest, UpdateStageRequest, UpdatedStage,
-    UpdatedStageDetail, UserId, Viewer, ViewerList, ViewerRef, ViewerStats, ViewerToken,
-    WatchDuration,
+    DeletedStage, ErrorBody, ErrorCode, Event, EventKind, Health, HealthServices, Heartbeat,
+    IdError, MasterStageInfo, PublisherStatus, PublisherToken, RemovalReason, ServerMessage,
+    StageArn, StageCreated, StageDetail, StageInfo, StageLimitReached, StageList, StageListItem,
+    StageRef, StageRemoved, StageStats, StageStatsDetail, StageStatsList, Stats, StatsUpdate, Tags,
+    Timestamp, TokenRequest, UpdateStageRequest, UpdatedStage, UpdatedStageDetail, UserId, Viewer,
+    ViewerGone, ViewerJoined, ViewerList, ViewerRef, ViewerStats, ViewerToken, WatchDuration,
 };

@@ -459,3 +459,196 @@ async fn publisher_prints_the_stage_and_whip_url() {
     let live = s.get("/api/stats/publisher").await;
     assert_eq!(live.data()["isLive"], true, "{}", live.text);
 }
+
+/// The webhook-receiver example, started on a free port with `secret`.
+struct WebhookReceiver {
+    child: tokio::process::Child,
+    stdout: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+    /// Where it listens, from its first line.
+    url: String,
+}
+
+impl WebhookReceiver {
+    async fn start(secret: &str, args: &[&str]) -> Self {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = Command::new(example_binary("webhook-receiver"))
+            .args(["--bind", "127.0.0.1:0"])
+            .args(args)
+            .env("IVS_WEBHOOK_SECRET", secret)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the example starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut receiver = WebhookReceiver {
+            child,
+            stdout: tokio::io::BufReader::new(stdout).lines(),
+            url: String::new(),
+        };
+        let first = receiver.next_line().await;
+        receiver.url = first
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("first line: {first:?}"))
+            .to_owned();
+        receiver
+    }
+
+    async fn next_line(&mut self) -> String {
+        tokio::time::timeout(Duration::from_secs(30), self.stdout.next_line())
+            .await
+            .expect("a line from the receiver within 30 s")
+            .expect("stdout")
+            .expect("the receiver is still running")
+    }
+
+    /// Waits for it to exit (`stop`: kills it first); its exit code, the
+    /// rest of its stdout's lines and its stderr.
+    async fn finish(mut self, stop: bool) -> (Output, Vec<String>) {
+        use tokio::io::AsyncReadExt;
+        if stop {
+            self.child.start_kill().expect("stop the receiver");
+        }
+        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("the receiver exits within 30 s")
+            .expect("its status");
+        let mut rest = Vec::new();
+        while let Ok(Some(line)) = self.stdout.next_line().await {
+            rest.push(line);
+        }
+        let mut stderr = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            e.read_to_string(&mut stderr).await.expect("stderr");
+        }
+        let out = Output {
+            code: status.code(),
+            stdout: rest.join("\n"),
+            stderr,
+        };
+        (out, rest)
+    }
+}
+
+/// The webhook receiver, fed deliveries signed here as the server signs
+/// them: events printed once, a retry acknowledged without printing again,
+/// forgeries and replays answered 401, a signed non-event 400.
+#[tokio::test]
+async fn webhook_receiver_verifies_deduplicates_and_refuses_forgeries() {
+    use ivs_client::webhook::Verifier;
+
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    const ARN: &str = "arn:aws:ivs:us-east-1:123456789012:stage/abcdEFGH1234";
+    let receiver = WebhookReceiver::start(SECRET, &["--events", "2"]).await;
+    let url = receiver.url.clone();
+
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64;
+    let joined = format!(
+        r#"{{"id":"evt_1","type":"viewer.joined","timestamp":"2025-10-19T12:00:00.000Z","data":{{"userId":"viewer-001","stageArn":"{ARN}","participantId":"p1"}}}}"#
+    );
+    let live = format!(
+        r#"{{"id":"evt_2","type":"publisher.live","timestamp":"2025-10-19T12:00:01.000Z","data":{{"stageArn":"{ARN}"}}}}"#
+    );
+    let server = Verifier::new(SECRET).expect("the secret");
+    let other = Verifier::new("whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD").expect("a secret");
+    let http = reqwest::Client::new();
+    let post = |signer: &Verifier, id: &str, timestamp: i64, body: &str| {
+        let signature = signer.sign(id, timestamp, body.as_bytes());
+        http.post(url.as_str())
+            .header("webhook-id", id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature)
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+    };
+    let status = |r: reqwest::Result<reqwest::Response>| r.expect("an answer").status().as_u16();
+
+    assert_eq!(status(post(&server, "evt_1", now, &joined).await), 204);
+    // The retry of a delivery whose answer got lost: acknowledged, not handled again.
+    assert_eq!(status(post(&server, "evt_1", now + 5, &joined).await), 204);
+    assert_eq!(status(post(&other, "evt_2", now, &live).await), 401);
+    assert_eq!(status(post(&server, "evt_2", now - 3600, &live).await), 401);
+    assert_eq!(status(post(&server, "evt_3", now, "{}").await), 400);
+    let unsigned = http.post(url.as_str()).body(live.clone()).send().await;
+    assert_eq!(status(unsigned), 401);
+    assert_eq!(status(post(&server, "evt_2", now, &live).await), 204);
+
+    // Two events handled: the receiver exits by itself.
+    let (out, rest) = receiver.finish(false).await;
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(
+        rest,
+        [
+            format!(
+                r#"evt_1 viewer.joined {{"participantId":"p1","stageArn":"{ARN}","userId":"viewer-001"}}"#
+            ),
+            format!(r#"evt_2 publisher.live {{"stageArn":"{ARN}"}}"#),
+        ],
+        "{out:?}"
+    );
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 5, "{out:?}");
+    assert_eq!(lines[0], "duplicate evt_1 (already handled)", "{out:?}");
+    assert_eq!(
+        lines[1], "rejected (401): no webhook signature matches",
+        "{out:?}"
+    );
+    assert!(
+        lines[2].starts_with("rejected (401): webhook timestamp is 3600s old"),
+        "{out:?}"
+    );
+    assert!(
+        lines[3].starts_with("rejected (400): webhook body is not an event"),
+        "{out:?}"
+    );
+    assert_eq!(
+        lines[4], "rejected (401): missing header `webhook-id`",
+        "{out:?}"
+    );
+}
+
+/// The webhook receiver against a real server sending webhooks to it: what
+/// the server signs, the SDK's verifier accepts (two implementations of the
+/// scheme, checked against each other end to end).
+#[tokio::test]
+async fn webhook_receiver_verifies_a_real_servers_deliveries() {
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwJ4cXn0bV1sE=";
+    let mut receiver = WebhookReceiver::start(SECRET, &[]).await;
+    let url = receiver.url.clone();
+
+    let mut settings = test_settings();
+    settings.webhooks.urls =
+        Some(ivs_server::webhooks::settings::parse_urls(&url).expect("the receiver's URL"));
+    settings.webhooks.secret =
+        Some(ivs_server::webhooks::settings::parse_secret(SECRET).expect("the secret"));
+    let s = TestServer::start(settings).await;
+    let token = s.join("hooked-1").await;
+    let stage = token.data()["stageArn"].clone();
+    s.post(
+        "/api/viewer/leave",
+        serde_json::json!({ "userId": "hooked-1", "stageArn": stage }),
+    )
+    .await
+    .data();
+
+    // Other events (the master stage's) come too, and deliveries need not
+    // arrive in order: wait for both.
+    let mut seen: Vec<String> = Vec::new();
+    let find = |seen: &[String], kind: &str| seen.iter().find(|l| l.contains(kind)).cloned();
+    while find(&seen, " viewer.joined ").is_none() || find(&seen, " viewer.left ").is_none() {
+        seen.push(receiver.next_line().await);
+    }
+    let joined = find(&seen, " viewer.joined ").unwrap_or_default();
+    assert!(joined.contains(r#""userId":"hooked-1""#), "{seen:?}");
+    let left = find(&seen, " viewer.left ").unwrap_or_default();
+    assert!(left.contains(r#""userId":"hooked-1""#), "{seen:?}");
+    assert!(left.contains(r#""watchDuration":"#), "{seen:?}");
+
+    let (out, _) = receiver.finish(true).await;
+    assert!(!out.stderr.contains("rejected"), "{out:?}\n{seen:?}");
+}

@@ -12,3 +12,5 @@ mod retry;
 mod session;
 mod stage_list;
 mod stats_stream;
+#[cfg(feature = "webhook")]
+mod webhook;
