@@ -21,6 +21,11 @@ pub struct StageStats {
     pub viewer_count: u32,
     /// Whether the server created it to absorb viewers.
     pub auto_scaled: bool,
+    /// Scale-down takes no more viewers to it (it is removed once empty).
+    /// Present only when `true`, so the spec's examples are unchanged.
+    #[serde(default, skip_serializing_if = "is_false")]
+    #[builder(default)]
+    pub draining: bool,
     /// When it was created.
     pub created_at: Timestamp,
     /// Its tags (only in `GET /api/stats/stages`).
@@ -185,4 +190,10 @@ pub struct PublisherStatus {
     pub is_live: bool,
     /// When the answer was made.
     pub timestamp: Timestamp,
+}
+
+// serde's `skip_serializing_if` takes the field by reference.
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_false(b: &bool) -> bool {
+    !*b
 }

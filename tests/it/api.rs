@@ -609,12 +609,35 @@ async fn a_draining_stage_is_revived_before_a_new_one_is_made() {
     let stages = s.server.app().store().stages().await.unwrap();
     let drained = stages.iter().find(|st| st.record.arn == auto).unwrap();
     assert!(drained.record.draining, "{stages:?}");
+    // The statistics say so (the dashboard reads it there); other stages
+    // carry no `draining` field, as in the spec's examples.
+    let stats = s.get("/api/stats").await.data().clone();
+    let row = |arn: &str| {
+        stats["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|st| st["stageArn"] == arn)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(row(&auto)["draining"], true, "{stats}");
+    assert!(row(&master).get("draining").is_none(), "{stats}");
     // The master fills up: the drained stage takes new viewers again, and no third stage appears.
     s.join("e").await.data();
     let f = s.join("f").await;
     assert_eq!(f.data()["stageArn"], auto.as_str());
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(s.get("/api/stats").await.data()["activeStages"], 2);
+    let stats = s.get("/api/stats").await.data().clone();
+    assert_eq!(stats["activeStages"], 2);
+    assert!(
+        stats["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|st| st.get("draining").is_none()),
+        "revived: {stats}"
+    );
 }
 
 #[tokio::test]

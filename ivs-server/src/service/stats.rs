@@ -15,6 +15,7 @@ fn stage_stats(s: &StageLoad, with_tags: bool) -> Result<StageStats, ServiceErro
         .name(s.record.name.as_str())
         .viewer_count(s.viewers)
         .auto_scaled(s.record.kind.is_auto_scaled())
+        .draining(s.record.draining)
         .created_at(Timestamp::from_millis(s.record.created_at))
         .maybe_tags(with_tags.then(|| s.record.tags.clone()))
         .build())
