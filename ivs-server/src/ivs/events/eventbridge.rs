@@ -126,9 +126,7 @@ pub fn parse(body: &str) -> Result<Parsed, ParseError> {
     if publish.is_none() && replication.is_none() {
         return Ok(Parsed::Foreign(format!("{STAGE_UPDATE} / {name}")));
     }
-    let at = DateTime::parse_from_rfc3339(&env.time)
-        .map_err(|_| ParseError::Time(env.time.clone()))?
-        .timestamp_millis();
+    let at = event_millis(&env.time)?;
     let missing = |field| ParseError::Missing {
         event: name.to_string(),
         field,
@@ -169,6 +167,24 @@ pub fn parse(body: &str) -> Result<Parsed, ParseError> {
         at,
         kind,
     }))
+}
+
+/// The moment an event's `time` stands for, in milliseconds.
+///
+/// EventBridge writes whole seconds, so the change happened somewhere in that
+/// second. A poll's observation is timed to the millisecond; were the event
+/// placed at the start of its second, a poll a few hundred milliseconds
+/// *before* the change would outrank it and hide it until the next poll (a
+/// minute with events on). Taken as the end of its second, the event loses
+/// to a poll only when a second change came in the same second, and that
+/// change's own event follows. A time with a fraction (the emulator's) is
+/// exact and kept as it is.
+fn event_millis(time: &str) -> Result<Millis, ParseError> {
+    let at = DateTime::parse_from_rfc3339(time)
+        .map_err(|_| ParseError::Time(time.to_string()))?
+        .timestamp_millis();
+    let whole_seconds = !time.contains('.');
+    Ok(if whole_seconds { at + 999 } else { at })
 }
 
 /// A "Participant Published" / "Unpublished" event in EventBridge's shape,
@@ -223,7 +239,7 @@ mod tests {
     fn the_guides_published_example() {
         let e = event(include_str!("fixtures/participant_published.json"));
         assert_eq!(e.id, "12345678-1a23-4567-a1bc-1a2b34567890");
-        assert_eq!(e.at, 1_592_943_156_000); // 2020-06-23T20:12:36Z
+        assert_eq!(e.at, 1_592_943_156_999); // 2020-06-23T20:12:36Z: the end of that second
         assert_eq!(
             e.kind,
             IvsEventKind::Publishing {
@@ -233,6 +249,15 @@ mod tests {
                 user_id: Some("Your UserId".into()),
             }
         );
+    }
+
+    #[test]
+    fn a_time_with_a_fraction_is_exact() {
+        let body = stage_update("e", STAGE, true, "p", "u", 1_592_943_156_250);
+        assert!(body.contains("20:12:36.250Z"), "{body}");
+        assert_eq!(event(&body).at, 1_592_943_156_250);
+        let whole = body.replace("20:12:36.250Z", "20:12:37Z");
+        assert_eq!(event(&whole).at, 1_592_943_157_999);
     }
 
     #[test]
