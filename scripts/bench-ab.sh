@@ -18,7 +18,7 @@ TOOLS=${TOOLS:-${CARGO_TARGET_DIR:-target}/release}
 LUA=$PWD/scripts/bench
 W=$(mktemp -d /tmp/ivs-ab.XXXXXX)
 KEY=bench-key-000
-RP=$(shuf -i 20000-45000 -n 1)
+RP=$(shuf -i 10000-30000 -n 1) # below the ephemeral ports (lib.sh)
 redis-server --port $RP --save "" --appendonly no --daemonize no --dir $W > $W/redis.log 2>&1 &
 RPID=$!
 sleep 0.5
@@ -30,7 +30,7 @@ start() { # name bin port
     IVS_REDIS_PREFIX=$1: IVS_HEARTBEAT_TIMEOUT_SECS=3600 IVS_MAX_STAGES=250 IVS_STATS_INTERVAL_MS=1000 $2 > $W/$1.log 2>&1 &
   echo $!
 }
-P0=$(shuf -i 20000-45000 -n 1)
+P0=$(shuf -i 10000-30000 -n 1)
 OPID=$(start old $OLD $((P0 + 1))); NPID=$(start new $NEW $((P0 + 2)))
 BARE=$((P0 + 3)); $TOOLS/bare_warp 127.0.0.1:$BARE 2>/dev/null & BPID=$!
 sleep 1.5

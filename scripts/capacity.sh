@@ -48,18 +48,12 @@ bench_setup ivs-capacity
 trap 'exit 130' INT TERM
 
 port_free() { [ -z "$(ss -Htan "sport = :$1")" ]; } # no socket at all on it, listening or not
-free_port() {
-    local p
-    while :; do
-        p=$(shuf -i 20000-45000 -n 1)
-        port_free "$p" && { echo "$p"; return; }
-    done
-}
 # A cluster node needs P and its bus port P + 10000.
 free_cluster_port() {
     local p
     while :; do
-        p=$(shuf -i 20000-45000 -n 1)
+        # Both below the ephemeral range (lib.sh, ephemeral_ports).
+        p=$(shuf -i 10000-22000 -n 1)
         port_free "$p" && port_free $((p + 10000)) && { echo "$p"; return; }
     done
 }

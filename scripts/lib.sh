@@ -1,11 +1,20 @@
 # Shell functions shared by the benchmark scripts (sourced, not run).
 
-# A TCP port on 127.0.0.1 that nothing listens on now.
+# The ports the kernel hands out to outgoing connections
+# (/proc/sys/net/ipv4/ip_local_port_range, 32768-60999 by default). A server
+# port picked among them can be taken between the pick and the bind by a
+# load generator's connection, or still be held by one in TIME-WAIT, which
+# makes the bind fail with "Address already in use".
+ephemeral_ports() { cat /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo "32768 60999"; }
+# A TCP port on 127.0.0.1 below the ephemeral range with no socket on it at
+# all (listening, connected or in TIME-WAIT).
 free_port() {
-    local p
+    local p low
+    low=$(ephemeral_ports | awk '{print $1}')
+    [ "$low" -gt 12000 ] 2>/dev/null || low=32768
     while :; do
-        p=$(shuf -i 20000-45000 -n 1)
-        ss -ltn "sport = :$p" | grep -q LISTEN || { echo "$p"; return; }
+        p=$(shuf -i 10000-$((low - 1)) -n 1)
+        [ -z "$(ss -Htan "sport = :$p")" ] && { echo "$p"; return; }
     done
 }
 
@@ -42,7 +51,8 @@ wait_health() {
 # The server of the benchmark scripts (they set BIN, KEY, REDIS_PORT, WORK, PIDS).
 SERVER_PID=
 SERVER_PORT=
-# start_server PREFIX [ENV=VALUE...]: a release ivs-server on Redis, default log filter.
+# start_server PREFIX [ENV=VALUE...]: a release ivs-server on Redis, default log
+# filter; SERVER_BIN, when set, names another build to start.
 start_server() {
     local prefix=$1; shift
     SERVER_PORT=$(free_port)
@@ -50,7 +60,7 @@ start_server() {
         IVS_BIND="127.0.0.1:$SERVER_PORT" IVS_API_KEYS="$KEY:100000000" \
         REDIS_URL="redis://127.0.0.1:$REDIS_PORT/" IVS_REDIS_PREFIX="$prefix" \
         IVS_HEARTBEAT_TIMEOUT_SECS=3600 "$@" \
-        "$BIN/ivs-server" >"$WORK/server-$prefix.log" 2>&1 &
+        "${SERVER_BIN:-$BIN/ivs-server}" >"$WORK/server-$prefix.log" 2>&1 &
     SERVER_PID=$!
     PIDS+=($SERVER_PID)
     wait_health "$SERVER_PORT"
