@@ -9,6 +9,10 @@
 #   scripts/bench-webhooks.sh                       # 3 × (off, on), ~3 minutes
 #   BENCH_REPEATS=5 BENCH_SECS=20 BENCH_PACED_RATE=2000 scripts/bench-webhooks.sh
 #   BENCH_NO_BUILD=1 scripts/bench-webhooks.sh      # release binaries already built
+#   BENCH_WEBHOOK_ENV="IVS_WEBHOOK_NICE=0" scripts/bench-webhooks.sh  # settings of the "on" server
+#   BENCH_BASELINE_BIN=/tmp/ivs-server-old scripts/bench-webhooks.sh
+#       # a third mode, "base": webhooks on with another build, interleaved
+#       # with the two others (an A/B of two builds in one run)
 #
 # Needs redis-server, redis-cli and curl. Loopback only; not run by CI.
 set -euo pipefail
@@ -59,13 +63,19 @@ undelivered() {
         awk 'prev == "lag" || prev == "pending" {s += $1} {prev = $1} END {print s + 0}'
 }
 
+MODES="off on"
+[ -n "${BENCH_BASELINE_BIN:-}" ] && MODES="off base on"
 declare -A P50 P99 PEAK DRAIN SENT CPU
 for i in $(seq "$REPEATS"); do
-    for mode in off on; do
+    for mode in $MODES; do
         prefix="wh$i$mode:"
-        if [ "$mode" = on ]; then
+        SERVER_BIN=
+        [ "$mode" = base ] && SERVER_BIN=$BENCH_BASELINE_BIN
+        if [ "$mode" != off ]; then
+            # shellcheck disable=SC2086 # BENCH_WEBHOOK_ENV: extra `K=V` words
             start_server "$prefix" IVS_MAX_STAGES=2000 \
-                IVS_WEBHOOK_URLS="http://127.0.0.1:$RECEIVER_PORT/hooks" IVS_WEBHOOK_SECRET="$SECRET"
+                IVS_WEBHOOK_URLS="http://127.0.0.1:$RECEIVER_PORT/hooks" IVS_WEBHOOK_SECRET="$SECRET" \
+                ${BENCH_WEBHOOK_ENV:-}
         else
             start_server "$prefix" IVS_MAX_STAGES=2000
         fi
@@ -77,13 +87,13 @@ for i in $(seq "$REPEATS"); do
             --join-prefix "j$i$mode" >"$WORK/joins-$prefix" 2>&1
         ended=$(date +%s%N)
         drain=0
-        if [ "$mode" = on ]; then
+        if [ "$mode" != off ]; then
             until [ "$(undelivered "$prefix")" = 0 ]; do
                 sleep 0.05
                 if (( $(date +%s%N) - ended > 120000000000 )); then drain=timeout; break; fi
             done
             [ "$drain" = timeout ] || drain=$(( ($(date +%s%N) - ended) / 1000000 ))
-            SENT[$i]=$(curl -s -H "x-api-key: $KEY" "http://127.0.0.1:$SERVER_PORT/metrics" |
+            SENT[$i$mode]=$(curl -s -H "x-api-key: $KEY" "http://127.0.0.1:$SERVER_PORT/metrics" |
                 awk '/^ivs_webhook_delivered_total/ {s += $2} END {print s + 0}')
         fi
         kill "$sampler"; wait "$sampler" 2>/dev/null || true
@@ -96,7 +106,7 @@ for i in $(seq "$REPEATS"); do
         DRAIN[$i$mode]=$drain
         printf 'run %s %-3s %s  server CPU %s ms, peak undelivered %s, drained %s ms after the load%s\n' "$i" "$mode" \
             "$(grep '^RESULT' "$WORK/joins-$prefix")" "${CPU[$i$mode]}" "${PEAK[$i$mode]:-0}" "$drain" \
-            "$([ "$mode" = on ] && echo ", ${SENT[$i]} delivered")"
+            "$([ "$mode" != off ] && echo ", ${SENT[$i$mode]} delivered")"
     done
 done
 
@@ -106,10 +116,11 @@ summary() { # summary MODE ARRAY-NAME
 }
 echo
 echo "median of $REPEATS runs at $RATE joins/s for ${SECS}s (after a 2 s warm-up):"
-for mode in off on; do
-    printf '  webhooks %-3s join p50 %s ms, p99 %s ms, server CPU %s ms' "$mode" "$(summary "$mode" P50)" \
+[ -n "${BENCH_BASELINE_BIN:-}" ] && echo "  (base: webhooks on, $BENCH_BASELINE_BIN)"
+for mode in $MODES; do
+    printf '  webhooks %-4s join p50 %s ms, p99 %s ms, server CPU %s ms' "$mode" "$(summary "$mode" P50)" \
         "$(summary "$mode" P99)" "$(summary "$mode" CPU)"
-    [ "$mode" = on ] && printf ', peak undelivered %s events, drained %s ms after the load' \
-        "$(summary on PEAK)" "$(summary on DRAIN)"
+    [ "$mode" != off ] && printf ', peak undelivered %s events, drained %s ms after the load' \
+        "$(summary "$mode" PEAK)" "$(summary "$mode" DRAIN)"
     echo
 done

@@ -728,6 +728,14 @@ pub struct WebhookSettings {
         default_value_t = 32
     )]
     pub concurrency: u32,
+    /// Nice value (0 to 19) of the thread that delivers webhooks, so that joins and heartbeats come first when CPU is short (Linux; 0 = the server's own priority).
+    #[arg(
+        long = "webhook-nice",
+        env = "IVS_WEBHOOK_NICE",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(i32).range(0..=19)
+    )]
+    pub nice: i32,
 }
 
 /// Why the configuration cannot be used.

@@ -222,7 +222,7 @@ impl Server {
             self.app.clone(),
             stop_rx.clone(),
         ));
-        let webhooks = tokio::spawn(crate::webhooks::run(self.app.clone(), stop_rx.clone()));
+        let webhooks = crate::webhooks::start(self.app.clone(), stop_rx.clone());
         let signal = async move {
             shutdown.await;
             tracing::info!("shutting down");

@@ -30,8 +30,8 @@ use ivs_server::ivs::local::LocalIvs;
 use ivs_server::server::ServerBuilder;
 use ivs_server::store::memory::MemoryStore;
 use ivs_server::store::ViewerStore;
+use ivs_test_support::fleet::{Fleet, API_KEY as FLEET_KEY};
 use ivs_test_support::harness::{test_settings, TestServer};
-use ivs_test_support::redis_server::RedisServer;
 use ivs_test_support::server_process::ServerProcess;
 use serde_json::{json, Value};
 
@@ -561,19 +561,82 @@ async fn the_dashboard_in_a_real_browser() {
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn ticket(s: &TestServer) -> String {
-    let r = s.call(reqwest::Method::POST, "/api/ws-ticket", None).await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(r.data()["expiresIn"], 30);
-    assert_eq!(r.headers["cache-control"], "no-store");
-    assert!(r.headers.contains_key("ratelimit-remaining"));
-    r.data()["ticket"].as_str().expect("a ticket").to_string()
+/// An instance `/ws` tests talk to: its base URL and an API key it accepts.
+struct Instance {
+    base: String,
+    key: String,
+}
+
+impl Instance {
+    fn of(s: &TestServer) -> Instance {
+        Instance {
+            base: s.base.clone(),
+            key: s.key.clone(),
+        }
+    }
+
+    /// The instances of a fleet of built server processes.
+    fn fleet(fleet: &Fleet) -> Vec<Instance> {
+        fleet
+            .live()
+            .into_iter()
+            .map(|(_, base)| Instance {
+                base,
+                key: FLEET_KEY.to_string(),
+            })
+            .collect()
+    }
+
+    /// `POST /api/ws-ticket` with this instance's key (`None`: without one).
+    async fn post_ticket(&self, key: Option<&str>) -> reqwest::Response {
+        let mut req = reqwest::Client::new().post(format!("{}/api/ws-ticket", self.base));
+        if let Some(key) = key {
+            req = req.header("x-api-key", key);
+        }
+        req.send().await.expect("POST /api/ws-ticket")
+    }
+
+    /// A new ticket, checked as the API documents it.
+    async fn ticket(&self) -> String {
+        let r = self.post_ticket(Some(&self.key)).await;
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let body: Value = r.json().await.expect("a JSON body");
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["success"], true, "{body}");
+        assert_eq!(body["data"]["expiresIn"], 30);
+        assert_eq!(headers["cache-control"], "no-store");
+        assert!(headers.contains_key("ratelimit-remaining"));
+        body["data"]["ticket"]
+            .as_str()
+            .expect("a ticket")
+            .to_string()
+    }
+
+    /// A stage made through the API; its ARN.
+    async fn create_stage(&self, name: &str) -> String {
+        let r = reqwest::Client::new()
+            .post(format!("{}/api/stage", self.base))
+            .header("x-api-key", &self.key)
+            .json(&json!({ "name": name }))
+            .send()
+            .await
+            .expect("POST /api/stage");
+        let status = r.status().as_u16();
+        let body: Value = r.json().await.expect("a JSON body");
+        assert_eq!(status, 200, "{body}");
+        body["data"]["stage"]["arn"]
+            .as_str()
+            .expect("an ARN")
+            .to_string()
+    }
 }
 
 /// Opens `/ws?ticket=…`: the socket, or the refusal's status and body.
-async fn ws_with_ticket(s: &TestServer, ticket: &str) -> Result<Ws, (u16, String)> {
+async fn ws_with_ticket(s: &Instance, ticket: &str) -> Result<Ws, (u16, String)> {
     use tokio_tungstenite::tungstenite::Error;
-    let url = format!("ws://{}/ws?ticket={ticket}", s.server.addr());
+    let host = s.base.trim_start_matches("http://");
+    let url = format!("ws://{host}/ws?ticket={ticket}");
     match tokio_tungstenite::connect_async(url).await {
         Ok((ws, _)) => Ok(ws),
         Err(Error::Http(res)) => {
@@ -615,8 +678,9 @@ async fn send(ws: &mut Ws, msg: Value) {
 
 #[tokio::test]
 async fn a_ticket_opens_one_websocket_once_and_nothing_else_does() {
-    let s = TestServer::start(test_settings()).await;
-    let t = ticket(&s).await;
+    let server = TestServer::start(test_settings()).await;
+    let s = Instance::of(&server);
+    let t = s.ticket().await;
     assert!(!t.contains(&s.key));
     let mut ws = ws_with_ticket(&s, &t).await.expect("the ticket opens /ws");
     send(&mut ws, json!({"type": "ping"})).await;
@@ -634,26 +698,25 @@ async fn a_ticket_opens_one_websocket_once_and_nothing_else_does() {
         assert_eq!(status, 401, "{bad:?}");
     }
     // Without a key, no ticket.
-    let r = s
-        .call_with_key(reqwest::Method::POST, "/api/ws-ticket", None, None)
-        .await;
-    r.expect_error(401, "UNAUTHORIZED");
+    let r = s.post_ticket(None).await;
+    assert_eq!(r.status().as_u16(), 401);
+    let body: Value = r.json().await.expect("an error body");
+    assert_eq!(body["error"], "UNAUTHORIZED");
 }
 
-/// Two instances on one private Redis.
-async fn fleet_on_redis() -> (RedisServer, TestServer, TestServer) {
-    let redis = RedisServer::start();
-    let mut settings = test_settings();
-    settings.redis.url = Some(redis.url());
-    let a = TestServer::start(settings.clone()).await;
-    let b = TestServer::start(settings).await;
-    (redis, a, b)
+/// Two built server processes on one private Redis (docs/fleet-tests.md).
+fn fleet_on_redis() -> Fleet {
+    Fleet::local(2, &[])
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ticket_works_on_any_instance_of_a_fleet_once() {
-    let (_redis, a, b) = fleet_on_redis().await;
-    let t = ticket(&a).await;
+    let _serial = SERIAL.lock().await;
+    let fleet = fleet_on_redis();
+    let [a, b] = <[Instance; 2]>::try_from(Instance::fleet(&fleet))
+        .ok()
+        .expect("two instances");
+    let t = a.ticket().await;
     let _ws = ws_with_ticket(&b, &t)
         .await
         .expect("issued by a, used on b");
@@ -661,11 +724,13 @@ async fn a_ticket_works_on_any_instance_of_a_fleet_once() {
         let (status, body) = ws_with_ticket(s, &t).await.expect_err("used once");
         assert_eq!(status, 401, "{body}");
     }
+    assert_eq!(fleet.log_problems(), Vec::<String>::new());
 }
 
 #[tokio::test]
 async fn the_events_channel_carries_the_fleets_events_and_stats_stay_as_they_are() {
-    // Two instances on one store and one emulated IVS account: a fleet.
+    // Two instances on one store and one emulated IVS account: a fleet in
+    // one process, as the in-process store allows.
     let store: Arc<dyn ViewerStore> = Arc::new(MemoryStore::new());
     let ivs = Arc::new(LocalIvs::generate("ap-northeast-1", "123456789012").expect("emulator"));
     let instance = || {
@@ -675,19 +740,24 @@ async fn the_events_channel_carries_the_fleets_events_and_stats_stay_as_they_are
     };
     let a = TestServer::start_builder(instance()).await;
     let b = TestServer::start_builder(instance()).await;
-    events_of_one_instance_reach_the_other(&a, &b).await;
+    events_of_one_instance_reach_the_other(&Instance::of(&a), &Instance::of(&b)).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_events_channel_carries_the_events_of_a_fleet_on_redis() {
-    let (_redis, a, b) = fleet_on_redis().await;
+    let _serial = SERIAL.lock().await;
+    let fleet = fleet_on_redis();
+    let [a, b] = <[Instance; 2]>::try_from(Instance::fleet(&fleet))
+        .ok()
+        .expect("two instances");
     events_of_one_instance_reach_the_other(&a, &b).await;
+    assert_eq!(fleet.log_problems(), Vec::<String>::new());
 }
 
 /// Subscribed on `a`, a stage created through `b` arrives as an event;
 /// `stats_update` keeps the spec's shape; unsubscribed, no more events.
-async fn events_of_one_instance_reach_the_other(a: &TestServer, b: &TestServer) {
-    let mut ws = ws_with_ticket(a, &ticket(a).await).await.expect("open");
+async fn events_of_one_instance_reach_the_other(a: &Instance, b: &Instance) {
+    let mut ws = ws_with_ticket(a, &a.ticket().await).await.expect("open");
     send(&mut ws, json!({"type": "subscribe", "channel": "events"})).await;
     send(&mut ws, json!({"type": "subscribe", "channel": "stats"})).await;
     let first = next_message(&mut ws).await;
@@ -695,9 +765,7 @@ async fn events_of_one_instance_reach_the_other(a: &TestServer, b: &TestServer) 
     // The follower anchors within a poll; a stage made then on the *other*
     // instance is an event here.
     tokio::time::sleep(Duration::from_millis(600)).await;
-    let created = b.post("/api/stage", json!({"name": "from-b"})).await;
-    assert_eq!(created.status, 200, "{}", created.text);
-    let arn = created.data()["stage"]["arn"].as_str().unwrap().to_string();
+    let arn = b.create_stage("from-b").await;
     let deadline = Instant::now() + Duration::from_secs(10);
     let event = loop {
         assert!(Instant::now() < deadline, "no stage.created event");
@@ -722,7 +790,7 @@ async fn events_of_one_instance_reach_the_other(a: &TestServer, b: &TestServer) 
     send(&mut ws, json!({"type": "unsubscribe", "channel": "events"})).await;
     send(&mut ws, json!({"type": "unsubscribe", "channel": "stats"})).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    b.post("/api/stage", json!({"name": "unseen"})).await;
+    b.create_stage("unseen").await;
     send(&mut ws, json!({"type": "ping"})).await;
     loop {
         let msg = next_message(&mut ws).await;

@@ -115,7 +115,9 @@ async fn counter(base: &str, name: &str) -> f64 {
 async fn two_instances_deliver_each_event_once() {
     let _serial = SERIAL.lock().await;
     let receiver = Receiver::start().await;
-    let fleet = fleet(2, &env(&receiver, "1000"));
+    let mut env = env(&receiver, "1000");
+    env.push(("IVS_WEBHOOK_NICE".into(), "7".into()));
+    let fleet = fleet(2, &env);
     let joined = join(&fleet, users("pair", 80)).await;
     assert_eq!(joined.len(), 80, "every join is accepted");
     wait_all(
@@ -158,8 +160,40 @@ async fn two_instances_deliver_each_event_once() {
             vec![format!("{delivered:?} for {} events", per_id.len())]
         },
     );
+    findings.check(
+        "instances without a delivery thread at nice 7 (IVS_WEBHOOK_NICE)",
+        fleet
+            .live()
+            .into_iter()
+            .filter_map(|(slot, _)| {
+                let pid = fleet.pid(slot)?;
+                let nices = thread_nices(pid, ivs_server::webhooks::thread::THREAD_NAME);
+                (nices != [7]).then(|| format!("instance {slot} (pid {pid}): {nices:?}"))
+            })
+            .collect(),
+    );
     hygiene(&mut findings, &fleet, &receiver);
     findings.assert_none("two instances, one Redis");
+}
+
+/// The nice values of the threads of `pid` named `name` (Linux's
+/// `/proc/<pid>/task/<tid>/stat`, field 19).
+fn thread_nices(pid: u32, name: &str) -> Vec<i64> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim_end() == name)
+        })
+        .filter_map(|t| {
+            let stat = std::fs::read_to_string(t.path().join("stat")).ok()?;
+            // The fields after the parenthesised name, which may hold spaces.
+            let after = stat.rsplit_once(')')?.1;
+            after.split_whitespace().nth(16)?.parse().ok()
+        })
+        .collect()
 }
 
 /// The receiver refuses for a while, then is down for 10 s (its port

@@ -11,7 +11,8 @@
 //! - `settings`: parsing and checking `IVS_WEBHOOK_*`;
 //! - `sign`: the `webhook-signature` header;
 //! - `schedule`: retry delays and the retry window;
-//! - `deliver`: the per-endpoint delivery loop.
+//! - `deliver`: the per-endpoint delivery loop;
+//! - `thread`: the lower-priority thread delivery runs on.
 //!
 //! Nothing on the request path waits for delivery: a request only records
 //! its event in the store step it makes anyway.
@@ -20,5 +21,7 @@ pub mod deliver;
 pub mod schedule;
 pub mod settings;
 pub mod sign;
+pub mod thread;
 
 pub use deliver::{create_groups, run, Endpoint};
+pub use thread::start;

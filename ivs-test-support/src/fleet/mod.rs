@@ -347,6 +347,11 @@ impl Fleet {
         rest.split('/').next()?.parse().ok()
     }
 
+    /// The OS process id of `slot`, while it runs.
+    pub fn pid(&self, slot: usize) -> Option<u32> {
+        self.slots.get(slot)?.process.as_ref()?.pid()
+    }
+
     /// `SIGKILL`s the process of `slot`; it stops receiving traffic first.
     pub fn kill(&mut self, slot: usize) {
         self.set_base(slot, None);

@@ -86,6 +86,11 @@ pub(super) struct Holder {
     rebuild: Mutex<RebuildState>,
     build: Build,
     policy: Policy,
+    /// The runtime the first connection was made on. Replacements are made
+    /// there too: a call from another runtime (the webhook thread's) would
+    /// otherwise put the new connection's driver task on that runtime, where
+    /// it would run at that thread's priority, or stop with it.
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 struct Current {
@@ -110,6 +115,7 @@ impl Holder {
             rebuild: Mutex::new(RebuildState::default()),
             build,
             policy,
+            runtime: tokio::runtime::Handle::try_current().ok(),
         })
     }
 
@@ -176,7 +182,7 @@ impl Holder {
             }
         }
         let this = Arc::clone(self);
-        tokio::spawn(async move {
+        let replacement = async move {
             let result = (this.build)().await;
             let mut state = this.rebuild.lock().unwrap_or_else(|p| p.into_inner());
             state.running = false;
@@ -201,7 +207,11 @@ impl Holder {
                     state.failed = state.failed.saturating_add(1);
                 }
             }
-        });
+        };
+        match &self.runtime {
+            Some(runtime) => drop(runtime.spawn(replacement)),
+            None => drop(tokio::spawn(replacement)),
+        }
     }
 }
 
