@@ -2,7 +2,8 @@
 //! (`IVS_WEBHOOK_NICE`), with a single-threaded Tokio runtime.
 //!
 //! Each event costs the server a signature, a request and a response
-//! (about 20 µs of CPU, docs/performance.md "Webhooks"). On the request
+//! (20 to 75 µs of CPU depending on the machine, docs/performance.md
+//! "Webhooks"). On the request
 //! runtime those tasks queue between joins and heartbeats and lengthen their
 //! tail whenever the cores are busy. On a thread the kernel schedules below
 //! the request workers, delivery takes the CPU they leave: requests come
@@ -69,15 +70,19 @@ pub fn start(app: Arc<App>, stop: watch::Receiver<bool>) -> JoinHandle<()> {
     }
 }
 
-/// Lowers the calling thread's CPU priority (Linux: the nice value is per
-/// thread). A refusal (a sandbox without the permission) only costs the
-/// priority, so it is logged and delivery goes on.
+/// Lowers the calling thread's CPU priority to nice `nice` (Linux: the nice
+/// value is per thread). A server already started at that nice value or
+/// above (`nice -n 15 ivs-server`, systemd's `Nice=`) keeps its own: raising
+/// a priority needs a privilege, and requests would then no longer come
+/// first. A refusal (a seccomp profile) only costs the priority, so it is
+/// logged and delivery goes on.
 #[cfg(target_os = "linux")]
 fn lower_priority(nice: i32) {
-    if nice == 0 {
+    let tid = rustix::thread::gettid();
+    let current = rustix::process::getpriority_process(Some(tid)).unwrap_or(0);
+    if nice <= current {
         return;
     }
-    let tid = rustix::thread::gettid();
     match rustix::process::setpriority_process(Some(tid), nice) {
         Ok(()) => tracing::debug!(nice, "webhooks: delivery thread priority lowered"),
         Err(e) => {
@@ -94,5 +99,32 @@ fn lower_priority(nice: i32) {
             nice,
             "webhooks: IVS_WEBHOOK_NICE applies on Linux only; delivery runs at the server's priority"
         );
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::lower_priority;
+
+    fn own_nice() -> i32 {
+        rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap_or(-100)
+    }
+
+    #[test]
+    fn lowers_a_thread_and_never_raises_it() {
+        // On a thread of its own: nice values are per thread, and a raised
+        // one cannot be taken back without a privilege.
+        let seen = std::thread::spawn(|| {
+            let start = own_nice();
+            lower_priority(start + 3);
+            let lowered = own_nice();
+            lower_priority(start + 1);
+            (start, lowered, own_nice())
+        })
+        .join()
+        .expect("the thread ran");
+        let (start, lowered, after) = seen;
+        assert_eq!(lowered, start + 3, "lowered to the value asked for");
+        assert_eq!(after, start + 3, "a smaller value leaves it where it is");
     }
 }
