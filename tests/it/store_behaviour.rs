@@ -123,6 +123,7 @@ behaviours!(
     publisher_state_ignores_older_observations,
     event_groups_hand_each_event_to_one_consumer,
     claims_take_idle_events_once,
+    idle_consumers_holding_nothing_are_forgotten,
     tail_follows_from_now_on_in_pages,
     viewer_steps_record_their_events,
     stage_steps_record_their_events,

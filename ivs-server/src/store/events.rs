@@ -117,6 +117,14 @@ pub trait EventLog: Send + Sync + 'static {
     /// (follow from now on).
     async fn tail(&self, after: Option<&str>, max: u32) -> StoreResult<(String, Vec<LoggedEvent>)>;
 
+    /// Forgets the group's consumers that hold no pending event and have
+    /// not read for at least `min_idle`: instances that stopped for good.
+    /// (Whether a read that finds nothing counts depends on the Redis
+    /// version, 7.2 and later yes; a live consumer forgotten in a quiet hour
+    /// loses nothing, its next read makes it anew.) Returns how many were
+    /// forgotten; none for a missing group.
+    async fn forget_idle_consumers(&self, group: &str, min_idle: Duration) -> StoreResult<u32>;
+
     /// How many events the log holds now (for `/metrics`).
     async fn backlog(&self) -> StoreResult<u64>;
 }

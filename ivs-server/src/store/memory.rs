@@ -814,6 +814,13 @@ impl EventLog for MemoryStore {
         self.lock().log.tail(after, max)
     }
 
+    async fn forget_idle_consumers(&self, group: &str, min_idle: Duration) -> StoreResult<u32> {
+        Ok(self
+            .lock()
+            .log
+            .forget_idle_consumers(group, min_idle, wall_ms()))
+    }
+
     async fn backlog(&self) -> StoreResult<u64> {
         Ok(self.lock().log.len())
     }

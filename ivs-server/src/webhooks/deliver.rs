@@ -34,6 +34,12 @@ const PENDING_PAGE: u32 = 256;
 const PENDING_PAGES_PER_POLL: usize = 4;
 /// How often the backlog gauges are read.
 const GAUGE_INTERVAL: Duration = Duration::from_secs(5);
+/// How often the group's consumers are looked at, and how long one must
+/// have read nothing, holding no event, to be forgotten: every instance is a
+/// consumer (its instance id), so without this each restart of a fleet
+/// would leave one behind in every group, for good.
+const CONSUMER_SWEEP_INTERVAL: Duration = Duration::from_secs(600);
+const CONSUMER_MAX_IDLE: Duration = Duration::from_secs(3600);
 /// Longest shutdown waits for attempts in flight; those cut short are
 /// retried (by another instance, or after the restart).
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
@@ -173,6 +179,7 @@ impl Worker {
         let mut tick = tokio::time::interval(POLL_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut gauges_read = Instant::now() - GAUGE_INTERVAL;
+        let mut consumers_swept: Option<Instant> = None;
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
@@ -192,6 +199,12 @@ impl Worker {
                 gauges_read = Instant::now();
                 self.read_gauges().await;
             }
+            if result.is_ok()
+                && consumers_swept.is_none_or(|t| t.elapsed() >= CONSUMER_SWEEP_INTERVAL)
+            {
+                consumers_swept = Some(Instant::now());
+                self.forget_gone_consumers().await;
+            }
             self.note_store(result);
         }
         let _ = tokio::time::timeout(SHUTDOWN_WAIT, async {
@@ -199,6 +212,27 @@ impl Worker {
         })
         .await;
         self.shared.flush_acks().await;
+    }
+
+    /// Forgets the consumers of instances that stopped for good (see
+    /// [`CONSUMER_MAX_IDLE`]); any instance may do it, and a consumer that
+    /// reads again is simply made anew.
+    async fn forget_gone_consumers(&self) {
+        let log = self.shared.store.event_log();
+        match log
+            .forget_idle_consumers(&self.shared.group, CONSUMER_MAX_IDLE)
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                endpoint = %self.shared.endpoint.id,
+                consumers = n,
+                "webhooks: forgot the consumers of instances idle for an hour"
+            ),
+            Err(e) => {
+                tracing::debug!(endpoint = %self.shared.endpoint.id, error = %e, "webhooks: consumers not swept")
+            }
+        }
     }
 
     fn note_store(&mut self, result: Result<(), StoreError>) {

@@ -186,6 +186,42 @@ pub(super) async fn claims_take_idle_events_once(s: &dyn ViewerStore) {
     assert!(again.events.is_empty() && again.trimmed.is_empty());
 }
 
+pub(super) async fn idle_consumers_holding_nothing_are_forgotten(s: &dyn ViewerStore) {
+    let log = s.event_log();
+    log.create_group("g").await.unwrap();
+    record(s, 100, 2).await;
+    let gone = log.read_new("g", "gone", 1).await.unwrap();
+    let busy = log.read_new("g", "busy", 1).await.unwrap();
+    assert_eq!((gone.len(), busy.len()), (1, 1));
+    log.ack("g", &positions(&gone)).await.unwrap();
+    let hour = Duration::from_secs(3600);
+    assert_eq!(log.forget_idle_consumers("g", hour).await.unwrap(), 0);
+    let min = Duration::from_millis(500);
+    tokio::time::sleep(min + Duration::from_millis(100)).await;
+    // "gone" holds nothing and is idle: forgotten. "busy" holds an event.
+    assert_eq!(log.forget_idle_consumers("g", min).await.unwrap(), 1);
+    assert_eq!(log.forget_idle_consumers("g", min).await.unwrap(), 0);
+    let pending = log.pending("g", Duration::ZERO, None, 10).await.unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].consumer, "busy");
+    // Once its event is acknowledged, "busy" goes too.
+    log.ack("g", &positions(&busy)).await.unwrap();
+    assert_eq!(log.forget_idle_consumers("g", min).await.unwrap(), 1);
+    // Forgotten consumers lose nothing: a new read gets what comes next,
+    // and a consumer that just read is not idle.
+    record(s, 200, 1).await;
+    let next = log.read_new("g", "gone", 10).await.unwrap();
+    assert_eq!(next.len(), 1);
+    log.ack("g", &positions(&next)).await.unwrap();
+    assert_eq!(log.forget_idle_consumers("g", min).await.unwrap(), 0);
+    assert_eq!(
+        log.forget_idle_consumers("no-such-group", Duration::ZERO)
+            .await
+            .unwrap(),
+        0
+    );
+}
+
 pub(super) async fn tail_follows_from_now_on_in_pages(s: &dyn ViewerStore) {
     let log = s.event_log();
     record(s, 200, 2).await;

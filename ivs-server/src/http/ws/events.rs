@@ -189,6 +189,9 @@ mod tests {
         async fn ack(&self, _: &str, _: &[String]) -> StoreResult<()> {
             unimplemented!()
         }
+        async fn forget_idle_consumers(&self, _: &str, _: Duration) -> StoreResult<u32> {
+            unimplemented!()
+        }
         async fn tail(
             &self,
             after: Option<&str>,

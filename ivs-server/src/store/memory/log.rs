@@ -32,6 +32,9 @@ struct Group {
     /// The last position handed to any consumer (`>` reads after it).
     delivered: Position,
     pending: BTreeMap<Position, Pending>,
+    /// Each consumer the group knows and when it last read an event (store
+    /// clock, ms); a claim makes an unknown consumer known, as `XCLAIM` does.
+    consumers: HashMap<String, Millis>,
 }
 
 pub(super) struct EventBuffer {
@@ -99,6 +102,7 @@ impl EventBuffer {
         self.groups.entry(group.to_string()).or_insert(Group {
             delivered: last,
             pending: BTreeMap::new(),
+            consumers: HashMap::new(),
         });
     }
 
@@ -128,6 +132,11 @@ impl EventBuffer {
                 },
             );
             out.push(Self::logged(self.tag, e));
+        }
+        // As on Redis 7.0: a read that hands out nothing neither makes nor
+        // refreshes a consumer (7.2 refreshes; nothing here depends on it).
+        if !out.is_empty() {
+            g.consumers.insert(consumer.to_string(), now);
         }
         out
     }
@@ -177,6 +186,7 @@ impl EventBuffer {
         let Some(g) = self.groups.get_mut(group) else {
             return Ok(claimed);
         };
+        g.consumers.entry(consumer.to_string()).or_insert(now);
         for (pos, in_log) in parsed.into_iter().zip(held) {
             let Some(p) = g.pending.get_mut(&pos) else {
                 continue;
@@ -211,6 +221,31 @@ impl EventBuffer {
             }
         }
         Ok(())
+    }
+
+    pub(super) fn forget_idle_consumers(
+        &mut self,
+        group: &str,
+        min_idle: Duration,
+        now: Millis,
+    ) -> u32 {
+        let Some(g) = self.groups.get_mut(group) else {
+            return 0;
+        };
+        let holding: std::collections::HashSet<&str> =
+            g.pending.values().map(|p| p.consumer.as_str()).collect();
+        let gone: Vec<String> = g
+            .consumers
+            .iter()
+            .filter(|(name, seen)| {
+                !holding.contains(name.as_str()) && idle(**seen, now) >= min_idle
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in &gone {
+            g.consumers.remove(name);
+        }
+        u32::try_from(gone.len()).unwrap_or(u32::MAX)
     }
 
     pub(super) fn tail(

@@ -192,6 +192,16 @@ impl EventLog for RedisStore {
         Ok((next, events))
     }
 
+    async fn forget_idle_consumers(&self, group: &str, min_idle: Duration) -> StoreResult<u32> {
+        let reply = self
+            .log_script(
+                &self.scripts.events_forget_consumers,
+                &[group.into(), millis(min_idle).into()],
+            )
+            .await?;
+        Ok(u32::try_from(non_negative(integer(reply)?)).unwrap_or(u32::MAX))
+    }
+
     async fn backlog(&self) -> StoreResult<u64> {
         let mut xlen = redis::cmd("XLEN");
         xlen.arg(self.keys.events());

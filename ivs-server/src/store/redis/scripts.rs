@@ -62,6 +62,7 @@ pub(super) struct Scripts {
     pub(super) events_read: Script,
     pub(super) events_pending: Script,
     pub(super) events_claim: Script,
+    pub(super) events_forget_consumers: Script,
 }
 
 impl Scripts {
@@ -99,10 +100,11 @@ impl Scripts {
             events_read: lua_alone!("events_read.lua"),
             events_pending: lua_alone!("events_pending.lua"),
             events_claim: lua_alone!("events_claim.lua"),
+            events_forget_consumers: lua_alone!("events_forget_consumers.lua"),
         }
     }
 
-    pub(super) fn all(&self) -> [&Script; 32] {
+    pub(super) fn all(&self) -> [&Script; 33] {
         [
             &self.register_stage,
             &self.stages,
@@ -136,6 +138,7 @@ impl Scripts {
             &self.events_read,
             &self.events_pending,
             &self.events_claim,
+            &self.events_forget_consumers,
         ]
     }
 }
