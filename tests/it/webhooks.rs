@@ -29,6 +29,8 @@ pub enum Answer {
     Accept,
     /// This status at once.
     Refuse(u16),
+    /// This status with this `Retry-After` at once.
+    Throttle(u16, &'static str),
     /// 200 after this long.
     Slow(Duration),
 }
@@ -99,10 +101,11 @@ impl Respond for Recorder {
                 .then(|| format!("webhook-id {id:?} is not the body's id {}", body["id"]))
         });
         let answer = *self.0.answer.lock().unwrap_or_else(|e| e.into_inner());
-        let (status, delay) = match answer {
-            Answer::Accept => (204, Duration::ZERO),
-            Answer::Refuse(s) => (s, Duration::ZERO),
-            Answer::Slow(d) => (200, d),
+        let (status, delay, retry_after) = match answer {
+            Answer::Accept => (204, Duration::ZERO, None),
+            Answer::Refuse(s) => (s, Duration::ZERO, None),
+            Answer::Throttle(s, after) => (s, Duration::ZERO, Some(after)),
+            Answer::Slow(d) => (200, d, None),
         };
         self.0
             .log
@@ -115,7 +118,11 @@ impl Respond for Recorder {
                 problem,
                 at: Instant::now(),
             });
-        ResponseTemplate::new(status).set_delay(delay)
+        let response = ResponseTemplate::new(status).set_delay(delay);
+        match retry_after {
+            Some(after) => response.insert_header("retry-after", after),
+            None => response,
+        }
     }
 }
 
@@ -559,6 +566,82 @@ async fn refused_events_are_retried_with_their_id() {
         "ivs_webhook_failed_attempts_total{reason=\"status_5xx\"",
     )
     .await;
+    s.server.shutdown().await;
+}
+
+/// A receiver that answers 429 with `Retry-After` gets nothing more until
+/// that time is over; then every event arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttling_receiver_gets_nothing_until_its_retry_after() {
+    let receiver = Receiver::start().await;
+    receiver.answer(Answer::Throttle(429, "2"));
+    let mut settings = hooked(&receiver);
+    settings.webhooks.backoff_max = Duration::from_secs(5);
+    let s = TestServer::start(settings).await;
+    // The master's stage.created is the first request: throttled.
+    let first = receiver
+        .wait_for(Duration::from_secs(10), "a first request", |r| {
+            !r.is_empty()
+        })
+        .await[0]
+        .at;
+    for i in 0..5 {
+        s.join(&format!("viewer-throttled-{i}")).await.data();
+    }
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    receiver.answer(Answer::Accept);
+    let all = receiver
+        .wait_for(Duration::from_secs(15), "every event accepted", |r| {
+            r.iter()
+                .filter(|r| r.answered == 204 && r.kind() == "viewer.joined")
+                .count()
+                >= 5
+                && r.iter()
+                    .any(|r| r.answered == 204 && r.kind() == "stage.created")
+        })
+        .await;
+    let early: Vec<String> = all
+        .iter()
+        .filter(|r| r.at > first && r.at < first + Duration::from_millis(1800))
+        .map(|r| format!("{} {} after {:?}", r.answered, r.kind(), r.at - first))
+        .collect();
+    assert_eq!(early, Vec::<String>::new(), "sent during the pause");
+    assert_eq!(receiver.problems(), Vec::<String>::new());
+    assert_metric(&s, "ivs_webhook_pauses_total{reason=\"throttled\"").await;
+    s.server.shutdown().await;
+}
+
+/// A receiver that answers `410 Gone` gets nothing more (for an hour), and
+/// `/metrics` says the endpoint is paused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gone_receiver_gets_nothing_more() {
+    let receiver = Receiver::start().await;
+    receiver.answer(Answer::Refuse(410));
+    let s = TestServer::start(hooked(&receiver)).await;
+    receiver
+        .wait_for(Duration::from_secs(10), "a first request", |r| {
+            !r.is_empty()
+        })
+        .await;
+    receiver.answer(Answer::Accept);
+    for i in 0..3 {
+        s.join(&format!("viewer-gone-{i}")).await.data();
+    }
+    // Past the first retry of the refused event and several polls.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let got: Vec<(u16, String)> = receiver
+        .received()
+        .iter()
+        .map(|r| (r.answered, r.kind().to_string()))
+        .collect();
+    assert_eq!(got, [(410, "stage.created".to_string())]);
+    let text = s.get("/metrics").await.text;
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("ivs_webhook_paused{") && l.ends_with(" 1")),
+        "{text}"
+    );
+    assert_metric(&s, "ivs_webhook_pauses_total{reason=\"gone\"").await;
     s.server.shutdown().await;
 }
 

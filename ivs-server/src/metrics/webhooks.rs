@@ -61,6 +61,8 @@ pub struct WebhookMetrics {
     in_flight: Family<EndpointLabels, Gauge>,
     oldest_pending: Family<EndpointLabels, Gauge>,
     outbox: Gauge,
+    paused: Family<EndpointLabels, Gauge>,
+    pauses: Family<ReasonLabels, Counter>,
 }
 
 impl WebhookMetrics {
@@ -75,6 +77,8 @@ impl WebhookMetrics {
             in_flight: Family::default(),
             oldest_pending: Family::default(),
             outbox: Gauge::default(),
+            paused: Family::default(),
+            pauses: Family::default(),
         };
         registry.register(
             "ivs_webhook_delivered",
@@ -116,6 +120,16 @@ impl WebhookMetrics {
             "Events the event log holds (fleet-wide; bounded by the store)",
             m.outbox.clone(),
         );
+        registry.register(
+            "ivs_webhook_paused",
+            "1 while this instance sends the endpoint nothing: it answered 410, 429, 502-504 or Retry-After",
+            m.paused.clone(),
+        );
+        registry.register(
+            "ivs_webhook_pauses",
+            "Pauses started by the endpoint's answers: throttled (429, 502-504, Retry-After) or gone (410)",
+            m.pauses.clone(),
+        );
         m
     }
 
@@ -132,6 +146,8 @@ impl WebhookMetrics {
             in_flight: self.in_flight.get_or_create_owned(&labels),
             oldest_pending: self.oldest_pending.get_or_create_owned(&labels),
             outbox: self.outbox.clone(),
+            paused: self.paused.get_or_create_owned(&labels),
+            pauses: self.pauses.clone(),
             failed: self.failed.clone(),
             dropped: self.dropped.clone(),
         }
@@ -154,6 +170,9 @@ pub struct EndpointMetrics {
     pub oldest_pending: Gauge,
     /// Events in the log.
     pub outbox: Gauge,
+    /// 1 while deliveries to the endpoint are paused on this instance.
+    pub paused: Gauge,
+    pauses: Family<ReasonLabels, Counter>,
     failed: Family<ReasonLabels, Counter>,
     dropped: Family<ReasonLabels, Counter>,
 }
@@ -162,6 +181,16 @@ impl EndpointMetrics {
     /// Counts a failed attempt (`reason`: a fixed label, see `deliver`).
     pub fn failed(&self, reason: &'static str) {
         self.failed
+            .get_or_create(&ReasonLabels {
+                reason,
+                endpoint: self.endpoint.clone(),
+            })
+            .inc();
+    }
+
+    /// Counts a pause that starts (`reason`: `throttled` or `gone`).
+    pub fn pause_started(&self, reason: &'static str) {
+        self.pauses
             .get_or_create(&ReasonLabels {
                 reason,
                 endpoint: self.endpoint.clone(),

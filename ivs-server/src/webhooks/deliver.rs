@@ -13,6 +13,7 @@ use reqwest::Url;
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
+use super::answer::{pause_after, PauseReason};
 use super::schedule::Schedule;
 use super::settings::EventFilter;
 use super::sign::{Signer, ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
@@ -128,6 +129,8 @@ pub async fn run(app: Arc<App>, stop: watch::Receiver<bool>) {
             signer: signer.clone(),
             failing: AtomicBool::new(false),
             acks: Mutex::new(Vec::new()),
+            schedule: Schedule::new(w),
+            paused_until: Mutex::new(None),
         });
         let worker = Worker {
             consumer: app.instance_id().to_string(),
@@ -159,6 +162,11 @@ struct Shared {
     /// Events done with (delivered, filtered, given up), acknowledged in one
     /// store call per poll instead of one per event.
     acks: Mutex<Vec<String>>,
+    /// The retry schedule (its backoff is also the pause of a throttling
+    /// answer that names no delay).
+    schedule: Schedule,
+    /// Until when this instance sends the endpoint nothing (`answer`).
+    paused_until: Mutex<Option<Instant>>,
 }
 
 struct Worker {
@@ -261,6 +269,11 @@ impl Worker {
             self.group_ready = true;
         }
         self.shared.flush_acks().await;
+        if self.shared.paused() {
+            // The events wait in the log (new ones unread, failed ones
+            // pending) until the pause is over.
+            return Ok(());
+        }
         self.retry_due().await?;
         let started = Instant::now();
         while started.elapsed() < READ_BUDGET {
@@ -410,6 +423,10 @@ impl Shared {
         deliveries: u32,
         _permit: OwnedSemaphorePermit,
     ) {
+        if self.paused() {
+            // Read before the pause began: left pending, retried after it.
+            return;
+        }
         let event = &logged.event;
         let body = match serde_json::to_vec(event) {
             Ok(b) => b,
@@ -438,14 +455,30 @@ impl Shared {
         self.metrics.in_flight.dec();
         let failure = match sent {
             Ok(response) if response.status().is_success() => None,
-            Ok(response) => Some((
-                match response.status().as_u16() {
-                    400..=499 => "status_4xx",
-                    500..=599 => "status_5xx",
-                    _ => "status_other",
-                },
-                format!("answered {}", response.status().as_u16()),
-            )),
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let retry_after = response
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok());
+                if let Some((pause, reason)) = pause_after(
+                    status,
+                    retry_after,
+                    chrono::Utc::now(),
+                    self.schedule.backoff,
+                    self.schedule.backoff_max,
+                ) {
+                    self.pause(pause, reason, status);
+                }
+                Some((
+                    match status {
+                        400..=499 => "status_4xx",
+                        500..=599 => "status_5xx",
+                        _ => "status_other",
+                    },
+                    format!("answered {status}"),
+                ))
+            }
             Err(e) if e.is_timeout() => Some(("timeout", "timed out".to_string())),
             Err(e) if e.is_connect() => Some(("connect", "connection failed".to_string())),
             Err(_) => Some(("other", "request failed".to_string())),
@@ -471,6 +504,64 @@ impl Shared {
                     tracing::debug!(endpoint = %self.endpoint.id, event = %event.id, attempt = deliveries, "webhooks: delivery failed ({what})");
                 }
             }
+        }
+    }
+
+    /// Sends the endpoint nothing for `pause` (a longer pause under way is
+    /// kept). The start of a pause is logged and counted, not each answer
+    /// that extends it.
+    fn pause(&self, pause: Duration, reason: PauseReason, status: u16) {
+        let now = Instant::now();
+        let until = now + pause;
+        let started = {
+            let mut current = self
+                .paused_until
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let started = current.is_none_or(|u| u <= now);
+            if current.is_none_or(|u| u < until) {
+                *current = Some(until);
+            }
+            started
+        };
+        if !started {
+            return;
+        }
+        self.metrics.paused.set(1);
+        self.metrics.pause_started(reason.label());
+        let secs = pause.as_secs_f64();
+        match reason {
+            PauseReason::Gone => tracing::error!(
+                endpoint = %self.endpoint.id,
+                pause_secs = secs,
+                "webhooks: the endpoint answered 410 Gone (it wants no more webhooks): this instance sends it nothing for an hour; remove its URL from IVS_WEBHOOK_URLS to stop for good"
+            ),
+            PauseReason::Throttled => tracing::warn!(
+                endpoint = %self.endpoint.id,
+                status,
+                pause_secs = secs,
+                "webhooks: the endpoint asks to slow down; this instance pauses it"
+            ),
+        }
+    }
+
+    /// Whether deliveries to the endpoint are paused now; ends a pause that
+    /// is over.
+    fn paused(&self) -> bool {
+        let mut current = self
+            .paused_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match *current {
+            Some(until) if until > Instant::now() => true,
+            Some(_) => {
+                *current = None;
+                drop(current);
+                self.metrics.paused.set(0);
+                tracing::info!(endpoint = %self.endpoint.id, "webhooks: pause over; delivery resumes");
+                false
+            }
+            None => false,
         }
     }
 

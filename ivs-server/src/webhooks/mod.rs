@@ -11,12 +11,14 @@
 //! - `settings`: parsing and checking `IVS_WEBHOOK_*`;
 //! - `sign`: the `webhook-signature` header;
 //! - `schedule`: retry delays and the retry window;
+//! - `answer`: what a receiver's answer asks (pauses for 410, 429, …);
 //! - `deliver`: the per-endpoint delivery loop;
 //! - `thread`: the lower-priority thread delivery runs on.
 //!
 //! Nothing on the request path waits for delivery: a request only records
 //! its event in the store step it makes anyway.
 
+pub mod answer;
 pub mod deliver;
 pub mod schedule;
 pub mod settings;
