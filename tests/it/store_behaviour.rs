@@ -124,6 +124,7 @@ behaviours!(
     event_groups_hand_each_event_to_one_consumer,
     claims_take_idle_events_once,
     idle_consumers_holding_nothing_are_forgotten,
+    groups_are_listed_with_their_pending_events,
     tail_follows_from_now_on_in_pages,
     viewer_steps_record_their_events,
     stage_steps_record_their_events,

@@ -316,3 +316,59 @@ async fn sigkill_mid_delivery_then_restart_loses_nothing() {
     hygiene(&mut findings, &fleet, &receiver);
     findings.assert_none("SIGKILL mid-delivery");
 }
+
+/// An endpoint removed from the settings leaves its group in the log: the
+/// next instance started without it says so, naming the endpoint's id and
+/// what is pending there (docs/webhooks.md, "Removing an endpoint").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_endpoints_group_is_reported_at_start() {
+    use ivs_test_support::fleet::blocking;
+    use ivs_test_support::redis_server::RedisServer;
+    use ivs_test_support::server_process::ServerProcess;
+
+    let _serial = SERIAL.lock().await;
+    let redis = blocking(RedisServer::start);
+    let (old, new) = (Receiver::start().await, Receiver::start().await);
+    let redis_url = redis.url();
+    let env = |url: String| {
+        vec![
+            ("REDIS_URL".to_string(), redis_url.clone()),
+            ("IVS_API_KEYS".to_string(), format!("{API_KEY}:100000")),
+            ("IVS_WEBHOOK_URLS".to_string(), url),
+            ("IVS_WEBHOOK_SECRET".to_string(), SECRET.to_string()),
+        ]
+    };
+    let start = |env: Vec<(String, String)>| {
+        blocking(move || {
+            let pairs: Vec<(&str, &str)> =
+                env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            ServerProcess::start(&pairs)
+        })
+    };
+    let mut first = start(env(old.url()));
+    old.wait_for(Duration::from_secs(10), "the master's stage.created", |r| {
+        r.iter().any(|r| r.kind() == "stage.created")
+    })
+    .await;
+    blocking(|| first.terminate(Duration::from_secs(10)));
+    let second = start(env(new.url()));
+    let removed = ivs_server::webhooks::Endpoint::new(old.url().parse().expect("a URL")).id;
+    let kept = ivs_server::webhooks::Endpoint::new(new.url().parse().expect("a URL")).id;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let warned = loop {
+        let lines = second.log_lines_with("does not deliver to");
+        if !lines.is_empty() || Instant::now() > deadline {
+            break lines;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(warned.len(), 1, "{:#?}", second.logs());
+    assert!(warned[0].contains(&removed), "{}", warned[0]);
+    assert!(warned[0].contains("\"pending\":0"), "{}", warned[0]);
+    assert!(!warned[0].contains(&kept), "{}", warned[0]);
+    assert!(
+        !warned[0].contains("hooks/ivs"),
+        "no URL in logs: {}",
+        warned[0]
+    );
+}

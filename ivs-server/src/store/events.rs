@@ -125,6 +125,9 @@ pub trait EventLog: Send + Sync + 'static {
     /// forgotten; none for a missing group.
     async fn forget_idle_consumers(&self, group: &str, min_idle: Duration) -> StoreResult<u32>;
 
+    /// Every consumer group of the log with its pending events, by name.
+    async fn groups(&self) -> StoreResult<Vec<(String, u64)>>;
+
     /// How many events the log holds now (for `/metrics`).
     async fn backlog(&self) -> StoreResult<u64>;
 }

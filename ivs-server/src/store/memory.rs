@@ -821,6 +821,10 @@ impl EventLog for MemoryStore {
             .forget_idle_consumers(group, min_idle, wall_ms()))
     }
 
+    async fn groups(&self) -> StoreResult<Vec<(String, u64)>> {
+        Ok(self.lock().log.groups())
+    }
+
     async fn backlog(&self) -> StoreResult<u64> {
         Ok(self.lock().log.len())
     }

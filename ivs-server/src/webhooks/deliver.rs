@@ -45,6 +45,9 @@ const CONSUMER_MAX_IDLE: Duration = Duration::from_secs(3600);
 /// retried (by another instance, or after the restart).
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
 
+/// What every endpoint's consumer group is named with, before its id.
+pub const GROUP_PREFIX: &str = "webhook:";
+
 /// One configured endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
@@ -68,7 +71,7 @@ impl Endpoint {
 
     /// Its consumer group in the event log.
     pub fn group(&self) -> String {
-        format!("webhook:{}", self.id)
+        format!("{GROUP_PREFIX}{}", self.id)
     }
 }
 
@@ -85,10 +88,41 @@ pub fn endpoints(app: &App) -> Vec<Endpoint> {
 /// at start before anything records an event, so that a first start's
 /// events (the master stage's `stage.created`) are delivered too.
 pub async fn create_groups(app: &App) -> Result<(), StoreError> {
-    for e in endpoints(app) {
+    let configured = endpoints(app);
+    for e in &configured {
         app.store().event_log().create_group(&e.group()).await?;
     }
+    warn_of_unconfigured_groups(app, &configured).await;
     Ok(())
+}
+
+/// Logs the webhook groups of endpoints this instance does not deliver to:
+/// a URL removed from (or changed in) `IVS_WEBHOOK_URLS` leaves its group,
+/// and whatever was pending in it, in the log for good. They are not
+/// deleted here: during a rolling change of the settings, another instance
+/// may still deliver to that endpoint. The operator deletes them once no
+/// instance does (docs/webhooks.md, "Removing an endpoint").
+async fn warn_of_unconfigured_groups(app: &App, configured: &[Endpoint]) {
+    let groups = match app.store().event_log().groups().await {
+        Ok(g) => g,
+        Err(e) => {
+            tracing::debug!(error = %e, "webhooks: the log's groups could not be listed");
+            return;
+        }
+    };
+    for (group, pending) in groups {
+        let Some(id) = group.strip_prefix(GROUP_PREFIX) else {
+            continue;
+        };
+        if configured.iter().any(|e| e.group() == group) {
+            continue;
+        }
+        tracing::warn!(
+            endpoint = id,
+            pending,
+            "webhooks: the event log keeps the group of an endpoint this instance does not deliver to (a URL removed or changed?); once no instance delivers to it, delete it with XGROUP DESTROY (docs/webhooks.md)"
+        );
+    }
 }
 
 /// Delivers events to every configured endpoint until `stop` turns true.

@@ -222,6 +222,21 @@ pub(super) async fn idle_consumers_holding_nothing_are_forgotten(s: &dyn ViewerS
     );
 }
 
+pub(super) async fn groups_are_listed_with_their_pending_events(s: &dyn ViewerStore) {
+    let log = s.event_log();
+    assert_eq!(log.groups().await.unwrap(), Vec::<(String, u64)>::new());
+    log.create_group("webhook:b").await.unwrap();
+    log.create_group("webhook:a").await.unwrap();
+    record(s, 100, 3).await;
+    let read = log.read_new("webhook:b", "c", 10).await.unwrap();
+    assert_eq!(read.len(), 3);
+    log.ack("webhook:b", &positions(&read[..1])).await.unwrap();
+    assert_eq!(
+        log.groups().await.unwrap(),
+        [("webhook:a".to_string(), 0), ("webhook:b".to_string(), 2)]
+    );
+}
+
 pub(super) async fn tail_follows_from_now_on_in_pages(s: &dyn ViewerStore) {
     let log = s.event_log();
     record(s, 200, 2).await;

@@ -192,6 +192,9 @@ mod tests {
         async fn forget_idle_consumers(&self, _: &str, _: Duration) -> StoreResult<u32> {
             unimplemented!()
         }
+        async fn groups(&self) -> StoreResult<Vec<(String, u64)>> {
+            unimplemented!()
+        }
         async fn tail(
             &self,
             after: Option<&str>,

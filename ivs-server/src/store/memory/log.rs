@@ -248,6 +248,16 @@ impl EventBuffer {
         u32::try_from(gone.len()).unwrap_or(u32::MAX)
     }
 
+    pub(super) fn groups(&self) -> Vec<(String, u64)> {
+        let mut out: Vec<(String, u64)> = self
+            .groups
+            .iter()
+            .map(|(name, g)| (name.clone(), g.pending.len() as u64))
+            .collect();
+        out.sort();
+        out
+    }
+
     pub(super) fn tail(
         &self,
         after: Option<&str>,

@@ -202,6 +202,20 @@ impl EventLog for RedisStore {
         Ok(u32::try_from(non_negative(integer(reply)?)).unwrap_or(u32::MAX))
     }
 
+    async fn groups(&self) -> StoreResult<Vec<(String, u64)>> {
+        let reply = self.log_script(&self.scripts.events_groups, &[]).await?;
+        let mut out = Vec::new();
+        for item in array(reply)? {
+            let mut f = array(item)?.into_iter();
+            let (Some(name), Some(pending)) = (f.next(), f.next()) else {
+                return Err(corrupt("XINFO GROUPS: a short entry".into()));
+            };
+            out.push((text(name)?, non_negative(integer(pending)?)));
+        }
+        out.sort();
+        Ok(out)
+    }
+
     async fn backlog(&self) -> StoreResult<u64> {
         let mut xlen = redis::cmd("XLEN");
         xlen.arg(self.keys.events());

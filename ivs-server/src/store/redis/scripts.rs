@@ -63,6 +63,7 @@ pub(super) struct Scripts {
     pub(super) events_pending: Script,
     pub(super) events_claim: Script,
     pub(super) events_forget_consumers: Script,
+    pub(super) events_groups: Script,
 }
 
 impl Scripts {
@@ -101,10 +102,11 @@ impl Scripts {
             events_pending: lua_alone!("events_pending.lua"),
             events_claim: lua_alone!("events_claim.lua"),
             events_forget_consumers: lua_alone!("events_forget_consumers.lua"),
+            events_groups: lua_alone!("events_groups.lua"),
         }
     }
 
-    pub(super) fn all(&self) -> [&Script; 33] {
+    pub(super) fn all(&self) -> [&Script; 34] {
         [
             &self.register_stage,
             &self.stages,
@@ -139,6 +141,7 @@ impl Scripts {
             &self.events_pending,
             &self.events_claim,
             &self.events_forget_consumers,
+            &self.events_groups,
         ]
     }
 }
