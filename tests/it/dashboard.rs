@@ -397,16 +397,28 @@ async fn the_dashboard_in_a_real_browser() {
         || async { text(&c, "events").await.contains("stage created") },
     )
     .await;
-    let chart = c
-        .find(Locator::Css("[data-testid=viewers-chart] polyline"))
-        .await
-        .expect("the chart has a line");
-    assert!(!chart
-        .attr("points")
-        .await
-        .unwrap_or_default()
-        .unwrap_or_default()
-        .is_empty());
+    // The chart is drawn anew at every stats update: an element found just
+    // before one is stale by the time it is read, so find and read again.
+    until(
+        &c,
+        Duration::from_secs(10),
+        "the chart has a line",
+        || async {
+            match c
+                .find(Locator::Css("[data-testid=viewers-chart] polyline"))
+                .await
+            {
+                Ok(line) => line
+                    .attr("points")
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_some_and(|p| !p.is_empty()),
+                Err(_) => false,
+            }
+        },
+    )
+    .await;
     // The viewport itself at 1280×800 (the window's size includes none of
     // a headless browser's chrome, but the emulation says it exactly).
     c.issue_cmd(cdp(
