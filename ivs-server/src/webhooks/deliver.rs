@@ -546,7 +546,9 @@ impl Shared {
     /// that extends it.
     fn pause(&self, pause: Duration, reason: PauseReason, status: u16) {
         let now = Instant::now();
-        let until = now + pause;
+        // The cap is the settings' longest backoff, which nothing bounds:
+        // an absurd one must not overflow the clock (a year is for ever here).
+        let until = now + pause.min(Duration::from_secs(365 * 24 * 3600));
         let started = {
             let mut current = self
                 .paused_until
