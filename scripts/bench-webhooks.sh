@@ -10,6 +10,7 @@
 #   BENCH_REPEATS=5 BENCH_SECS=20 BENCH_PACED_RATE=2000 scripts/bench-webhooks.sh
 #   BENCH_NO_BUILD=1 scripts/bench-webhooks.sh      # release binaries already built
 #   BENCH_WEBHOOK_ENV="IVS_WEBHOOK_NICE=0" scripts/bench-webhooks.sh  # settings of the "on" server
+#   BENCH_SERVER_ENV="TOKIO_WORKER_THREADS=1" scripts/bench-webhooks.sh  # of every server
 #   BENCH_BASELINE_BIN=/tmp/ivs-server-old scripts/bench-webhooks.sh
 #       # a third mode, "base": webhooks on with another build, interleaved
 #       # with the two others (an A/B of two builds in one run)
@@ -73,11 +74,12 @@ for i in $(seq "$REPEATS"); do
         [ "$mode" = base ] && SERVER_BIN=$BENCH_BASELINE_BIN
         if [ "$mode" != off ]; then
             # shellcheck disable=SC2086 # BENCH_WEBHOOK_ENV: extra `K=V` words
-            start_server "$prefix" IVS_MAX_STAGES=2000 \
+            start_server "$prefix" IVS_MAX_STAGES=2000 ${BENCH_SERVER_ENV:-} \
                 IVS_WEBHOOK_URLS="http://127.0.0.1:$RECEIVER_PORT/hooks" IVS_WEBHOOK_SECRET="$SECRET" \
                 ${BENCH_WEBHOOK_ENV:-}
         else
-            start_server "$prefix" IVS_MAX_STAGES=2000
+            # shellcheck disable=SC2086
+            start_server "$prefix" IVS_MAX_STAGES=2000 ${BENCH_SERVER_ENV:-}
         fi
         : >"$WORK/backlog-$prefix"
         ( while :; do undelivered "$prefix" >>"$WORK/backlog-$prefix"; sleep 0.25; done ) &
