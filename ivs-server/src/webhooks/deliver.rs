@@ -168,7 +168,6 @@ pub async fn run(app: Arc<App>, stop: watch::Receiver<bool>) {
         });
         let worker = Worker {
             consumer: app.instance_id().to_string(),
-            schedule: Schedule::new(w),
             filter: w.events.clone(),
             permits: Arc::new(Semaphore::new(w.concurrency as usize)),
             cursor: None,
@@ -196,8 +195,8 @@ struct Shared {
     /// Events done with (delivered, filtered, given up), acknowledged in one
     /// store call per poll instead of one per event.
     acks: Mutex<Vec<String>>,
-    /// The retry schedule (its backoff is also the pause of a throttling
-    /// answer that names no delay).
+    /// The retry schedule: when failed events are due, and (its backoff) the
+    /// pause of a throttling answer that names no delay.
     schedule: Schedule,
     /// Until when this instance sends the endpoint nothing (`answer`).
     paused_until: Mutex<Option<Instant>>,
@@ -206,7 +205,6 @@ struct Shared {
 struct Worker {
     shared: Arc<Shared>,
     consumer: String,
-    schedule: Schedule,
     filter: EventFilter,
     permits: Arc<Semaphore>,
     /// Where the next look at pending events starts.
@@ -340,7 +338,7 @@ impl Worker {
     async fn retry_due(&mut self) -> Result<(), StoreError> {
         let store = self.shared.store.clone();
         let log = store.event_log();
-        let min_idle = self.schedule.min_idle;
+        let min_idle = self.shared.schedule.min_idle;
         for _ in 0..PENDING_PAGES_PER_POLL {
             let free = self.permits.available_permits();
             if free == 0 {
@@ -362,9 +360,9 @@ impl Worker {
             let due: HashMap<String, u32> = page
                 .iter()
                 .filter(|p| {
-                    let expired =
-                        recorded_at(&p.position).is_some_and(|at| self.schedule.expired(at, now));
-                    expired || p.idle >= self.schedule.delay(&p.position, p.deliveries)
+                    let expired = recorded_at(&p.position)
+                        .is_some_and(|at| self.shared.schedule.expired(at, now));
+                    expired || p.idle >= self.shared.schedule.delay(&p.position, p.deliveries)
                 })
                 .take(free)
                 .map(|p| (p.position.clone(), p.deliveries))
@@ -399,8 +397,8 @@ impl Worker {
 
     /// An event now pending for this instance: given up, skipped, or sent.
     async fn handle(&mut self, logged: LoggedEvent, deliveries: u32) {
-        let expired =
-            recorded_at(&logged.position).is_some_and(|at| self.schedule.expired(at, now_ms()));
+        let expired = recorded_at(&logged.position)
+            .is_some_and(|at| self.shared.schedule.expired(at, now_ms()));
         if expired {
             self.shared.metrics.dropped(DropReason::Expired, 1);
             tracing::warn!(
