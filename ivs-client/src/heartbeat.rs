@@ -76,16 +76,52 @@ pub struct HeartbeatBuilder {
     client: Client,
     user_id: UserId,
     stage_arn: StageArn,
-    interval: Duration,
-    jitter_start: bool,
-    event_capacity: usize,
+    pacing: Pacing,
+}
+
+/// When a task's heartbeats go and how many events it keeps: what a
+/// heartbeat task and a viewer session are configured alike with.
+#[derive(Debug, Clone)]
+pub(crate) struct Pacing {
+    pub(crate) interval: Duration,
+    pub(crate) jitter_start: bool,
+    pub(crate) event_capacity: usize,
+}
+
+impl Default for Pacing {
+    fn default() -> Self {
+        Pacing {
+            interval: DEFAULT_HEARTBEAT_INTERVAL,
+            jitter_start: true,
+            event_capacity: DEFAULT_EVENT_CAPACITY,
+        }
+    }
+}
+
+impl Pacing {
+    /// The period to beat at and the wait before the first beat.
+    pub(crate) fn schedule(&self) -> (Duration, Duration) {
+        // A zero period would make tokio's interval panic.
+        let interval = self.interval.max(Duration::from_millis(1));
+        let first_delay = if self.jitter_start {
+            random_offset(interval)
+        } else {
+            Duration::ZERO
+        };
+        (interval, first_delay)
+    }
+
+    /// The task's event channel.
+    pub(crate) fn channel<T: Clone>(&self) -> (EventSender<T>, broadcast::Receiver<T>) {
+        events::channel(self.event_capacity)
+    }
 }
 
 impl HeartbeatBuilder {
     /// Time between heartbeats (default 30 s; the server drops a viewer
     /// after 60 s without one).
     pub fn interval(mut self, interval: Duration) -> Self {
-        self.interval = interval;
+        self.pacing.interval = interval;
         self
     }
 
@@ -93,13 +129,13 @@ impl HeartbeatBuilder {
     /// (default `true`), so that thousands of viewers started together do
     /// not beat in lockstep. With `false` the first one goes at once.
     pub fn jitter_start(mut self, jitter: bool) -> Self {
-        self.jitter_start = jitter;
+        self.pacing.jitter_start = jitter;
         self
     }
 
     /// Events kept for a slow reader before the oldest are dropped (default 64).
     pub fn event_capacity(mut self, capacity: usize) -> Self {
-        self.event_capacity = capacity;
+        self.pacing.event_capacity = capacity;
         self
     }
 
@@ -109,14 +145,8 @@ impl HeartbeatBuilder {
     ///
     /// Outside a Tokio runtime, like [`tokio::spawn`].
     pub fn spawn(self) -> HeartbeatHandle {
-        // A zero period would make tokio's interval panic.
-        let interval = self.interval.max(Duration::from_millis(1));
-        let first_delay = if self.jitter_start {
-            random_offset(interval)
-        } else {
-            Duration::ZERO
-        };
-        let (events_tx, events_rx) = events::channel(self.event_capacity);
+        let (interval, first_delay) = self.pacing.schedule();
+        let (events_tx, events_rx) = self.pacing.channel();
         let (stop_tx, stop_rx) = oneshot::channel();
         let span = tracing::info_span!("ivs_client.heartbeat", stage_arn = %self.stage_arn);
         let task = tokio::spawn(
@@ -358,9 +388,7 @@ impl Client {
             client: self.clone(),
             user_id,
             stage_arn,
-            interval: DEFAULT_HEARTBEAT_INTERVAL,
-            jitter_start: true,
-            event_capacity: DEFAULT_EVENT_CAPACITY,
+            pacing: Pacing::default(),
         }
     }
 }

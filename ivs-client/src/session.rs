@@ -32,8 +32,8 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::events::{self, DEFAULT_EVENT_CAPACITY, EventSender, EventStream};
-use crate::heartbeat::{self, DEFAULT_HEARTBEAT_INTERVAL, FailureCount};
+use crate::events::{self, EventSender, EventStream};
+use crate::heartbeat::{self, FailureCount, Pacing};
 use crate::model::{Heartbeat, Timestamp, TokenRequest, UserId, ViewerToken, WatchDuration};
 use crate::{Client, Error};
 
@@ -91,16 +91,14 @@ pub enum SessionEvent {
 pub struct ViewerSessionBuilder {
     client: Client,
     request: TokenRequest,
-    interval: Duration,
+    pacing: Pacing,
     refresh_lead: Duration,
-    jitter_start: bool,
-    event_capacity: usize,
 }
 
 impl ViewerSessionBuilder {
     /// Time between heartbeats (default 30 s).
     pub fn heartbeat_interval(mut self, interval: Duration) -> Self {
-        self.interval = interval;
+        self.pacing.interval = interval;
         self
     }
 
@@ -110,16 +108,17 @@ impl ViewerSessionBuilder {
         self
     }
 
-    /// Whether the first heartbeat waits a random time in `[0, interval)`
-    /// (default `true`), so that viewers joining together do not beat together.
+    /// Whether the first heartbeat waits a random time (default `true`), as
+    /// [`HeartbeatBuilder::jitter_start`](crate::HeartbeatBuilder::jitter_start).
     pub fn jitter_start(mut self, jitter: bool) -> Self {
-        self.jitter_start = jitter;
+        self.pacing.jitter_start = jitter;
         self
     }
 
-    /// Events kept for a slow reader before the oldest are dropped (default 64).
+    /// Events kept for a slow reader (default 64), as
+    /// [`HeartbeatBuilder::event_capacity`](crate::HeartbeatBuilder::event_capacity).
     pub fn event_capacity(mut self, capacity: usize) -> Self {
-        self.event_capacity = capacity;
+        self.pacing.event_capacity = capacity;
         self
     }
 
@@ -136,14 +135,9 @@ impl ViewerSessionBuilder {
         // of the caller's) for as long as they live. A load test holds
         // thousands of sessions (docs/performance.md).
         let token = Box::pin(self.client.tokens().viewer(&self.request)).await?;
-        let interval = self.interval.max(Duration::from_millis(1));
-        let first_delay = if self.jitter_start {
-            heartbeat::random_offset(interval)
-        } else {
-            Duration::ZERO
-        };
+        let (interval, first_delay) = self.pacing.schedule();
         let (token_tx, token_rx) = watch::channel(token);
-        let (events_tx, events_rx) = events::channel(self.event_capacity);
+        let (events_tx, events_rx) = self.pacing.channel();
         let (stop_tx, stop_rx) = oneshot::channel();
         let user_id = self.request.user_id.clone();
         let task = SessionTask {
@@ -340,45 +334,44 @@ impl SessionTask {
                 _ = tokio::time::sleep_until(refresh_at) => Wake::Refresh,
             };
             match wake {
-                Wake::Beat if must_rejoin => {
-                    tokio::select! {
-                        _ = &mut stop => return,
-                        ok = self.rejoin() => {
-                            must_rejoin = !ok;
-                            if ok {
-                                refresh_at = self.refresh_deadline(Instant::now() + self.interval);
-                            }
-                        }
-                    }
-                }
                 Wake::Beat => {
-                    let sent = Instant::now();
-                    let result = tokio::select! {
-                        _ = &mut stop => return,
-                        r = Box::pin(self.beat()) => r,
-                    };
-                    let round_trip = sent.elapsed();
-                    match result {
-                        Ok(beat) => {
-                            self.recovered();
-                            self.events.emit(SessionEvent::Heartbeat {
-                                last_heartbeat: beat.last_heartbeat,
-                                round_trip,
-                            });
-                        }
-                        Err(e) if e.is_not_found() => {
-                            tracing::info!("server dropped the viewer; rejoining");
-                            tokio::select! {
-                                _ = &mut stop => return,
-                                ok = self.rejoin() => {
-                                    must_rejoin = !ok;
-                                    if ok {
-                                        refresh_at = self.refresh_deadline(Instant::now() + self.interval);
-                                    }
-                                }
+                    // A viewer the server dropped, or whose rejoin failed last
+                    // time, rejoins instead of beating.
+                    let rejoin = must_rejoin || {
+                        let sent = Instant::now();
+                        let result = tokio::select! {
+                            _ = &mut stop => return,
+                            r = Box::pin(self.beat()) => r,
+                        };
+                        let round_trip = sent.elapsed();
+                        match result {
+                            Ok(beat) => {
+                                self.recovered();
+                                self.events.emit(SessionEvent::Heartbeat {
+                                    last_heartbeat: beat.last_heartbeat,
+                                    round_trip,
+                                });
+                                false
+                            }
+                            Err(e) if e.is_not_found() => {
+                                tracing::info!("server dropped the viewer; rejoining");
+                                true
+                            }
+                            Err(e) => {
+                                self.failed(e);
+                                false
                             }
                         }
-                        Err(e) => self.failed(e),
+                    };
+                    if rejoin {
+                        let ok = tokio::select! {
+                            _ = &mut stop => return,
+                            ok = self.rejoin() => ok,
+                        };
+                        must_rejoin = !ok;
+                        if ok {
+                            refresh_at = self.refresh_deadline(Instant::now() + self.interval);
+                        }
                     }
                 }
                 Wake::Refresh => {
@@ -517,10 +510,8 @@ impl Client {
         ViewerSessionBuilder {
             client: self.clone(),
             request,
-            interval: DEFAULT_HEARTBEAT_INTERVAL,
+            pacing: Pacing::default(),
             refresh_lead: DEFAULT_REFRESH_LEAD,
-            jitter_start: true,
-            event_capacity: DEFAULT_EVENT_CAPACITY,
         }
     }
 }

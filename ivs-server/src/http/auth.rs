@@ -515,15 +515,24 @@ mod tests {
         assert_eq!(e.lock().tokens, 0);
     }
 
-    #[test]
-    fn concurrent_misses_reserve_one_batch() {
+    /// A key at 30,000 a minute that saw ten requests in the last 20 ms (so
+    /// that a miss asks for a batch), and the time just after them.
+    fn busy_ring() -> (KeyRing, Instant) {
         let keys = ring(30_000);
-        let e = &keys.entries[0];
         let t0 = Instant::now();
         for i in 0..10 {
-            e.lock().recent.note(t0 + Duration::from_millis(i));
+            keys.entries[0]
+                .lock()
+                .recent
+                .note(t0 + Duration::from_millis(i));
         }
-        let at = t0 + Duration::from_millis(20);
+        (keys, t0 + Duration::from_millis(20))
+    }
+
+    #[test]
+    fn concurrent_misses_reserve_one_batch() {
+        let (keys, at) = busy_ring();
+        let e = &keys.entries[0];
         let (first, _) = ask(e.plan(at, true, false));
         assert!(first > 1);
         let guard = Reserving(Some(e));
@@ -542,13 +551,8 @@ mod tests {
 
     #[tokio::test]
     async fn requests_during_a_reservation_spend_its_batch() {
-        let keys = ring(30_000);
+        let (keys, at) = busy_ring();
         let e = &keys.entries[0];
-        let t0 = Instant::now();
-        for i in 0..10 {
-            e.lock().recent.note(t0 + Duration::from_millis(i));
-        }
-        let at = t0 + Duration::from_millis(20);
         let (want, _) = ask(e.plan(at, true, true));
         let guard = Reserving(Some(e));
         let Plan::Wait(mut settled) = e.plan(at, true, true) else {

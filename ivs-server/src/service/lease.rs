@@ -32,6 +32,26 @@ impl App {
         format!("{}/{}", self.instance_id, super::random_id(8))
     }
 
+    /// Runs `work` under the stage lease ([`super::STAGE_LEASE`]), released
+    /// after it, or returns `Ok(None)` when another holder has it.
+    pub(crate) async fn with_stage_lease<T, Fut>(
+        &self,
+        holder: &str,
+        work: impl FnOnce(Fence) -> Fut,
+    ) -> Result<Option<T>, StoreError>
+    where
+        Fut: Future<Output = T>,
+    {
+        self.with_lease(
+            super::STAGE_LEASE,
+            holder,
+            super::STAGE_LEASE_TTL,
+            AfterWork::Release,
+            work,
+        )
+        .await
+    }
+
     /// Runs `work` under the lease `name` held by `holder`, or returns
     /// `Ok(None)` when another holder has it. The lease is renewed while
     /// `work` runs; `work` gets the fence its writes must carry.

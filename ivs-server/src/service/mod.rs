@@ -288,13 +288,7 @@ impl App {
     pub(crate) async fn create_master(&self) -> Result<Option<String>, StartError> {
         let holder = self.lease_holder();
         let outcome = self
-            .with_lease(
-                STAGE_LEASE,
-                &holder,
-                STAGE_LEASE_TTL,
-                lease::AfterWork::Release,
-                |fence| self.create_master_locked(fence),
-            )
+            .with_stage_lease(&holder, |fence| self.create_master_locked(fence))
             .await?;
         match outcome {
             Some(result) => result.map(Some),
@@ -302,17 +296,19 @@ impl App {
         }
     }
 
+    /// The ARN of every stage the store registers.
+    pub(crate) async fn registered_arns(
+        &self,
+    ) -> Result<std::collections::HashSet<String>, crate::store::StoreError> {
+        let stages = self.store.stages().await?;
+        Ok(stages.into_iter().map(|s| s.record.arn).collect())
+    }
+
     async fn create_master_locked(&self, fence: Fence) -> Result<String, StartError> {
         if let Some(arn) = self.store.master().await? {
             return Ok(arn);
         }
-        let registered: std::collections::HashSet<String> = self
-            .store
-            .stages()
-            .await?
-            .into_iter()
-            .map(|s| s.record.arn)
-            .collect();
+        let registered = self.registered_arns().await?;
         let mut leftovers: Vec<crate::ivs::IvsStage> = self
             .ivs
             .list_stages()

@@ -16,7 +16,7 @@ use std::time::Duration;
 use ivs_api::{RemovalReason, Tags};
 
 use super::lease::AfterWork;
-use super::{now_ms, stage_record, App, STAGE_LEASE, STAGE_LEASE_TTL};
+use super::{now_ms, stage_record, App};
 use crate::ivs::rules::{has_tag, AUTO_SCALED, AUTO_STAGE_PREFIX, ROLE_MASTER};
 use crate::ivs::IvsError;
 use crate::metrics::Metrics;
@@ -128,13 +128,9 @@ impl App {
         // other requests of this instance, and a holder may renew its own lease.
         let holder = self.lease_holder();
         let outcome = self
-            .with_lease(
-                STAGE_LEASE,
-                &holder,
-                STAGE_LEASE_TTL,
-                AfterWork::Release,
-                |fence| async move { self.scale_up_locked(&fence).await },
-            )
+            .with_stage_lease(&holder, |fence| async move {
+                self.scale_up_locked(&fence).await
+            })
             .await?;
         outcome.unwrap_or(Ok(ScaleResult::Busy))
     }
@@ -516,15 +512,9 @@ impl App {
     /// lease, so no creation is in flight while it judges.
     async fn clean_leftovers(&self, listing: &[crate::ivs::IvsStage]) -> Result<(), ScaleError> {
         let holder = self.lease_holder();
-        self.with_lease(
-            STAGE_LEASE,
-            &holder,
-            STAGE_LEASE_TTL,
-            AfterWork::Release,
-            |_fence| self.resolve_leftovers_locked(listing),
-        )
-        .await?
-        .unwrap_or(Ok(()))
+        self.with_stage_lease(&holder, |_fence| self.resolve_leftovers_locked(listing))
+            .await?
+            .unwrap_or(Ok(()))
     }
 
     /// The work of [`App::clean_leftovers`], for a holder of the stage lease
@@ -536,13 +526,7 @@ impl App {
         // Read under the lease: intents and registrations made before it was
         // taken are complete or abandoned.
         let intents = self.store.intents().await?;
-        let registered: HashSet<String> = self
-            .store
-            .stages()
-            .await?
-            .into_iter()
-            .map(|s| s.record.arn)
-            .collect();
+        let registered = self.registered_arns().await?;
         let deleting: HashSet<&str> = intents
             .iter()
             .filter(|i| i.action == IntentAction::Delete)

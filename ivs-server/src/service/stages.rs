@@ -123,16 +123,10 @@ impl App {
         let (name, tags) = (&req.name, &tags);
         for _ in 0..40 {
             let attempt = self
-                .with_lease(
-                    super::STAGE_LEASE,
-                    &holder,
-                    super::STAGE_LEASE_TTL,
-                    super::lease::AfterWork::Release,
-                    |fence| async move {
-                        self.create_managed(name, tags, StageKind::Custom, &fence)
-                            .await
-                    },
-                )
+                .with_stage_lease(&holder, |fence| async move {
+                    self.create_managed(name, tags, StageKind::Custom, &fence)
+                        .await
+                })
                 .await?;
             if let Some(result) = attempt {
                 created = Some(result.map_err(|e| match e {
