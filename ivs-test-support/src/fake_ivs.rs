@@ -462,6 +462,18 @@ fn str_field<'a>(body: &'a Value, name: &str) -> Option<&'a str> {
     body.get(name).and_then(Value::as_str)
 }
 
+const REPLICATION_FIELDS_REQUIRED: &str =
+    "sourceStageArn, destinationStageArn and participantId are required";
+
+/// The source stage, destination stage and participant a replication call names.
+fn replication_fields(body: &Value) -> Option<(&str, &str, &str)> {
+    Some((
+        str_field(body, "sourceStageArn")?,
+        str_field(body, "destinationStageArn")?,
+        str_field(body, "participantId")?,
+    ))
+}
+
 fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
     v.and_then(Value::as_object)
         .map(|o| {
@@ -744,15 +756,8 @@ impl State {
                 ok(json!({}))
             }
             "StopParticipantReplication" => {
-                let (Some(src), Some(dst), Some(pid)) = (
-                    str_field(body, "sourceStageArn"),
-                    str_field(body, "destinationStageArn"),
-                    str_field(body, "participantId"),
-                ) else {
-                    return err(
-                        Fault::Validation,
-                        "sourceStageArn, destinationStageArn and participantId are required",
-                    );
+                let Some((src, dst, pid)) = replication_fields(body) else {
+                    return err(Fault::Validation, REPLICATION_FIELDS_REQUIRED);
                 };
                 let before = self.replicas.len();
                 self.replicas.retain(|r| {
@@ -846,15 +851,8 @@ impl State {
     }
 
     fn start_replication(&mut self, body: &Value) -> ResponseTemplate {
-        let (Some(src), Some(dst), Some(pid)) = (
-            str_field(body, "sourceStageArn"),
-            str_field(body, "destinationStageArn"),
-            str_field(body, "participantId"),
-        ) else {
-            return err(
-                Fault::Validation,
-                "sourceStageArn, destinationStageArn and participantId are required",
-            );
+        let Some((src, dst, pid)) = replication_fields(body) else {
+            return err(Fault::Validation, REPLICATION_FIELDS_REQUIRED);
         };
         if self.find(Some(src)).is_none() || self.find(Some(dst)).is_none() {
             return err(Fault::ResourceNotFound, "Stage not found");
