@@ -559,12 +559,35 @@ pub struct Limits {
 /// would only flood the clients with pings).
 const MIN_WS_PING_INTERVAL: Duration = Duration::from_millis(100);
 
-fn secs(s: &str) -> Result<Duration, std::num::ParseIntError> {
-    s.parse().map(Duration::from_secs)
+/// The longest duration a setting takes. Durations are added to clocks
+/// (`Instant`, Unix milliseconds), where an absurd value would overflow;
+/// nothing the server waits for lasts longer than this.
+pub(crate) const MAX_SETTING_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// Why a duration setting was refused.
+#[derive(Debug, thiserror::Error)]
+enum DurationError {
+    #[error(transparent)]
+    NotANumber(#[from] std::num::ParseIntError),
+    #[error("at most {0} (a year)")]
+    TooLong(u64),
 }
 
-fn millis(s: &str) -> Result<Duration, std::num::ParseIntError> {
-    s.parse().map(Duration::from_millis)
+fn bounded(d: Duration, max_in_unit: u64) -> Result<Duration, DurationError> {
+    if d > MAX_SETTING_DURATION {
+        return Err(DurationError::TooLong(max_in_unit));
+    }
+    Ok(d)
+}
+
+fn secs(s: &str) -> Result<Duration, DurationError> {
+    let d = Duration::from_secs(s.parse()?);
+    bounded(d, MAX_SETTING_DURATION.as_secs())
+}
+
+fn millis(s: &str) -> Result<Duration, DurationError> {
+    let d = Duration::from_millis(s.parse()?);
+    bounded(d, MAX_SETTING_DURATION.as_secs() * 1000)
 }
 
 /// Names a setting's value in `--help` after its flag (`--sweep-interval-ms
@@ -1090,6 +1113,21 @@ mod tests {
             let parsed = Args::try_parse_from(["ivs-server", "--sweep-interval-ms", bad]);
             assert!(parsed.is_err(), "{bad:?} accepted");
         }
+        // Past a year, refused at start rather than overflowing a clock later.
+        let year_ms = MAX_SETTING_DURATION.as_millis().to_string();
+        assert!(Args::try_parse_from(["ivs-server", "--sweep-interval-ms", &year_ms]).is_ok());
+        let err = Args::try_parse_from(["ivs-server", "--webhook-backoff-max-secs", "99999999999"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("at most 31622400 (a year)"), "{err}");
+        let err = Args::try_parse_from([
+            "ivs-server",
+            "--aws-timeout-ms",
+            &(MAX_SETTING_DURATION.as_millis() + 1).to_string(),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("at most 31622400000 (a year)"), "{err}");
     }
 
     #[test]

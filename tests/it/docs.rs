@@ -140,7 +140,9 @@ fn render(settings: &[Setting]) -> String {
          [aws.md](aws.md#settings) explains the AWS ones. `ivs-server --help`\n\
          prints this list too; it never shows the values of `IVS_API_KEYS`,\n\
          `REDIS_URL`, `IVS_AWS_SECRET_ACCESS_KEY`, `IVS_WEBHOOK_URLS` and\n\
-         `IVS_WEBHOOK_SECRET` taken from the environment.\n\
+         `IVS_WEBHOOK_SECRET` taken from the environment. Durations\n\
+         (`_MS` and `_SECS` settings) are whole numbers of at most a year\n\
+         (366 days); a longer one refuses start.\n\
          \n\
          | flag | environment | default | meaning |\n\
          |---|---|---|---|\n",
