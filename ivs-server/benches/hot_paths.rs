@@ -97,6 +97,7 @@ fn assignment(c: &mut Criterion) {
                 now: 1,
                 capacity: 50,
                 scale_up_at: 45,
+                announce: true,
             };
             store.join(&req).await.unwrap();
         }
@@ -112,12 +113,13 @@ fn assignment(c: &mut Criterion) {
                 now: 2,
                 capacity: 50,
                 scale_up_at: 45,
+                announce: true,
             };
             rt.block_on(async {
                 if let Ok(ivs_server::store::JoinOutcome::Joined { stage_arn, .. }) =
                     store.join(&req).await
                 {
-                    store.forget(&user, &stage_arn).await.unwrap();
+                    store.forget(&user, &stage_arn, true).await.unwrap();
                 }
             })
         })

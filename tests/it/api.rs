@@ -302,6 +302,9 @@ struct Faulty {
     fail_create_stage: bool,
     fail_tokens: bool,
     note: Option<String>,
+    /// Whether tokens carry the server's participant id (the emulator's
+    /// way) or one the backend picks (AWS's).
+    keeps_ids: bool,
 }
 
 #[async_trait]
@@ -342,6 +345,9 @@ impl IvsBackend for Faulty {
     fn replication_note(&self, _arn: &str) -> Option<String> {
         self.note.clone()
     }
+    fn keeps_participant_id(&self) -> bool {
+        self.keeps_ids
+    }
 }
 
 fn faulty(fail_create_stage: bool, fail_tokens: bool) -> Arc<Faulty> {
@@ -350,6 +356,7 @@ fn faulty(fail_create_stage: bool, fail_tokens: bool) -> Arc<Faulty> {
         fail_create_stage,
         fail_tokens,
         note: None,
+        keeps_ids: true,
     })
 }
 
@@ -360,6 +367,7 @@ async fn a_backend_note_about_a_stage_shows_in_its_info() {
         fail_create_stage: false,
         fail_tokens: false,
         note: Some("the publisher is replicated into 5 stages already".into()),
+        keeps_ids: true,
     });
     let s = TestServer::start_builder(ServerBuilder::new(test_settings()).ivs(ivs)).await;
     let r = s.get(&format!("/api/stage/{}", enc(&s.master()))).await;
@@ -400,6 +408,62 @@ async fn token_failures_give_token_generation_failed_and_count_nobody() {
         .await
         .expect_error(500, "TOKEN_GENERATION_FAILED");
     assert_eq!(s.get("/api/stats/viewers").await.data()["totalViewers"], 0);
+}
+
+/// The viewer events of a server's event log, as `type userId watchDuration`.
+async fn viewer_events(s: &TestServer) -> Vec<String> {
+    let (_, events) = s
+        .server
+        .app()
+        .store()
+        .event_log()
+        .tail(Some("0-0"), 100)
+        .await
+        .unwrap();
+    events
+        .into_iter()
+        .map(|e| serde_json::to_value(&e.event).unwrap())
+        .filter(|e| e["type"].as_str().is_some_and(|t| t.starts_with("viewer.")))
+        .map(|e| {
+            format!(
+                "{} {} {}",
+                e["type"].as_str().unwrap_or_default(),
+                e["data"]["userId"].as_str().unwrap_or_default(),
+                e["data"]["watchDuration"]
+            )
+        })
+        .collect()
+}
+
+/// A join whose token fails is undone. With a backend that picks its own
+/// participant ids (AWS), viewer.joined waits for the token, so nothing is
+/// said of a viewer who never got one; with one that keeps the server's id
+/// (the emulator), the join already said it and the undoing answers it.
+#[tokio::test]
+async fn a_join_undone_for_want_of_a_token_is_silent_unless_already_announced() {
+    for (keeps_ids, expected) in [
+        (false, vec![]),
+        (
+            true,
+            vec![
+                "viewer.joined a null".to_string(),
+                "viewer.left a 0".to_string(),
+            ],
+        ),
+    ] {
+        let ivs = Arc::new(Faulty {
+            inner: LocalIvs::generate("ap-northeast-1", "123456789012").unwrap(),
+            fail_create_stage: false,
+            fail_tokens: true,
+            note: None,
+            keeps_ids,
+        });
+        let s = TestServer::start_builder(ServerBuilder::new(test_settings()).ivs(ivs)).await;
+        s.join("a")
+            .await
+            .expect_error(500, "TOKEN_GENERATION_FAILED");
+        assert_eq!(viewer_events(&s).await, expected, "keeps_ids {keeps_ids}");
+    }
 }
 
 #[tokio::test]

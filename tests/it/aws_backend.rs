@@ -889,6 +889,24 @@ async fn server_endpoints_with_the_aws_backend() -> TestResult {
         list["data"]["viewers"][0]["participantId"],
         viewer_pid.as_str()
     );
+    // viewer.joined names the participant id IVS chose, as the answer does.
+    let (_, events) = api
+        .server
+        .app()
+        .store()
+        .event_log()
+        .tail(Some("0-0"), 100)
+        .await?;
+    let joined: Vec<Value> = events
+        .iter()
+        .map(|e| serde_json::to_value(&e.event))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .filter(|e| e["type"] == "viewer.joined")
+        .collect();
+    assert_eq!(joined.len(), 1, "{joined:?}");
+    assert_eq!(joined[0]["data"]["participantId"], viewer_pid.as_str());
+    assert_eq!(joined[0]["data"]["userId"], "ann");
 
     // Stats and publisher status come from GetStage + ListParticipants.
     let (status, stats) = api.get("/api/stats").await?;

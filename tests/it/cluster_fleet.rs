@@ -61,6 +61,7 @@ fn join(user: &str) -> JoinRequest {
         now: 1_000,
         capacity: 50,
         scale_up_at: 45,
+        announce: true,
     }
 }
 

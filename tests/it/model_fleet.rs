@@ -255,6 +255,9 @@ impl IvsBackend for Crashable {
     async fn health(&self) -> BackendHealth {
         self.ivs.health().await
     }
+    fn keeps_participant_id(&self) -> bool {
+        self.ivs.keeps_participant_id()
+    }
 }
 
 // ---------------------------------------------------------------- the system
@@ -592,6 +595,7 @@ impl Fleet {
                 now: lo,
                 capacity: CAPACITY,
                 scale_up_at: SCALE_UP_AT,
+                announce: true,
             };
             let outcome = self.store.join(&join).await.unwrap();
             let hi = now_ms();

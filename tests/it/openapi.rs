@@ -404,15 +404,16 @@ impl ViewerStore for FlakyStore {
         user_id: &str,
         stage_arn: &str,
         participant_id: &str,
+        announce: bool,
     ) -> StoreResult<()> {
         self.fault()?;
         self.inner
-            .set_participant(user_id, stage_arn, participant_id)
+            .set_participant(user_id, stage_arn, participant_id, announce)
             .await
     }
-    async fn forget(&self, user_id: &str, stage_arn: &str) -> StoreResult<()> {
+    async fn forget(&self, user_id: &str, stage_arn: &str, announced: bool) -> StoreResult<()> {
         self.fault()?;
-        self.inner.forget(user_id, stage_arn).await
+        self.inner.forget(user_id, stage_arn, announced).await
     }
     async fn heartbeat(
         &self,

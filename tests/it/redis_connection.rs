@@ -544,6 +544,7 @@ async fn cluster_over_tls_with_an_acl_user() {
             now: 1_000,
             capacity: 50,
             scale_up_at: 45,
+            announce: true,
         })
         .await
         .unwrap();

@@ -41,6 +41,7 @@ fn req(user: &str, now: i64, capacity: u32) -> JoinRequest {
         now,
         capacity,
         scale_up_at: capacity,
+        announce: true,
     }
 }
 

@@ -156,6 +156,7 @@ fn req(user: &str, now: Millis, capacity: u32, scale_up_at: u32) -> JoinRequest 
         now,
         capacity,
         scale_up_at,
+        announce: true,
     }
 }
 
@@ -385,20 +386,20 @@ async fn leave_records_the_watch_time_once(s: &dyn ViewerStore) {
 async fn forget_undoes_a_join(s: &dyn ViewerStore) {
     s.register_stage(&stage(ARN_A, 1)).await.unwrap();
     joined(s, req("u1", 1_000, 50, 40)).await;
-    s.forget("u1", ARN_B).await.unwrap();
+    s.forget("u1", ARN_B, true).await.unwrap();
     assert_eq!(
         count(s, ARN_A).await,
         1,
         "forget on another stage is a no-op"
     );
-    s.forget("u1", ARN_A).await.unwrap();
+    s.forget("u1", ARN_A, true).await.unwrap();
     assert_eq!(count(s, ARN_A).await, 0);
     assert_eq!(s.watch_duration("u1", ARN_A, 9_000).await.unwrap(), None);
     assert_eq!(
         s.leave("u1", ARN_A, 9_000, MINUTE).await.unwrap(),
         LeaveOutcome::Unknown
     );
-    s.forget("nobody", ARN_A).await.unwrap();
+    s.forget("nobody", ARN_A, true).await.unwrap();
     // The user can join afresh.
     assert!(!joined(s, req("u1", 10_000, 50, 40)).await.2);
 }
@@ -544,7 +545,7 @@ async fn remove_stage_only_when_empty(s: &dyn ViewerStore) {
     );
     assert!(s.stage(ARN_A).await.unwrap().is_some());
     s.leave("u1", ARN_A, 2_000, MINUTE).await.unwrap();
-    s.forget("u2", ARN_A).await.unwrap();
+    s.forget("u2", ARN_A, true).await.unwrap();
     assert_eq!(
         s.remove_stage_if_empty(ARN_A, RemovalReason::Deleted)
             .await
@@ -589,18 +590,24 @@ async fn rename_and_register_replace(s: &dyn ViewerStore) {
 async fn set_participant_only_on_that_stage(s: &dyn ViewerStore) {
     s.register_stage(&stage(ARN_A, 1)).await.unwrap();
     joined(s, req("u1", 1_000, 50, 40)).await;
-    s.set_participant("u1", ARN_B, "wrong").await.unwrap();
+    s.set_participant("u1", ARN_B, "wrong", false)
+        .await
+        .unwrap();
     assert_eq!(
         s.viewers(ARN_A).await.unwrap()[0].participant_id,
         "p-u1-1000"
     );
-    s.set_participant("u1", ARN_A, "from-ivs").await.unwrap();
+    s.set_participant("u1", ARN_A, "from-ivs", false)
+        .await
+        .unwrap();
     assert_eq!(
         s.viewers(ARN_A).await.unwrap()[0].participant_id,
         "from-ivs"
     );
     // Never creates a viewer.
-    s.set_participant("nobody", ARN_A, "x").await.unwrap();
+    s.set_participant("nobody", ARN_A, "x", false)
+        .await
+        .unwrap();
     assert_eq!(count(s, ARN_A).await, 1);
 }
 
@@ -856,7 +863,7 @@ async fn random_workloads(url: &str, command: impl Fn(&[&str]) -> String) {
                     0..=7 => format!("{:?}", s.register_stage(&record).await),
                     8..=49 => format!("{:?}", s.join(&req(&user, now, 5, 4)).await),
                     50..=59 => format!("{:?}", s.leave(&user, arn, now, MINUTE).await),
-                    60..=64 => format!("{:?}", s.forget(&user, arn).await),
+                    60..=64 => format!("{:?}", s.forget(&user, arn, true).await),
                     65..=79 => format!("{:?}", s.heartbeat(&user, arn, now).await),
                     80..=84 => format!("{:?}", s.sweep(now, Duration::from_secs(20), MINUTE).await),
                     85..=90 => format!("{:?}", s.set_draining(arn, draining).await),

@@ -653,6 +653,11 @@ impl IvsBackend for AwsIvs {
         }
     }
 
+    fn keeps_participant_id(&self) -> bool {
+        // Self-signed tokens carry the id the server chose; IVS picks its own.
+        self.inner.signer.is_some()
+    }
+
     async fn publisher_live(&self, stage_arn: &str) -> Result<bool, IvsError> {
         Ok(self.inner.liveness(stage_arn).await?.publisher.is_some())
     }

@@ -151,6 +151,15 @@ pub trait IvsBackend: Send + Sync + 'static {
     /// A cheap, possibly cached, reachability report.
     async fn health(&self) -> BackendHealth;
 
+    /// Whether a minted token always carries the participant id the server
+    /// asked for (the local emulator, self-signed tokens). When IVS picks its
+    /// own (`CreateParticipantToken`), the join's `viewer.joined` waits for
+    /// the token, so that the event carries the id the viewer was given. The
+    /// default is the safe answer: no.
+    fn keeps_participant_id(&self) -> bool {
+        false
+    }
+
     /// Tells the backend which registered stages are the master and the
     /// auto-scaled overflow stages (the service calls it after each
     /// reconciliation), so work tied to them, such as replicating the

@@ -62,6 +62,10 @@ impl App {
         validate::attributes(&attributes)?;
         let limits = self.settings.limits;
         let participant_id = random_id(ID_LEN);
+        // When IVS picks the token's participant id, viewer.joined waits for
+        // it: the event then names the id the viewer holds, and a join undone
+        // because no token came says nothing at all.
+        let announce = self.ivs.keeps_participant_id();
         let give_up_at = tokio::time::Instant::now() + FULL_WAIT;
         let mut vanished = 0u32;
         loop {
@@ -71,6 +75,7 @@ impl App {
                 now: now_ms(),
                 capacity: limits.viewers_per_stage,
                 scale_up_at: limits.scale_up_threshold,
+                announce,
             };
             match self.store.join(&join).await? {
                 JoinOutcome::Joined {
@@ -95,8 +100,10 @@ impl App {
                         Err(err) => {
                             if !rejoined {
                                 // Undo the count: a viewer without a token watches nothing.
-                                if let Err(e) =
-                                    self.store.forget(req.user_id.as_str(), &stage_arn).await
+                                if let Err(e) = self
+                                    .store
+                                    .forget(req.user_id.as_str(), &stage_arn, announce)
+                                    .await
                                 {
                                     tracing::warn!(error = %e, "could not undo a failed join");
                                 }
@@ -117,12 +124,14 @@ impl App {
                     if !rejoined {
                         Metrics::inc(&self.metrics.joins);
                     }
-                    if token.participant_id != participant_id {
+                    let announce_now = !rejoined && !announce;
+                    if announce_now || token.participant_id != participant_id {
                         self.store
                             .set_participant(
                                 req.user_id.as_str(),
                                 &stage_arn,
                                 &token.participant_id,
+                                announce_now,
                             )
                             .await?;
                     }

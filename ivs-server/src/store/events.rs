@@ -10,9 +10,10 @@
 //!
 //! | step | event |
 //! |---|---|
-//! | `join` counting a viewer not yet counted | `viewer.joined` |
+//! | `join` counting a viewer not yet counted, with `announce` | `viewer.joined` |
+//! | `set_participant` with `announce` (IVS chose the participant id) | `viewer.joined`, dated at the join |
 //! | `leave` (`LeaveOutcome::Left`) | `viewer.left` |
-//! | `forget` of a counted viewer (a join undone) | `viewer.left`, `watchDuration` 0 |
+//! | `forget` of a counted, announced viewer (a join undone) | `viewer.left`, `watchDuration` 0 |
 //! | `sweep`, each expired viewer | `viewer.expired` |
 //! | `register_stage` of a new stage, `finish_create` | `stage.created` |
 //! | `set_draining(true)` that changed it, `drain_if_idle` that drained | `stage.draining` |

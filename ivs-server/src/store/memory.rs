@@ -516,11 +516,13 @@ impl ViewerStore for MemoryStore {
             .entry(stage.clone())
             .or_default()
             .insert((req.now, req.user_id.clone()));
-        state.emit(
-            "viewer.joined",
-            req.now,
-            data::viewer_joined(&req.user_id, &stage, &req.participant_id),
-        );
+        if req.announce {
+            state.emit(
+                "viewer.joined",
+                req.now,
+                data::viewer_joined(&req.user_id, &stage, &req.participant_id),
+            );
+        }
         Ok(JoinOutcome::Joined {
             viewers: state.count(&stage),
             stage_arn: stage,
@@ -534,25 +536,36 @@ impl ViewerStore for MemoryStore {
         user_id: &str,
         stage_arn: &str,
         participant_id: &str,
+        announce: bool,
     ) -> StoreResult<()> {
-        if let Some(e) = self.lock().viewers.get_mut(user_id) {
-            if e.stage == stage_arn {
-                e.participant_id = participant_id.to_string();
-            }
+        let mut state = self.lock();
+        let Some(e) = state.viewers.get_mut(user_id) else {
+            return Ok(());
+        };
+        if e.stage != stage_arn {
+            return Ok(());
+        }
+        e.participant_id = participant_id.to_string();
+        let joined_at = e.joined_at;
+        if announce {
+            state.emit(
+                "viewer.joined",
+                joined_at,
+                data::viewer_joined(user_id, stage_arn, participant_id),
+            );
         }
         Ok(())
     }
 
-    async fn forget(&self, user_id: &str, stage_arn: &str) -> StoreResult<()> {
+    async fn forget(&self, user_id: &str, stage_arn: &str, announced: bool) -> StoreResult<()> {
         let mut state = self.lock();
         if state
             .viewers
             .get(user_id)
             .is_some_and(|e| e.stage == stage_arn)
             && state.remove_viewer(user_id).is_some()
+            && announced
         {
-            // The join already recorded viewer.joined: its undoing is a
-            // leave with nothing watched, so the pair stays consistent.
             state.emit(
                 "viewer.left",
                 wall_ms(),

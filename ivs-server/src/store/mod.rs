@@ -177,6 +177,11 @@ pub struct JoinRequest {
     pub capacity: u32,
     /// When every assignable stage holds at least this many, a new stage is wanted.
     pub scale_up_at: u32,
+    /// Whether a first join records `viewer.joined` in this step (the token
+    /// will carry `participant_id`); otherwise
+    /// [`set_participant`](ViewerStore::set_participant) records it once IVS
+    /// has given the token its own id.
+    pub announce: bool,
 }
 
 /// What a join did.
@@ -486,15 +491,20 @@ pub trait ViewerStore: Send + Sync + 'static {
     /// Counts a viewer on the least-loaded assignable stage with room, or on
     /// the stage it already has (idempotent per user id).
     async fn join(&self, req: &JoinRequest) -> StoreResult<JoinOutcome>;
-    /// Records the participant id IVS chose, when it differs from ours.
+    /// Records the participant id IVS chose for a viewer counted on that
+    /// stage; with `announce`, also its `viewer.joined` (a first join made
+    /// without [`JoinRequest::announce`]), dated at the join.
     async fn set_participant(
         &self,
         user_id: &str,
         stage_arn: &str,
         participant_id: &str,
+        announce: bool,
     ) -> StoreResult<()>;
-    /// Removes a viewer without recording a watch time (its join is undone).
-    async fn forget(&self, user_id: &str, stage_arn: &str) -> StoreResult<()>;
+    /// Removes a viewer without recording a watch time (its join is undone);
+    /// `announced` says whether its `viewer.joined` was recorded, in which
+    /// case a `viewer.left` with nothing watched keeps the pair consistent.
+    async fn forget(&self, user_id: &str, stage_arn: &str, announced: bool) -> StoreResult<()>;
     /// Refreshes a viewer counted on that stage; `None` when it is not counted there.
     async fn heartbeat(
         &self,

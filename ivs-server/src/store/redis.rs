@@ -537,6 +537,7 @@ impl ViewerStore for RedisStore {
                     req.now.into(),
                     i64::from(req.capacity).into(),
                     i64::from(req.scale_up_at).into(),
+                    i64::from(req.announce).into(),
                 ],
             )
             .await?;
@@ -556,18 +557,31 @@ impl ViewerStore for RedisStore {
         user_id: &str,
         stage_arn: &str,
         participant_id: &str,
+        announce: bool,
     ) -> StoreResult<()> {
         self.run(
             &self.scripts.set_participant,
-            &[user_id.into(), stage_arn.into(), participant_id.into()],
+            &[
+                user_id.into(),
+                stage_arn.into(),
+                participant_id.into(),
+                i64::from(announce).into(),
+            ],
         )
         .await?;
         Ok(())
     }
 
-    async fn forget(&self, user_id: &str, stage_arn: &str) -> StoreResult<()> {
-        self.run(&self.scripts.forget, &[user_id.into(), stage_arn.into()])
-            .await?;
+    async fn forget(&self, user_id: &str, stage_arn: &str, announced: bool) -> StoreResult<()> {
+        self.run(
+            &self.scripts.forget,
+            &[
+                user_id.into(),
+                stage_arn.into(),
+                i64::from(announced).into(),
+            ],
+        )
+        .await?;
         Ok(())
     }
 

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use ivs_server::store::events::LoggedEvent;
 use ivs_server::store::{
-    BeginOutcome, Fence, LeaveOutcome, RemovalReason, RemoveOutcome, StageKind, ViewerStore,
+    BeginOutcome, Fence, JoinRequest, LeaveOutcome, RemovalReason, RemoveOutcome, StageKind,
+    ViewerStore,
 };
 use serde_json::{json, Value};
 
@@ -345,7 +346,7 @@ pub(super) async fn viewer_steps_record_their_events(s: &dyn ViewerStore) {
     // A join undone: its viewer.joined, then viewer.left with nothing watched.
     s.join(&req("u2", 20_000, 50, 40)).await.unwrap();
     let before = wall();
-    s.forget("u2", ARN_A).await.unwrap();
+    s.forget("u2", ARN_A, true).await.unwrap();
     let e = since(s, &mut c).await;
     assert_eq!(
         shapes(&e),
@@ -355,8 +356,43 @@ pub(super) async fn viewer_steps_record_their_events(s: &dyn ViewerStore) {
         ]
     );
     on_the_clock(&e[1..], before);
-    s.forget("u2", ARN_A).await.unwrap();
+    s.forget("u2", ARN_A, true).await.unwrap();
     assert!(since(s, &mut c).await.is_empty());
+    // A join that leaves viewer.joined to the token (IVS picks the id): no
+    // event until set_participant announces it, with IVS's id, dated at the
+    // join; a rejoin's new id is recorded silently.
+    let deferred = |user: &str, now| JoinRequest {
+        announce: false,
+        ..req(user, now, 50, 40)
+    };
+    s.join(&deferred("u5", 21_000)).await.unwrap();
+    assert!(since(s, &mut c).await.is_empty());
+    s.set_participant("u5", ARN_B, "elsewhere", true)
+        .await
+        .unwrap();
+    assert!(since(s, &mut c).await.is_empty());
+    s.set_participant("u5", ARN_A, "ivs-5", true).await.unwrap();
+    let ivs_joined = json!({ "userId": "u5", "stageArn": ARN_A, "participantId": "ivs-5" });
+    let e = expect(s, &mut c, "viewer.joined", ivs_joined).await;
+    at(&e, 21_000);
+    s.join(&deferred("u5", 22_000)).await.unwrap();
+    s.set_participant("u5", ARN_A, "ivs-6", false)
+        .await
+        .unwrap();
+    assert!(since(s, &mut c).await.is_empty());
+    assert_eq!(
+        s.leave("u5", ARN_A, 23_000, MINUTE).await.unwrap(),
+        LeaveOutcome::Left(2)
+    );
+    since(s, &mut c).await;
+    // Undone before it was announced: nothing at all.
+    s.join(&deferred("u6", 24_000)).await.unwrap();
+    s.forget("u6", ARN_A, false).await.unwrap();
+    assert!(since(s, &mut c).await.is_empty());
+    assert_eq!(
+        s.leave("u6", ARN_A, 25_000, MINUTE).await.unwrap(),
+        LeaveOutcome::Unknown
+    );
     // Expiry: viewer.expired (join to last heartbeat) at the sweep's time.
     s.join(&req("u3", 30_000, 50, 40)).await.unwrap();
     s.join(&req("u4", 30_000, 50, 40)).await.unwrap();

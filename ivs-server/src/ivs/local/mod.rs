@@ -328,6 +328,10 @@ impl IvsBackend for LocalIvs {
         BackendHealth::Local
     }
 
+    fn keeps_participant_id(&self) -> bool {
+        true
+    }
+
     fn take_events(&self) -> Option<mpsc::Receiver<String>> {
         self.receiver
             .lock()

@@ -1,4 +1,5 @@
--- ARGV: user, participant, now (ms), capacity, scale_up_at
+-- ARGV: user, participant, now (ms), capacity, scale_up_at, announce (0/1:
+-- record viewer.joined here, or leave it to set_participant.lua)
 -- Returns {0} when no stage has room, else
 -- {1, stage, viewers on it now, rejoined (0/1), needs_stage (0/1)}.
 local user, pid = ARGV[1], ARGV[2]
@@ -30,5 +31,7 @@ local target = member_arn(member)
 viewer_set(user, target, pid, now)
 n = hb_add(target, user, now)
 redis.call('ZADD', LOAD, 'XX', n, member)
-emit('viewer.joined', { userId = user, stageArn = target, participantId = pid }, now)
+if ARGV[6] == '1' then
+  emit('viewer.joined', { userId = user, stageArn = target, participantId = pid }, now)
+end
 return { 1, target, n, 0, needs_stage(scale_up_at) }
