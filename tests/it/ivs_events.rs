@@ -394,31 +394,36 @@ async fn an_event_the_store_cannot_take_is_delivered_again() {
 }
 
 /// Local mode: the emulator publishes "Participant Published" when a
-/// publisher token makes a stage live, through the same parser and apply
-/// path as SQS messages (no poll involved: the test's poll period is long).
+/// publisher token makes a stage live, and "Participant Unpublished" when
+/// its session ends, through the same parser and apply path as SQS messages
+/// (no poll involved: the test's poll period is long).
 #[tokio::test]
 async fn the_local_emulator_publishes_the_same_events() {
     let mut settings = ivs_test_support::harness::test_settings();
     settings.ivs_events.publisher_poll = Duration::from_secs(600);
+    // A short publisher token: its session's end is the emulator's
+    // "Participant Unpublished".
+    settings.limits.publisher_token_ttl = Duration::from_secs(2);
     let s = ivs_test_support::harness::TestServer::start(settings).await;
     let store = s.server.app().store().clone();
     let publisher_events = || async {
         let (_, events) = store.event_log().tail(Some("0-0"), 100).await.unwrap();
         events
             .into_iter()
-            .filter(|e| {
+            .filter_map(|e| {
                 serde_json::to_value(&e.event).unwrap()["type"]
                     .as_str()
-                    .is_some_and(|t| t.starts_with("publisher."))
+                    .filter(|t| t.starts_with("publisher."))
+                    .map(str::to_string)
             })
-            .count()
+            .collect::<Vec<_>>()
     };
-    assert_eq!(publisher_events().await, 0);
+    assert!(publisher_events().await.is_empty());
     s.post("/api/token/publisher", json!({"userId": "host-1"}))
         .await
         .data();
     let deadline = Instant::now() + Duration::from_secs(5);
-    while publisher_events().await == 0 {
+    while publisher_events().await.is_empty() {
         assert!(
             Instant::now() < deadline,
             "no publisher.live from the emulator's event"
@@ -433,5 +438,27 @@ async fn the_local_emulator_publishes_the_same_events() {
     assert_eq!(
         s.get("/api/stats").await.json["data"]["isPublisherLive"],
         true
+    );
+    // The token's end: publisher.offline, from the emulator's event alone.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while publisher_events().await.len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "no publisher.offline from the emulator's event"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        publisher_events().await,
+        ["publisher.live", "publisher.offline"]
+    );
+    let text = s.get("/metrics").await.text;
+    assert!(
+        text.contains("ivs_aws_events_total{outcome=\"applied\"} 2\n"),
+        "{text}"
+    );
+    assert_eq!(
+        s.get("/api/stats").await.json["data"]["isPublisherLive"],
+        false
     );
 }
