@@ -11,6 +11,10 @@ use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 
 /// IVS's bound on a participant's user id, prefix included.
 pub const IVS_USER_ID_MAX: usize = 128;
+/// A viewer's IVS user id is this followed by its API `userId`.
+pub const VIEWER_PREFIX: &str = "viewer-";
+/// The publisher's IVS user id is this followed by its API `userId`.
+pub const PUBLISHER_PREFIX: &str = "broadcaster-";
 /// IVS's bound on a stage resource id.
 pub const STAGE_ID_MAX: usize = 128;
 /// The longest ARN accepted (well above any real one; bounds the work of parsing).
@@ -95,9 +99,9 @@ pub struct UserId(String);
 
 impl UserId {
     /// The longest id, in bytes: 128 minus the 7 bytes of `viewer-`.
-    pub const MAX_LEN: usize = IVS_USER_ID_MAX - "viewer-".len();
+    pub const MAX_LEN: usize = IVS_USER_ID_MAX - VIEWER_PREFIX.len();
     /// The longest publisher id, in bytes: 128 minus the 12 bytes of `broadcaster-`.
-    pub const MAX_PUBLISHER_LEN: usize = IVS_USER_ID_MAX - "broadcaster-".len();
+    pub const MAX_PUBLISHER_LEN: usize = IVS_USER_ID_MAX - PUBLISHER_PREFIX.len();
 
     /// Validates `id`.
     pub fn new(id: impl Into<String>) -> Result<Self, IdError> {

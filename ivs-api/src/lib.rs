@@ -107,7 +107,10 @@ pub use events::{
     ViewerGone, ViewerJoined,
 };
 pub use health::{Health, HealthServices};
-pub use ids::{IdError, StageArn, UserId, IVS_USER_ID_MAX, STAGE_ARN_MAX, STAGE_ID_MAX};
+pub use ids::{
+    IdError, StageArn, UserId, IVS_USER_ID_MAX, PUBLISHER_PREFIX, STAGE_ARN_MAX, STAGE_ID_MAX,
+    VIEWER_PREFIX,
+};
 pub use stages::{
     CreateStageRequest, CreatedStage, CreatedStageDetail, DeletedStage, MasterStageInfo,
     StageDetail, StageInfo, StageList, StageListItem, Tags, UpdateStageRequest, UpdatedStage,

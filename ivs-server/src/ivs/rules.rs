@@ -60,10 +60,10 @@ pub const MAX_REQUEST_TAGS: usize = MAX_TAGS - SERVER_TAG_KEYS.len();
 /// The name of an auto-scaled stage is this followed by its creation time (ms).
 pub const AUTO_STAGE_PREFIX: &str = "auto-stage-";
 /// A viewer's IVS user id is this followed by its API `userId`.
-pub const VIEWER_PREFIX: &str = "viewer-";
+pub const VIEWER_PREFIX: &str = ivs_api::VIEWER_PREFIX;
 /// The publisher's IVS user id is this followed by its API `userId`; the AWS
 /// backend also recognises the server's own publishers by it.
-pub const PUBLISHER_PREFIX: &str = "broadcaster-";
+pub const PUBLISHER_PREFIX: &str = ivs_api::PUBLISHER_PREFIX;
 
 // Ids.
 

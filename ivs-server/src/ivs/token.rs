@@ -21,7 +21,7 @@ use ivs_api::StageArn;
 #[non_exhaustive]
 pub enum KeyError {
     /// The file could not be read.
-    #[error("cannot read the token key file {path}: {source}")]
+    #[error("cannot read the token key file {path}")]
     Io {
         /// The file.
         path: String,
