@@ -55,12 +55,17 @@ async fn shutdown_signal() {
 }
 
 /// An error and its chain of causes, as one line: `what: why: root cause`.
+/// A cause whose text its error already ends with is not written again:
+/// some libraries (redis' I/O errors) both print their source and return it.
 fn with_causes(err: &dyn std::error::Error) -> String {
     let mut line = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {
-        line.push_str(": ");
-        line.push_str(&cause.to_string());
+        let text = cause.to_string();
+        if !line.ends_with(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
         source = cause.source();
     }
     line
@@ -124,5 +129,43 @@ mod tests {
             with_causes(&err),
             "viewer store: store unavailable: connection refused"
         );
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let err = BuildError::Store(StoreError::Unreachable {
+            what: "cannot reach Redis at redis://h:6379".into(),
+            source: std::sync::Arc::new(io),
+        });
+        assert_eq!(
+            with_causes(&err),
+            "viewer store: store unavailable: cannot reach Redis at redis://h:6379: refused"
+        );
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("{what}")]
+    struct Layer {
+        what: String,
+        #[source]
+        source: Option<Box<Layer>>,
+    }
+
+    fn layer(what: &str, source: Option<Layer>) -> Layer {
+        Layer {
+            what: what.into(),
+            source: source.map(Box::new),
+        }
+    }
+
+    /// redis' I/O errors print their source and return it too.
+    #[test]
+    fn a_cause_its_error_already_ends_with_is_written_once() {
+        let root = layer("Connection refused", None);
+        let echoing = layer("io: Connection refused", Some(root));
+        let top = layer("cannot reach Redis", Some(echoing));
+        assert_eq!(
+            with_causes(&top),
+            "cannot reach Redis: io: Connection refused"
+        );
+        let plain = layer("a", Some(layer("b", Some(layer("c", None)))));
+        assert_eq!(with_causes(&plain), "a: b: c");
     }
 }

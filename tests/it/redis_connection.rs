@@ -147,8 +147,11 @@ async fn tls_with_a_ca_file_and_an_acl_user() {
     // Without the CA the server's certificate is not trusted (the built-in
     // roots do not hold the throwaway CA).
     let err = RedisStore::connect(&url, "tls:").await.unwrap_err();
-    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(matches!(err, StoreError::Unreachable { .. }), "{err:?}");
     assert!(err.to_string().contains("cannot reach Redis"), "{err}");
+    // The driver's error is kept as the cause, not flattened into the text.
+    assert!(std::error::Error::source(&err).is_some(), "{err:?}");
+    assert!(!chain(&err).contains("s3cretpw"), "password in {err:?}");
     assert!(!err.to_string().contains("s3cretpw"), "password in {err}");
 
     // A CA file that is missing or not PEM is refused clearly.
@@ -184,14 +187,17 @@ async fn acl_user_from_the_url_and_a_wrong_password_refused_at_start() {
     let started = Instant::now();
     let err = RedisStore::connect(&wrong, "acl:").await.unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(3));
-    let msg = err.to_string();
-    assert!(msg.contains("user or password was refused"), "{msg}");
+    assert!(
+        err.to_string().contains("user or password was refused"),
+        "{err}"
+    );
+    let msg = chain(&err);
     assert!(!msg.contains("wrongpw"), "password in {msg}");
     // No user at all: the default user is not ours.
     let err = RedisStore::connect(&server.url(), "acl:")
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(err.is_unavailable(), "{err:?}");
 }
 
 #[tokio::test]
@@ -347,7 +353,7 @@ async fn off_against_a_cluster_uses_the_seed_alone() {
         } else {
             // The seed redirects; standalone mode does not follow: 503.
             let err = result.unwrap_err();
-            assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+            assert!(err.is_unavailable(), "{err:?}");
             assert!(err.to_string().to_uppercase().contains("MOVED"), "{err}");
         }
     }
@@ -388,7 +394,7 @@ async fn a_killed_primary_fails_fast_and_recovers_within_15_s() {
                 break;
             }
             Err(e) => {
-                assert!(matches!(e, StoreError::Unavailable(_)), "{e:?}");
+                assert!(e.is_unavailable(), "{e:?}");
                 failures += 1;
             }
         }
@@ -399,7 +405,7 @@ async fn a_killed_primary_fails_fast_and_recovers_within_15_s() {
             let started = Instant::now();
             match link.query(&get(key)).await {
                 Ok(v) => assert_eq!(text(v), "before"),
-                Err(e) => assert!(matches!(e, StoreError::Unavailable(_)), "{e:?}"),
+                Err(e) => assert!(e.is_unavailable(), "{e:?}"),
             }
             assert!(started.elapsed() < FAIL_FAST);
         }
@@ -445,7 +451,7 @@ async fn a_hung_cluster_node_times_out_and_heals() {
     let paused_at = Instant::now();
     let started = Instant::now();
     let err = link.query(&get(&hung_key)).await.unwrap_err();
-    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(err.is_unavailable(), "{err:?}");
     assert!(
         started.elapsed() < FAIL_FAST,
         "took {:?}",
@@ -469,7 +475,7 @@ async fn a_hung_cluster_node_times_out_and_heals() {
                 break;
             }
             Err(e) if Instant::now() < deadline => {
-                assert!(matches!(e, StoreError::Unavailable(_)), "{e:?}");
+                assert!(e.is_unavailable(), "{e:?}");
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             Err(e) => panic!("no recovery after the pause: {e}"),
@@ -557,4 +563,15 @@ async fn cluster_over_tls_with_an_acl_user() {
         Some(2_000)
     );
     store.ping().await.unwrap();
+}
+
+/// An error and its causes, as the server's log prints them.
+fn chain(err: &StoreError) -> String {
+    let mut text = err.to_string();
+    let mut cause = std::error::Error::source(err);
+    while let Some(c) = cause {
+        text = format!("{text}: {c}");
+        cause = c.source();
+    }
+    text
 }

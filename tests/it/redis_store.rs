@@ -471,7 +471,7 @@ async fn an_outage_fails_fast_and_heals_by_itself() {
                 slowest_ms.fetch_max(started.elapsed().as_millis() as u64, Ordering::Relaxed);
                 match result {
                     Ok(()) => ok.fetch_add(1, Ordering::Relaxed),
-                    Err(StoreError::Unavailable(_)) => failed.fetch_add(1, Ordering::Relaxed),
+                    Err(e) if e.is_unavailable() => failed.fetch_add(1, Ordering::Relaxed),
                     Err(e) => panic!("unexpected error: {e}"),
                 };
                 i += 1;
@@ -487,7 +487,7 @@ async fn an_outage_fails_fast_and_heals_by_itself() {
     for _ in 0..3 {
         let started = Instant::now();
         let err = store.heartbeat("u1", ARN_A, 3_000).await.unwrap_err();
-        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+        assert!(err.is_unavailable(), "{err:?}");
         assert!(
             started.elapsed() < FAIL_FAST,
             "took {:?}",
@@ -495,7 +495,7 @@ async fn an_outage_fails_fast_and_heals_by_itself() {
         );
         let started = Instant::now();
         let err = store.ping().await.unwrap_err();
-        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+        assert!(err.is_unavailable(), "{err:?}");
         assert!(
             started.elapsed() < FAIL_FAST,
             "ping took {:?}",
@@ -566,7 +566,7 @@ async fn a_hung_redis_times_out_and_heals() {
     for _ in 0..3 {
         let started = Instant::now();
         let err = store.heartbeat("u1", ARN_A, 2_000).await.unwrap_err();
-        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+        assert!(err.is_unavailable(), "{err:?}");
         assert!(
             started.elapsed() < FAIL_FAST,
             "took {:?}",
@@ -604,7 +604,8 @@ async fn connect_fails_fast_when_redis_is_down() {
     server.kill();
     let started = Instant::now();
     let err = RedisStore::connect(&url, "ivs:").await.unwrap_err();
-    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(matches!(err, StoreError::Unreachable { .. }), "{err:?}");
+    assert!(std::error::Error::source(&err).is_some(), "{err:?}");
     assert!(err.to_string().contains("cannot reach Redis"), "{err}");
     assert!(
         started.elapsed() < FAIL_FAST,

@@ -309,6 +309,10 @@ fn store_error(err: StoreError) -> ApiError {
             tracing::warn!(error = %why, "viewer store unavailable");
             ApiError::unavailable("viewer store unavailable")
         }
+        StoreError::Unreachable { what, source } => {
+            tracing::warn!(error = %what, cause = %source, "viewer store unavailable");
+            ApiError::unavailable("viewer store unavailable")
+        }
         StoreError::Corrupt(why) => {
             tracing::error!(error = %why, "viewer store returned unexpected data");
             ApiError::internal()

@@ -11,6 +11,7 @@ pub mod events;
 pub mod memory;
 pub mod redis;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use events::EventLog;
@@ -372,9 +373,32 @@ pub enum StoreError {
     /// The backing service cannot be reached or timed out (answered as 503).
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// A first connection failed (at start-up, above all), with the driver's
+    /// error kept as the source, so that the reason reaches the log whole
+    /// (answered as 503 like [`StoreError::Unavailable`]).
+    #[error("store unavailable: {what}")]
+    Unreachable {
+        /// What could not be reached, with a hint where one is known (a
+        /// refused user or password).
+        what: String,
+        /// The driver's error.
+        #[source]
+        source: Arc<dyn std::error::Error + Send + Sync>,
+    },
     /// The backing service returned something impossible.
     #[error("store returned unexpected data: {0}")]
     Corrupt(String),
+}
+
+impl StoreError {
+    /// Whether the store could not be reached or did not answer in time
+    /// (a 503 for the caller), as opposed to answering something impossible.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Unavailable(_) | StoreError::Unreachable { .. }
+        )
+    }
 }
 
 /// Shorthand for store results.

@@ -16,6 +16,7 @@
 //! - `reply.rs`: reading what Redis answers;
 //! - `keys.rs`: the key layout.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -109,7 +110,10 @@ impl RedisStore {
         store
             .load_scripts()
             .await
-            .map_err(|e| StoreError::Unavailable(format!("cannot reach Redis at {shown}: {e}")))?;
+            .map_err(|e| StoreError::Unreachable {
+                what: format!("cannot reach Redis at {shown}"),
+                source: Arc::new(e),
+            })?;
         store.check_version().await?;
         // The earlier layout named keys at run time: only where that is
         // allowed (see migrate_v1.lua); it never ran on a cluster otherwise.

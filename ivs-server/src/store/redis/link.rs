@@ -316,18 +316,20 @@ fn standalone_config() -> AsyncConnectionConfig {
         .set_response_timeout(None)
 }
 
-/// The error of a failed first connection.
-fn unreachable(shown: &str, e: &RedisError) -> StoreError {
+/// The error of a failed first connection, with the driver's as its source.
+fn unreachable(shown: &str, e: RedisError) -> StoreError {
     // A cluster wraps the node's error in its own, so the text is checked too.
     let text = e.to_string();
-    if e.kind() == ErrorKind::AuthenticationFailed
+    let what = if e.kind() == ErrorKind::AuthenticationFailed
         || ["WRONGPASS", "NOAUTH"].iter().any(|c| text.contains(c))
     {
-        StoreError::Unavailable(format!(
-            "cannot reach Redis at {shown}: the user or password was refused: {e}"
-        ))
+        format!("cannot reach Redis at {shown}: the user or password was refused")
     } else {
-        StoreError::Unavailable(format!("cannot reach Redis at {shown}: {e}"))
+        format!("cannot reach Redis at {shown}")
+    };
+    StoreError::Unreachable {
+        what,
+        source: Arc::new(e),
     }
 }
 
@@ -361,7 +363,7 @@ async fn detect(urls: &[String], certs: Option<&TlsCertificates>) -> StoreResult
             Ok(conn) => conn,
             Err(e) => {
                 tracing::debug!(url = %shown, error = %e, "seed unreachable");
-                last = Some(unreachable(&shown, &e));
+                last = Some(unreachable(&shown, e));
                 continue;
             }
         };
@@ -389,7 +391,7 @@ async fn detect(urls: &[String], certs: Option<&TlsCertificates>) -> StoreResult
                 }
             }
             Ok(Err(e)) => {
-                last = Some(unreachable(&shown, &e));
+                last = Some(unreachable(&shown, e));
                 continue;
             }
             Err(_) => {
@@ -414,7 +416,7 @@ async fn connect_standalone(
     let client = standalone_client(url, certs)?;
     let conn = connect_multiplexed(&client)
         .await
-        .map_err(|e| unreachable(&shown, &e))?;
+        .map_err(|e| unreachable(&shown, e))?;
     let build: Build = Box::new(move || {
         let client = client.clone();
         async move { connect_multiplexed(&client).await.map(Conn::Standalone) }.boxed()
@@ -471,7 +473,7 @@ async fn connect_cluster(
     let client = cluster_client(urls, certs, shown)?;
     let conn = connect_cluster_once(&client)
         .await
-        .map_err(|e| unreachable(shown, &e))?;
+        .map_err(|e| unreachable(shown, e))?;
     let build: Build = Box::new(move || {
         let client = client.clone();
         async move { connect_cluster_once(&client).await.map(Conn::Cluster) }.boxed()
