@@ -409,6 +409,22 @@ async fn stats_watch_survives_a_server_restart() {
         )
         .await
     });
+    // The watcher is a process of its own and may start slowly (CI's
+    // machine is busy): wait until the first server serves its stream, then
+    // for a few updates (200 ms apart) before taking the server away.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !first
+        .get("/metrics")
+        .await
+        .text
+        .contains("\nivs_ws_connections 1\n")
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the watcher never opened its stream"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     tokio::time::sleep(Duration::from_millis(700)).await;
     first.server.shutdown().await;
     // The same address, a new server with other numbers.
