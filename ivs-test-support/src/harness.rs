@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use ivs_server::config::DEV_API_KEY;
 use ivs_server::ivs::local::LocalIvs;
+use ivs_server::store::ViewerStore;
 use ivs_server::{RunningServer, ServerBuilder, Settings};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -186,6 +187,64 @@ impl TestServer {
     pub fn master(&self) -> String {
         self.server.app().master_arn()
     }
+}
+
+/// `GET /metrics` with the server's key: the body, after checking the status.
+pub async fn scrape(s: &TestServer) -> String {
+    let r = s.get("/metrics").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.text
+}
+
+/// The value of the sample `series` (name and labels, exactly as exposed).
+pub fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.parse().ok())
+}
+
+/// Scrapes until `series` reads `want` (a `/ws` session is counted by the
+/// task that runs it, a moment after the handshake answered), for `timeout`
+/// at most; the last scrape either way.
+pub async fn wait_for_sample(
+    s: &TestServer,
+    series: &str,
+    want: f64,
+    timeout: std::time::Duration,
+) -> String {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let text = scrape(s).await;
+        if sample(&text, series) == Some(want) || std::time::Instant::now() > deadline {
+            return text;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Every event in a store's log (the first thousand), oldest first, in its
+/// wire form (`{"id", "type", "timestamp", "data"}`).
+pub async fn logged_events(store: &dyn ViewerStore) -> Vec<Value> {
+    let (_, events) = store
+        .event_log()
+        .tail(Some("0-0"), 1000)
+        .await
+        .expect("the event log reads");
+    events
+        .iter()
+        .map(|e| serde_json::to_value(&e.event).expect("an event serialises"))
+        .collect()
+}
+
+/// The types of the logged events whose type starts with `prefix`, oldest first.
+pub async fn logged_types(store: &dyn ViewerStore, prefix: &str) -> Vec<String> {
+    logged_events(store)
+        .await
+        .iter()
+        .filter_map(|e| e["type"].as_str())
+        .filter(|t| t.starts_with(prefix))
+        .map(str::to_string)
+        .collect()
 }
 
 /// Percent-encodes a stage ARN for a path segment.

@@ -10,7 +10,7 @@ use ivs_client::model::Tags;
 use ivs_server::ivs::local::LocalIvs;
 use ivs_server::ivs::{BackendHealth, IvsBackend, IvsError, IvsStage, ParticipantToken, TokenSpec};
 use ivs_server::ServerBuilder;
-use ivs_test_support::harness::{enc, test_settings, TestServer};
+use ivs_test_support::harness::{enc, logged_events, test_settings, TestServer};
 use ivs_test_support::shape::assert_shape;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -412,17 +412,9 @@ async fn token_failures_give_token_generation_failed_and_count_nobody() {
 
 /// The viewer events of a server's event log, as `type userId watchDuration`.
 async fn viewer_events(s: &TestServer) -> Vec<String> {
-    let (_, events) = s
-        .server
-        .app()
-        .store()
-        .event_log()
-        .tail(Some("0-0"), 100)
+    logged_events(&**s.server.app().store())
         .await
-        .unwrap();
-    events
         .into_iter()
-        .map(|e| serde_json::to_value(&e.event).unwrap())
         .filter(|e| e["type"].as_str().is_some_and(|t| t.starts_with("viewer.")))
         .map(|e| {
             format!(

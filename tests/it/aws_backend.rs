@@ -16,6 +16,7 @@ use ivs_server::ivs::token::{CapabilityClaims, Claims, TokenSigner};
 use ivs_server::ivs::{BackendHealth, IvsBackend, IvsError, TokenSpec};
 use ivs_server::{RunningServer, ServerBuilder, Settings};
 use ivs_test_support::fake_ivs::{aws_settings, FakeIvs, FakeParticipant, Fault, ACCOUNT, REGION};
+use ivs_test_support::harness::logged_events;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use reqwest::Method;
@@ -890,17 +891,8 @@ async fn server_endpoints_with_the_aws_backend() -> TestResult {
         viewer_pid.as_str()
     );
     // viewer.joined names the participant id IVS chose, as the answer does.
-    let (_, events) = api
-        .server
-        .app()
-        .store()
-        .event_log()
-        .tail(Some("0-0"), 100)
-        .await?;
-    let joined: Vec<Value> = events
-        .iter()
-        .map(|e| serde_json::to_value(&e.event))
-        .collect::<Result<Vec<_>, _>>()?
+    let joined: Vec<Value> = logged_events(&**api.server.app().store())
+        .await
         .into_iter()
         .filter(|e| e["type"] == "viewer.joined")
         .collect();

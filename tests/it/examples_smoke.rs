@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use ivs_test_support::harness::{enc, test_settings, TestServer};
+use ivs_test_support::harness::{enc, sample, test_settings, wait_for_sample, TestServer};
 use tokio::process::Command;
 
 /// What a finished example printed.
@@ -412,19 +412,12 @@ async fn stats_watch_survives_a_server_restart() {
     // The watcher is a process of its own and may start slowly (CI's
     // machine is busy): wait until the first server serves its stream, then
     // for a few updates (200 ms apart) before taking the server away.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while !first
-        .get("/metrics")
-        .await
-        .text
-        .contains("\nivs_ws_connections 1\n")
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the watcher never opened its stream"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let text = wait_for_sample(&first, "ivs_ws_connections", 1.0, Duration::from_secs(20)).await;
+    assert_eq!(
+        sample(&text, "ivs_ws_connections"),
+        Some(1.0),
+        "the watcher never opened its stream"
+    );
     tokio::time::sleep(Duration::from_millis(700)).await;
     first.server.shutdown().await;
     // The same address, a new server with other numbers.

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use ivs_test_support::harness::{enc, test_settings, TestServer};
+use ivs_test_support::harness::{enc, sample, scrape, test_settings, wait_for_sample, TestServer};
 use reqwest::Method;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -23,33 +23,6 @@ async fn ws(s: &TestServer) -> Result<Ws, tokio_tungstenite::tungstenite::Error>
     tokio_tungstenite::connect_async(req)
         .await
         .map(|(ws, _)| ws)
-}
-
-/// `GET /metrics` with the server's key: the body, after checking the status.
-async fn scrape(s: &TestServer) -> String {
-    let r = s.get("/metrics").await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    r.text
-}
-
-/// The value of the sample `series` (name and labels, exactly as exposed).
-fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
-        .and_then(|v| v.parse().ok())
-}
-
-/// Scrapes until `series` reads `want` (a `/ws` session is counted by the
-/// task that runs it, a moment after the handshake answered), for 5 s at most.
-async fn wait_for_sample(s: &TestServer, series: &str, want: f64) -> String {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let text = scrape(s).await;
-        if sample(&text, series) == Some(want) || Instant::now() > deadline {
-            return text;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test]
@@ -96,7 +69,7 @@ async fn metrics_count_requests_joins_and_stages_and_need_a_key() {
         .await
         .expect_error(401, "UNAUTHORIZED");
 
-    let text = wait_for_sample(&s, "ivs_ws_connections", 2.0).await;
+    let text = wait_for_sample(&s, "ivs_ws_connections", 2.0, Duration::from_secs(5)).await;
     let master_id = master.rsplit('/').next().unwrap();
     for line in [
         "ivs_http_requests_total{route=\"/api/token/viewer\",method=\"POST\",status=\"200\"} 2",
@@ -165,7 +138,7 @@ async fn metrics_count_requests_joins_and_stages_and_need_a_key() {
 
     // Closed sessions are no longer counted.
     drop(sessions);
-    let text = wait_for_sample(&s, "ivs_ws_connections", 0.0).await;
+    let text = wait_for_sample(&s, "ivs_ws_connections", 0.0, Duration::from_secs(5)).await;
     assert_eq!(sample(&text, "ivs_ws_connections"), Some(0.0), "{text}");
 }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use ivs_server::ivs::events::eventbridge;
 use ivs_test_support::fake_ivs::{FakeIvs, REGION};
-use ivs_test_support::harness::enc;
+use ivs_test_support::harness::{enc, logged_types};
 use ivs_test_support::moto_sqs::MotoSqs;
 use ivs_test_support::redis_server::RedisServer;
 use ivs_test_support::server_process::ServerProcess;
@@ -148,21 +148,7 @@ impl Setup {
         let store = ivs_server::store::redis::RedisStore::connect(&self.redis_url, "ivs:")
             .await
             .expect("the test connects to the server's Redis");
-        let log = ivs_server::store::ViewerStore::event_log(&store);
-        let (_, events) = log
-            .tail(Some("0-0"), 1000)
-            .await
-            .expect("the event log reads");
-        events
-            .into_iter()
-            .map(|e| {
-                serde_json::to_value(&e.event).unwrap()["type"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string()
-            })
-            .filter(|t| t.starts_with("publisher."))
-            .collect()
+        logged_types(&store, "publisher.").await
     }
 }
 
@@ -406,18 +392,7 @@ async fn the_local_emulator_publishes_the_same_events() {
     settings.limits.publisher_token_ttl = Duration::from_secs(2);
     let s = ivs_test_support::harness::TestServer::start(settings).await;
     let store = s.server.app().store().clone();
-    let publisher_events = || async {
-        let (_, events) = store.event_log().tail(Some("0-0"), 100).await.unwrap();
-        events
-            .into_iter()
-            .filter_map(|e| {
-                serde_json::to_value(&e.event).unwrap()["type"]
-                    .as_str()
-                    .filter(|t| t.starts_with("publisher."))
-                    .map(str::to_string)
-            })
-            .collect::<Vec<_>>()
-    };
+    let publisher_events = || logged_types(&*store, "publisher.");
     assert!(publisher_events().await.is_empty());
     s.post("/api/token/publisher", json!({"userId": "host-1"}))
         .await
